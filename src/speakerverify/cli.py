@@ -1,0 +1,135 @@
+"""The ``speakerverify`` command: thin wrappers over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+
+def _progress(it: Iterable[Any], desc: str, total: int) -> Iterable[Any]:
+    from tqdm import tqdm
+
+    return tqdm(it, desc=desc, total=total, unit="utt", file=sys.stderr)
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from .features import DEFAULT_CONFIG, AudioError, extract, read_audio
+
+    try:
+        mfcc, energy = extract(read_audio(args.file))
+    except AudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    payload = {"config_id": DEFAULT_CONFIG.config_id, "mfcc": mfcc.tolist(), "energy": energy.tolist()}
+    if args.json:
+        json.dump(payload, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(f"{args.file}: {len(energy)} frames of {DEFAULT_CONFIG.config_id} (use --json for the values)")
+    return 0
+
+
+def format_table(records: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of evaluation records (rates in percent)."""
+    lines = [
+        "| system | condition | K | EER % | minDCF (0.01) | FRR @ FAR 1% | target | impostor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['system']} | {r['condition']} | {r['k']} | {r['eer']:.2f} | {r['min_dcf']:.3f} | "
+            f"{r['frr_at_far1']:.2f} | {r['n_target']} | {r['n_impostor']} |"
+        )
+    return "\n".join(lines)
+
+
+def format_speaker_table(rows: Sequence[dict[str, Any]], k: int, condition: str) -> str:
+    systems = sorted({r["system"] for r in rows})
+    speakers = sorted({r["speaker"] for r in rows})
+    cell = {(r["system"], r["speaker"]): r["eer"] for r in rows if r["k"] == k and r["condition"] == condition}
+    lines = ["| speaker | " + " | ".join(systems) + " |", "|---|" + "---:|" * len(systems)]
+    for spk in speakers:
+        lines.append(f"| {spk} | " + " | ".join(f"{cell[(sy, spk)]:.2f}" for sy in systems) + " |")
+    return "\n".join(lines)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation.metrics import plot_det
+    from .evaluation.runner import SYSTEMS, evaluate
+    from .models.ubm import load_default_ubm
+
+    if not Path(args.corpus).is_dir():
+        print(f"error: {args.corpus}: no such corpus folder", file=sys.stderr)
+        return 2
+    unknown = set(args.systems) - set(SYSTEMS)
+    if unknown:
+        print(f"error: unknown systems {sorted(unknown)}; choose from {list(SYSTEMS)}", file=sys.stderr)
+        return 2
+    ubm = load_default_ubm()
+    try:
+        result = evaluate(
+            args.corpus,
+            ubm,
+            ks=args.k,
+            trials_per_speaker=args.trials,
+            seed=args.seed,
+            conditions=args.conditions,
+            systems=args.systems,
+            progress=_progress,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"UBM: {ubm.ubm_id}\n")
+    print(format_table(result.records))
+    for cond in args.conditions:
+        k = 3 if 3 in args.k else args.k[0]
+        print(f"\nPer-speaker EER %, K = {k}, {cond}:\n")
+        print(format_speaker_table(result.per_speaker, k, cond))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.records, indent=1) + "\n")
+    if args.det:
+        k = 3 if 3 in args.k else args.k[0]
+        curves = {f"{sy} {c}": result.scores[(sy, c, k)] for sy in args.systems for c in args.conditions}
+        plot_det(curves, args.det, title=f"FSDD, {k}-digit trials")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="speakerverify", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"speakerverify {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("features", help="print the raw Meyda-equivalent frames of one audio file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="print the API payload {config_id, mfcc, energy}")
+    p.set_defaults(func=cmd_features)
+
+    from .evaluation.runner import CONDITIONS, SYSTEMS
+
+    p = sub.add_parser("eval", help="run the fixed verification protocol on an FSDD-style corpus")
+    p.add_argument("--corpus", required=True, help="folder of {digit}_{speaker}_{take}.wav files")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 3, 5], help="digits per trial (default 1 3 5)")
+    p.add_argument("--trials", type=int, default=300, help="trials per speaker and K (default 300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=list(CONDITIONS))
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), metavar="SYSTEM", help=f"from {list(SYSTEMS)}")
+    p.add_argument("--json", metavar="FILE", help="write the result records as JSON")
+    p.add_argument("--det", metavar="FILE.png", help="write DET curves (K = 3 when evaluated)")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Corpus readers, the fixed trial protocol, metrics and the evaluation runner."""

@@ -1,0 +1,103 @@
+"""Server-side post-processing of raw Meyda frames into model features.
+
+Applied identically whatever produced the frames (a WAV on the server or a
+browser), so only the raw Meyda output ever crosses the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PostConfig:
+    """Choices measured by ``speakerverify eval`` (see BENCHMARKS.md).
+
+    Attributes
+    ----------
+    post_id : str
+        Stored with models so statistics from different choices never mix.
+    dynamic_range_db : float
+        Keep frames whose energy is within this many dB of the utterance peak.
+    drop_c0 : bool
+        Drop the first cepstral coefficient (overall log level: gain, not voice).
+    cmn, cvn : bool
+        Per-utterance cepstral mean / variance normalisation over the kept frames.
+    delta_order : int
+        0 = statics only, 1 = + deltas, 2 = + delta-deltas.
+    delta_window : int
+        Half-width N of the regression window for deltas.
+    """
+
+    post_id: str = "c1-12-d-dd-30db-cmn-v1"
+    dynamic_range_db: float = 30.0
+    drop_c0: bool = True
+    cmn: bool = True
+    cvn: bool = False
+    delta_order: int = 2
+    delta_window: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def n_static(self) -> int:
+        return 12 if self.drop_c0 else 13
+
+    def dim(self, n_mfcc: int = 13) -> int:
+        return (n_mfcc - int(self.drop_c0)) * (1 + self.delta_order)
+
+
+DEFAULT_POST = PostConfig()
+
+
+def deltas(x: np.ndarray, window: int = 2) -> np.ndarray:
+    """Regression deltas along time, edges repeated. (T, D) -> (T, D)."""
+    if len(x) == 0:
+        return x.copy()
+    padded = np.pad(x, ((window, window), (0, 0)), mode="edge")
+    t = len(x)
+    num = sum(
+        n * (padded[window + n : window + n + t] - padded[window - n : window - n + t]) for n in range(1, window + 1)
+    )
+    return num / (2 * sum(n * n for n in range(1, window + 1)))
+
+
+def speech_mask(energy: np.ndarray, dynamic_range_db: float) -> np.ndarray:
+    """Frames within ``dynamic_range_db`` of the loudest frame; all-False for a silent input. (T,) bool."""
+    energy = np.asarray(energy, dtype=np.float64)
+    if len(energy) == 0 or not np.any(energy > 0):
+        return np.zeros(len(energy), dtype=bool)
+    with np.errstate(divide="ignore"):
+        level = 10 * np.log10(energy)
+    return level >= level.max() - dynamic_range_db
+
+
+def postprocess(mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT_POST) -> np.ndarray:
+    """Model features of one utterance.
+
+    Parameters
+    ----------
+    mfcc : (T, 13) raw Meyda MFCC frames
+    energy : (T,) raw Meyda energy
+
+    Returns
+    -------
+    (T', post.dim()) float32, T' = number of speech frames (may be 0).
+    """
+    mfcc = np.asarray(mfcc, dtype=np.float64)
+    statics = mfcc[:, 1:] if post.drop_c0 else mfcc
+    parts = [statics]
+    for _ in range(post.delta_order):
+        parts.append(deltas(parts[-1], post.delta_window))
+    mask = speech_mask(energy, post.dynamic_range_db)
+    feats = np.concatenate(parts, axis=1)[mask]
+    if len(feats) and post.cmn:
+        n = statics.shape[1]
+        feats[:, :n] -= feats[:, :n].mean(axis=0)
+        if post.cvn and len(feats) > 1:
+            feats[:, :n] /= feats[:, :n].std(axis=0) + 1e-8
+    return feats.astype(np.float32)

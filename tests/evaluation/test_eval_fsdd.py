@@ -1,0 +1,68 @@
+"""The protocol end to end on FSDD through the CLI (a short run; the full one is in BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import json
+
+from speakerverify.cli import main
+
+
+def test_eval_cli_writes_records_and_gmm_ubm_beats_baseline(fsdd, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    det = tmp_path / "det.png"
+    code = main(
+        [
+            "eval",
+            "--corpus",
+            str(fsdd),
+            "--k",
+            "3",
+            "--trials",
+            "60",
+            "--conditions",
+            "clean",
+            "--systems",
+            "seed-baseline",
+            "gmm-ubm-digit",
+            "--json",
+            str(out),
+            "--det",
+            str(det),
+        ]
+    )
+    assert code == 0
+    records = json.loads(out.read_text())
+    assert {r["system"] for r in records} == {"seed-baseline", "gmm-ubm-digit"}
+    for r in records:
+        assert set(r) == {"system", "condition", "k", "eer", "min_dcf", "frr_at_far1", "n_target", "n_impostor"}
+        assert r["n_target"] == 6 * 60 and r["n_impostor"] == 5 * 6 * 60
+    by = {r["system"]: r for r in records}
+    assert by["gmm-ubm-digit"]["eer"] < by["seed-baseline"]["eer"]
+    assert by["gmm-ubm-digit"]["eer"] < 5.0
+    assert det.stat().st_size > 1000
+    assert "| gmm-ubm-digit | clean | 3 |" in capsys.readouterr().out
+
+
+def test_eval_cli_reports_a_missing_corpus(tmp_path, capsys):
+    assert main(["eval", "--corpus", str(tmp_path / "none")]) == 2
+    assert "no such corpus folder" in capsys.readouterr().err
+
+
+def test_features_cli_prints_the_api_payload(fsdd, capsys):
+    from speakerverify.features import extract, read_audio
+
+    wav = fsdd / "recordings" / "7_jackson_32.wav"
+    assert main(["features", str(wav), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    _, energy = extract(read_audio(wav))
+    assert payload["config_id"] == "mfcc-8k-v1"
+    assert len(payload["mfcc"]) == len(payload["energy"]) == len(energy)
+    assert all(len(row) == 13 for row in payload["mfcc"])
+    assert payload["energy"][5] == energy[5]
+
+
+def test_features_cli_rejects_bad_audio(tmp_path, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    assert main(["features", str(bad), "--json"]) == 2
+    assert "bad.wav" in capsys.readouterr().err

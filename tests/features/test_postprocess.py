@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import numpy as np
+
+from speakerverify.features import DEFAULT_POST, PostConfig, postprocess
+from speakerverify.features.postprocess import deltas, speech_mask
+
+
+def test_deltas_of_a_ramp_are_its_slope():
+    x = np.outer(np.arange(20.0), [1.0, -3.0])
+    d = deltas(x, 2)
+    assert np.allclose(d[2:-2], [1.0, -3.0])
+
+
+def test_speech_mask_keeps_frames_within_dynamic_range():
+    energy = np.array([1e6, 1e3 * 1.01, 1e2, 0.0, 5e5])
+    assert speech_mask(energy, 30).tolist() == [True, True, False, False, True]
+    assert not speech_mask(np.zeros(4), 30).any()
+
+
+def test_postprocess_shapes_and_cmn():
+    rng = np.random.default_rng(0)
+    mfcc = rng.standard_normal((50, 13)) + 7
+    energy = np.full(50, 1e6)
+    energy[:5] = 1.0
+    feats = postprocess(mfcc, energy)
+    assert feats.shape == (45, DEFAULT_POST.dim())
+    assert feats.dtype == np.float32
+    assert np.allclose(feats[:, :12].mean(axis=0), 0, atol=1e-5)
+    # c0 dropped: statics are c1..c12 minus their mean
+    assert np.allclose(feats[:, :12], mfcc[5:, 1:] - mfcc[5:, 1:].mean(axis=0), atol=1e-5)
+
+
+def test_statics_only_keeps_c0_when_asked():
+    mfcc = np.arange(26.0).reshape(2, 13)
+    feats = postprocess(mfcc, np.ones(2), PostConfig(post_id="t", drop_c0=False, cmn=False, delta_order=0))
+    assert np.allclose(feats, mfcc)
