@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,9 @@ class EvalResult:
     scores: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]]  # (system, condition, k) -> (target, impostor)
 
 
+@lru_cache(maxsize=8192)
 def _features(rec: Recording, snr_db: float | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Raw frames of one recording, cached so repeated evaluations (tuning) read each file once."""
     x = read_audio(rec.path)
     if snr_db is not None:
         x = add_white_noise(x, snr_db, rec.path.name)

@@ -94,7 +94,7 @@ class AdaptationConfig:
     """relevance: speaker level from the UBM; digit_relevance: digit level from the speaker."""
 
     relevance: float = 16.0
-    digit_relevance: float = 8.0
+    digit_relevance: float = 4.0
     top_c: int = 8
 
 
