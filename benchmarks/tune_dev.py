@@ -72,7 +72,7 @@ def main() -> None:
              "| speaker relevance | digit relevance | top-C | clean | noisy10 |", "|---:|---:|---:|---:|---:|"]
     ubm = load_default_ubm()
     grid = [(r, rd, c) for r in (8, 16, 32) for rd in (2, 4, 8, 16) for c in (8,)]
-    grid += [(16, 8, c) for c in (2, 4, 16, 0)]
+    grid += [(DEFAULT_ADAPTATION.relevance, DEFAULT_ADAPTATION.digit_relevance, c) for c in (2, 4, 16, 0)]
     for r, rd, c in tqdm(grid, desc="adaptation grid", file=sys.stderr):
         cfg = AdaptationConfig(relevance=r, digit_relevance=rd, top_c=c)
         e = dev_eer(args.corpus, ubm, DEFAULT_POST, cfg, ("clean", "noisy10"), args.trials)

@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
+# PostgreSQL server binaries: the API tests start a throw-away server of their own (initdb + pg_ctl).
+if ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+fi
+# initdb refuses to run as root; as root the tests run PostgreSQL as the unprivileged 'postgres' user.
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[test]'
 # Meyda for the parity test comes from npm, pinned by tests/node/package-lock.json.
 npm ci --prefix tests/node --no-audit --no-fund --silent

@@ -101,6 +101,71 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_settings(args: argparse.Namespace) -> Any:
+    """Settings from the environment with CLI overrides, or None after printing why not."""
+    from .service.settings import SettingsError, settings_from_env
+
+    try:
+        return settings_from_env(database_url=args.database_url)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _migrate(database_url: str) -> str | None:
+    from .storage import migrate
+    from .storage.db import Database, safe_url
+
+    db = Database(database_url)
+    try:
+        revision = migrate.upgrade(db)
+    finally:
+        db.dispose()
+    print(f"database {safe_url(database_url)} at schema revision {revision}", file=sys.stderr)
+    return revision
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    settings = _service_settings(args)
+    if settings is None:
+        return 2
+    try:
+        _migrate(settings.database_url)
+    except Exception as exc:  # unreachable server, bad URL, permissions: say so, no traceback
+        print(f"error: cannot prepare the database: {exc}", file=sys.stderr)
+        return 2
+    # Worker processes rebuild their settings from the environment: hand them what the CLI resolved
+    # (the secret stays in the environment or the data directory's file, where it already is).
+    os.environ["SPEAKERVERIFY_DATA_DIR"] = str(settings.data_dir)
+    os.environ["SPEAKERVERIFY_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "speakerverify.service.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _service_settings(args)
+    if settings is None:
+        return 2
+    try:
+        _migrate(settings.database_url)
+    except Exception as exc:
+        print(f"error: cannot upgrade the database: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="speakerverify", description=__doc__)
     parser.add_argument("--version", action="version", version=f"speakerverify {__version__}")
@@ -123,6 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the result records as JSON")
     p.add_argument("--det", metavar="FILE.png", help="write DET curves (K = 3 when evaluated)")
     p.set_defaults(func=cmd_eval)
+
+    db_help = "database URL (default: SPEAKERVERIFY_DATABASE_URL, else SQLite in SPEAKERVERIFY_DATA_DIR)"
+    p = sub.add_parser("serve", help="run the HTTP API (applies database migrations first)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--database-url", help=db_help)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("db", help="database maintenance")
+    db_sub = p.add_subparsers(dest="db_command", required=True)
+    p = db_sub.add_parser("upgrade", help="apply the schema migrations")
+    p.add_argument("--database-url", help=db_help)
+    p.set_defaults(func=cmd_db_upgrade)
     return parser
 
 

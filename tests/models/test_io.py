@@ -36,3 +36,18 @@ def test_shipped_ubm_loads_and_credits_its_corpus():
     assert ubm.config_id == "mfcc-8k-v1"
     assert np.isclose(ubm.gmm.weights.sum(), 1)
     assert np.all(ubm.gmm.variances > 0)
+
+
+def test_speaker_model_roundtrip():
+    from speakerverify.models.io import load_speaker_model, save_speaker_model
+    from speakerverify.models.speaker import SpeakerModel, Stats
+
+    rng = np.random.default_rng(1)
+    model = SpeakerModel.empty(4, 3).add(2, Stats(rng.uniform(0, 5, 4), rng.normal(size=(4, 3))))
+    buf = io.BytesIO()
+    save_speaker_model(buf, model, {"ubm_id": "u1"})
+    buf.seek(0)
+    back, meta = load_speaker_model(buf)
+    assert meta["ubm_id"] == "u1"
+    assert back.takes.tolist() == model.takes.tolist()
+    assert np.allclose(back.f, model.f, rtol=1e-6) and np.allclose(back.n, model.n, rtol=1e-6)

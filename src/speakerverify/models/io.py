@@ -9,6 +9,7 @@ from typing import IO, Any
 import numpy as np
 
 from .gmm import DiagGMM
+from .speaker import SpeakerModel
 
 FORMAT_VERSION = 1
 
@@ -51,3 +52,20 @@ def load_gmm(path: str | Path | IO[bytes]) -> tuple[DiagGMM, dict[str, Any]]:
     )
     gmm = DiagGMM(gmm.weights / gmm.weights.sum(), gmm.means, gmm.variances)
     return gmm, meta
+
+
+def save_speaker_model(path: str | Path | IO[bytes], model: SpeakerModel, meta: dict[str, Any]) -> None:
+    """Per-digit statistics as float32 (n (10, C), f (10, C, D)) + take counts; ``meta`` should name the UBM."""
+    save_arrays(
+        path,
+        {"n": model.n.astype(np.float32), "f": model.f.astype(np.float32), "takes": model.takes.astype(np.int32)},
+        meta,
+    )
+
+
+def load_speaker_model(path: str | Path | IO[bytes]) -> tuple[SpeakerModel, dict[str, Any]]:
+    arrays, meta = load_arrays(path)
+    model = SpeakerModel(
+        arrays["n"].astype(np.float64), arrays["f"].astype(np.float64), arrays["takes"].astype(np.int64)
+    )
+    return model, meta

@@ -1,0 +1,1 @@
+"""The HTTP service: a FastAPI app over ``speakerverify.storage`` and ``speakerverify.models``."""

@@ -1,0 +1,68 @@
+"""The application factory: ``create_app(settings)``; ``app_from_env`` for uvicorn workers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from .. import __version__
+from ..storage import migrate
+from ..storage.db import Database
+from . import problems
+from .context import AppContext
+from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .routes import accounts, health
+from .security import Passwords
+from .settings import Settings, settings_from_env
+
+DESCRIPTION = (
+    "Voice verification from browser-computed features. Errors are RFC 9457 problem details "
+    "(application/problem+json). Authenticate with the bearer token from POST /api/v1/sessions."
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A ready app; the database must already be migrated (``speakerverify serve`` does it)."""
+    db = Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        migrate.check_schema(db)  # refuse to serve a schema this code does not understand
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="speakerverify",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.ctx = AppContext(settings=settings, db=db, passwords=Passwords(settings.argon2))
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(accounts.router)
+
+    # Added innermost first: the body limit sits inside CORS (so a 413 still carries CORS headers
+    # a browser needs to read it) and the security headers wrap everything.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Entry point for uvicorn worker processes (``--factory``): settings from ``SPEAKERVERIFY_*``."""
+    return create_app(settings_from_env())

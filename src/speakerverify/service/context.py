@@ -1,0 +1,24 @@
+"""What every request handler needs, created once per process by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from ..storage.db import Database
+from .security import Passwords
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class AppContext:
+    settings: Settings
+    db: Database
+    passwords: Passwords
+
+
+def get_context(request: Request) -> AppContext:
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, AppContext)
+    return ctx

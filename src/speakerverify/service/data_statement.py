@@ -1,0 +1,75 @@
+"""The data statement users agree to at registration, served at ``GET /api/v1/data-statement``.
+
+Change ``VERSION`` whenever the text changes in substance: each user row records the version
+they agreed to. The text must stay true of this code; tests check the claims that can be checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .settings import Settings
+
+VERSION = "2026-11-1"
+
+
+def statement(settings: Settings) -> dict[str, Any]:
+    hours = settings.token_ttl_seconds / 3600
+    ttl = f"{hours:g} hour{'s' if hours != 1 else ''}"
+    sections = [
+        (
+            "who",
+            "Who keeps your data",
+            "This is a self-hosted speakerverify service. Whoever operates this installation runs its "
+            "database and can read everything listed below; the speakerverify authors do not receive "
+            "any of it. Nothing is sent to third parties and nothing is published as open data.",
+        ),
+        (
+            "what",
+            "What is stored",
+            "Your email address (lower-cased), an argon2id hash of your password (never the password), "
+            "your public alias, optionally your gender and age group, the version of this statement you "
+            "agreed to and when, and when your account was created. When you enrol or verify: the "
+            "feature frames your browser computed from your voice (13 MFCC coefficients and one energy "
+            "value per 10 ms frame, with the digit you were asked to say); a speaker model derived from "
+            "them (statistics of those frames); the digit challenges issued to you; and for each "
+            "verification attempt its time, score, threshold and decision. When you log out, the "
+            "identifier of that access token is kept until the token would have expired.",
+        ),
+        (
+            "not-stored",
+            "What is not stored",
+            "Audio never leaves your browser and is never received. No browser fingerprint or device "
+            "information is stored. Note that the feature frames are biometric data: they describe your "
+            "voice, and a rough, robotic approximation of what was said can be reconstructed from them.",
+        ),
+        (
+            "why",
+            "Why",
+            "The password authenticates you; the voice features and model exist only to check that a "
+            "later attempt comes from the same speaker; challenges and attempts exist to stop replayed "
+            "recordings and to let you see how your account was used. Gender and age group are optional "
+            "and never used to verify you; they let the operator measure whether verification works "
+            "equally well across groups. Your alias "
+            "may be shown to other users of this service; do not use your real name.",
+        ),
+        (
+            "how-long",
+            "How long",
+            "Until you erase your account. Access tokens expire after "
+            f"{ttl}; revoked token identifiers are deleted after that. The operator's own "
+            "backups and server logs (the HTTP server logs request lines and client addresses, never "
+            "request bodies) follow the operator's retention policy, not this service's.",
+        ),
+        (
+            "your-rights",
+            "Access and erasure",
+            "GET /api/v1/me/export returns everything stored about you as JSON (the password hash is "
+            "withheld). DELETE /api/v1/me erases your account and all data listed above from the "
+            "database immediately and permanently; it cannot be undone.",
+        ),
+    ]
+    return {
+        "version": VERSION,
+        "sections": [{"id": key, "title": title, "text": text} for key, title, text in sections],
+    }

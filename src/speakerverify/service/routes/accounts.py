@@ -1,0 +1,64 @@
+"""Accounts: register, sessions (log in / out), the caller's own profile, export and erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
+
+from .. import accounts, data_statement
+from ..auth import Context, CurrentToken
+from ..schemas import DataStatement, LoginRequest, Profile, RegisterRequest, TokenResponse
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register",
+    responses={409: {"description": "Email or alias taken, or data statement changed", **_PROBLEM}},
+)
+def register(body: RegisterRequest, ctx: Context, response: Response) -> Profile:
+    profile = accounts.register(ctx, body)
+    response.headers["Location"] = "/api/v1/me"
+    return profile
+
+
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Log in",
+    responses={401: {"description": "Wrong email or password", **_PROBLEM}},
+)
+def login(body: LoginRequest, ctx: Context) -> TokenResponse:
+    return accounts.login(ctx, body)
+
+
+@router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT, summary="Log out")
+def logout(token: CurrentToken, ctx: Context) -> None:
+    accounts.logout(ctx, token)
+
+
+@router.get("/me", summary="My profile and enrolment progress")
+def me(token: CurrentToken, ctx: Context) -> Profile:
+    return accounts.profile(ctx, token.user_id)
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, summary="Erase my account and all my data")
+def erase_me(token: CurrentToken, ctx: Context) -> None:
+    accounts.erase(ctx, token.user_id)
+
+
+@router.get("/me/export", summary="Everything stored about me, as JSON")
+def export_me(token: CurrentToken, ctx: Context) -> JSONResponse:
+    body: dict[str, Any] = accounts.export_all(ctx, token.user_id)
+    return JSONResponse(body, headers={"Content-Disposition": 'attachment; filename="speakerverify-export.json"'})
+
+
+@router.get("/data-statement", summary="What is stored, why, how long, and how to erase it")
+def get_data_statement(ctx: Context) -> DataStatement:
+    return DataStatement.model_validate(data_statement.statement(ctx.settings))

@@ -1,0 +1,121 @@
+"""Request and response bodies of the public API (pydantic v2)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..storage.tables import ALIAS_MAX, EMAIL_MAX
+
+GENDERS = ("female", "male", "non-binary", "other", "prefer-not-to-say")
+AGE_GROUPS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+", "prefer-not-to-say")
+Gender = Literal["female", "male", "non-binary", "other", "prefer-not-to-say"]
+AgeGroup = Literal["18-24", "25-34", "35-44", "45-54", "55-64", "65+", "prefer-not-to-say"]
+
+PASSWORD_MIN = 10
+PASSWORD_MAX = 1024  # bounds the work one request can make argon2 do
+ALIAS_MIN = 3
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class _Strict(BaseModel):
+    # Unknown fields are errors: a misspelt "consent" must not pass silently.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Demographic(_Strict):
+    gender: Gender | None = None
+    age_group: AgeGroup | None = None
+
+
+class RegisterRequest(_Strict):
+    email: str = Field(max_length=EMAIL_MAX, examples=["ada@example.org"])
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    alias: str = Field(
+        min_length=ALIAS_MIN,
+        max_length=ALIAS_MAX,
+        description="Public name: letters, digits, '.', '_' and '-', starting with a letter or digit; "
+        "unique regardless of case.",
+        examples=["ada_l"],
+    )
+    demographic: Demographic | None = None
+    consent: bool = Field(description="Must be true: you agree to the data statement (GET /api/v1/data-statement).")
+    data_statement_version: str | None = Field(
+        default=None, max_length=32, description="The version the user was shown; refused if no longer current."
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = normalise_email(value)
+        if not _EMAIL.match(value):
+            raise ValueError("not a valid email address")
+        return value
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        if not _ALIAS.match(value):
+            raise ValueError("use letters, digits, '.', '_' and '-' only, starting with a letter or digit")
+        return value
+
+    @field_validator("consent")
+    @classmethod
+    def _consent(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError("you must agree to the data statement to register")
+        return value
+
+
+class LoginRequest(_Strict):
+    # Deliberately not validated beyond size: a malformed email gets the same answer as a wrong password.
+    email: str = Field(max_length=EMAIL_MAX)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class EnrolmentProgressOut(BaseModel):
+    takes_per_digit: list[int] = Field(description="Stored enrolment takes of digits 0..9.")
+    required_takes_per_digit: int
+    percent: int = Field(description="0-100: share of the required takes present.")
+    ready: bool
+
+
+class Profile(BaseModel):
+    id: str
+    email: str
+    alias: str
+    demographic: Demographic | None
+    data_statement_version: str
+    consented_at: datetime
+    created_at: datetime
+    enrolment: EnrolmentProgressOut
+
+
+class StatementSection(BaseModel):
+    id: str
+    title: str
+    text: str
+
+
+class DataStatement(BaseModel):
+    version: str
+    sections: list[StatementSection]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]

@@ -1,0 +1,97 @@
+"""Engine and transaction set-up shared by every storage module.
+
+Two kinds of transaction, so that concurrent writers never lose updates on either database:
+
+* ``read_session``: a plain transaction, for requests that only read.
+* ``write_session``: on SQLite ``BEGIN IMMEDIATE`` takes the database write lock up front, so two
+  read-modify-write transactions are serialised instead of both reading the old value; on
+  PostgreSQL the storage functions lock the rows they modify (``SELECT ... FOR UPDATE``) and
+  rely on unique constraints for inserts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+_IMMEDIATE = "speakerverify_sqlite_immediate"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password masked, for logs and messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str | URL, echo: bool = False) -> Engine:
+    """An engine configured for this service's transaction discipline (see module docstring)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"unsupported database {safe_url(parsed)!r}: use sqlite:/// or postgresql+psycopg://")
+    # pool_pre_ping: a PostgreSQL restart must not turn the next request into a 500.
+    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling starts transactions lazily (at the first write), which
+    # lets two writers both read stale rows; we take over and emit BEGIN ourselves.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")  # ON DELETE CASCADE erases a user's data
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """An engine plus the two session factories; one per process, shared by all requests."""
+
+    def __init__(self, url: str | URL, echo: bool = False) -> None:
+        self.engine = make_engine(url, echo=echo)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self.write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on any exception."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def dispose(self) -> None:
+        self.engine.dispose()

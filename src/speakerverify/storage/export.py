@@ -1,0 +1,65 @@
+"""Everything stored about one user, as JSON-ready data (the right of access).
+
+Generic over the schema: every table with a ``user_id`` column referencing ``users.id`` is
+included, so a table added later cannot be forgotten here.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from .arrays import decode_f32
+from .tables import Base, User
+
+# Stored, but handing it out would only help someone holding a stolen token crack the password.
+WITHHELD = {"users": {"password_hash": "an argon2id hash of your password is stored; it is not exported"}}
+
+
+def user_tables() -> list[Table]:
+    """Tables holding rows that belong to a user (other than ``users`` itself)."""
+    return [
+        t
+        for t in Base.metadata.sorted_tables
+        if "user_id" in t.c and any(fk.column.table.name == "users" for fk in t.c.user_id.foreign_keys)
+    ]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode("ascii")}
+    return value
+
+
+def _row_dict(table: Table, row: Any) -> dict[str, Any]:
+    data = {c.name: _jsonable(getattr(row, c.name)) for c in table.c}
+    for column, note in WITHHELD.get(table.name, {}).items():
+        data[column] = note
+    if table.name == "utterances":  # the features as numbers, not opaque bytes
+        data["mfcc"] = decode_f32(row.mfcc, (row.n_frames, row.n_mfcc)).tolist()
+        data["energy"] = decode_f32(row.energy, (row.n_frames,)).tolist()
+    return data
+
+
+def user_records(session: Session, user_id: uuid.UUID) -> dict[str, list[dict[str, Any]]] | None:
+    """``{table name: [row, ...]}`` for the user's account and all their data; None if no such user."""
+    users = User.__table__
+    assert isinstance(users, Table)
+    account = session.execute(select(users).where(users.c.id == user_id)).one_or_none()
+    if account is None:
+        return None
+    records = {"users": [_row_dict(users, account)]}
+    for table in user_tables():
+        order = list(table.primary_key.columns)
+        rows = session.execute(select(table).where(table.c.user_id == user_id).order_by(*order))
+        records[table.name] = [_row_dict(table, r) for r in rows]
+    return records

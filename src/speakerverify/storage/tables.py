@@ -1,0 +1,189 @@
+"""The relational schema. Alembic migrations in ``migrations/`` must reproduce exactly this.
+
+Design notes:
+
+* Every row that belongs to a user references ``users.id`` with ``ON DELETE CASCADE``, so
+  erasing the user row erases all of their data in one statement, on both databases.
+* Arrays are never pickled: utterance features are raw little-endian float32 blobs; speaker
+  statistics and UBMs are npz + JSON written by ``speakerverify.models.io`` (no object arrays).
+* ``speaker_models.version`` is SQLAlchemy's optimistic version counter: an UPDATE that raced
+  another writer matches no row and fails instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names, so later migrations can alter them on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+EMAIL_MAX = 254  # RFC 5321 path limit
+ALIAS_MAX = 32
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out. SQLite has no time zones and hands back naive values,
+    which would not compare with aware ones; PostgreSQL keeps ``timestamptz``."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(255))
+    alias: Mapped[str] = mapped_column(String(ALIAS_MAX))  # as the user typed it, shown publicly
+    alias_key: Mapped[str] = mapped_column(String(ALIAS_MAX), unique=True)  # lower-cased: "Ann" and "ann" collide
+    gender: Mapped[str | None] = mapped_column(String(32))
+    age_group: Mapped[str | None] = mapped_column(String(32))
+    data_statement_version: Mapped[str] = mapped_column(String(32))
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RevokedToken(Base):
+    """A logged-out access token; rows are useless (and purged) once the token has expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Ubm(Base):
+    """A universal background model, stored so every worker scores against the same one."""
+
+    __tablename__ = "ubms"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # UBM.ubm_id
+    config_id: Mapped[str] = mapped_column(String(32))
+    post_id: Mapped[str] = mapped_column(String(64))
+    n_components: Mapped[int] = mapped_column(Integer)
+    dim: Mapped[int] = mapped_column(Integer)
+    arrays: Mapped[bytes] = mapped_column(LargeBinary)  # npz from models.io.save_gmm
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Utterance(Base):
+    """One enrolment take exactly as the browser sent it (Meyda frames, before post-processing)."""
+
+    __tablename__ = "utterances"
+    __table_args__ = (
+        CheckConstraint("digit BETWEEN 0 AND 9", name="digit_range"),
+        CheckConstraint("n_frames > 0", name="n_frames_positive"),
+        Index("ix_utterances_user_id_digit", "user_id", "digit"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    digit: Mapped[int] = mapped_column(SmallInteger)
+    config_id: Mapped[str] = mapped_column(String(32))  # features.config.FeatureConfig.config_id
+    n_frames: Mapped[int] = mapped_column(Integer)
+    n_mfcc: Mapped[int] = mapped_column(SmallInteger)
+    mfcc: Mapped[bytes] = mapped_column(LargeBinary)  # (n_frames, n_mfcc) float32 little-endian, C order
+    energy: Mapped[bytes] = mapped_column(LargeBinary)  # (n_frames,) float32 little-endian
+    # This take's Baum-Welch statistics under ``stats_ubm_id``, kept so that deleting a bad take
+    # is a subtraction from the speaker model rather than a refit (npz, see models.io).
+    stats_ubm_id: Mapped[str | None] = mapped_column(ForeignKey("ubms.id"))
+    stats: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SpeakerModelRow(Base):
+    """A user's per-digit sufficient statistics (models.speaker.SpeakerModel) against one UBM."""
+
+    __tablename__ = "speaker_models"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    ubm_id: Mapped[str] = mapped_column(ForeignKey("ubms.id"))
+    stats: Mapped[bytes] = mapped_column(LargeBinary)  # npz: n (10, C), f (10, C, D), takes (10,)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declared shape
+
+
+class Challenge(Base):
+    """A prompted digit sequence: single use (``used_at``), expiring, bound to one user."""
+
+    __tablename__ = "challenges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digits: Mapped[str] = mapped_column(String(16))  # e.g. "40917"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VerificationAttempt(Base):
+    __tablename__ = "verification_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    challenge_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("challenges.id", ondelete="SET NULL"))
+    ubm_id: Mapped[str | None] = mapped_column(ForeignKey("ubms.id"))
+    model_version: Mapped[int | None] = mapped_column(Integer)  # speaker_models.version scored against
+    n_frames: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(16))  # accept | reject | error
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,74 @@
+"""Enrolment utterances: Meyda frames as the browser sent them, and enrolment progress."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models.speaker import N_DIGITS
+from .arrays import decode_f32, encode_f32
+from .tables import Utterance
+
+# Ready to verify once every digit has this many takes (the README's enrolment protocol uses 6).
+TAKES_REQUIRED_PER_DIGIT = 6
+
+
+def add_utterance(
+    session: Session, user_id: uuid.UUID, digit: int, config_id: str, mfcc: np.ndarray, energy: np.ndarray
+) -> Utterance:
+    """Store one take. mfcc: (T, n_mfcc), energy: (T,); both become float32 blobs."""
+    mfcc = np.asarray(mfcc)
+    energy = np.asarray(energy)
+    if mfcc.ndim != 2 or energy.shape != (mfcc.shape[0],) or mfcc.shape[0] == 0:
+        raise ValueError(f"need mfcc (T, n) and energy (T,) with T > 0, got {mfcc.shape} and {energy.shape}")
+    if not 0 <= digit < N_DIGITS:
+        raise ValueError(f"digit must be 0-9, got {digit}")
+    row = Utterance(
+        user_id=user_id,
+        digit=digit,
+        config_id=config_id,
+        n_frames=int(mfcc.shape[0]),
+        n_mfcc=int(mfcc.shape[1]),
+        mfcc=encode_f32(mfcc),
+        energy=encode_f32(energy),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def utterance_arrays(row: Utterance) -> tuple[np.ndarray, np.ndarray]:
+    """(mfcc (T, n_mfcc) float32, energy (T,) float32) of a stored take."""
+    return decode_f32(row.mfcc, (row.n_frames, row.n_mfcc)), decode_f32(row.energy, (row.n_frames,))
+
+
+def list_utterances(session: Session, user_id: uuid.UUID) -> list[Utterance]:
+    return list(session.scalars(select(Utterance).where(Utterance.user_id == user_id).order_by(Utterance.id)))
+
+
+@dataclass(frozen=True)
+class EnrolmentProgress:
+    takes_per_digit: tuple[int, ...]  # index = digit
+    required_per_digit: int
+
+    @property
+    def percent(self) -> int:
+        """Share of the required takes present, counting no digit beyond its requirement."""
+        have = sum(min(t, self.required_per_digit) for t in self.takes_per_digit)
+        return int(100 * have // (self.required_per_digit * N_DIGITS))
+
+    @property
+    def ready(self) -> bool:
+        return all(t >= self.required_per_digit for t in self.takes_per_digit)
+
+
+def enrolment_progress(session: Session, user_id: uuid.UUID) -> EnrolmentProgress:
+    rows = session.execute(
+        select(Utterance.digit, func.count()).where(Utterance.user_id == user_id).group_by(Utterance.digit)
+    )
+    counts = {int(digit): int(n) for digit, n in rows}
+    return EnrolmentProgress(tuple(int(counts.get(d, 0)) for d in range(N_DIGITS)), TAKES_REQUIRED_PER_DIGIT)

@@ -1,0 +1,130 @@
+"""A token of user A can never read, change or delete anything of user B, on any route."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from speakerverify.models.gmm import DiagGMM
+from speakerverify.models.speaker import Stats
+from speakerverify.models.ubm import UBM
+from speakerverify.service import routes as routes_package
+from speakerverify.storage import speaker_models, tokens, ubms, utterances
+from speakerverify.storage.db import Database
+from speakerverify.storage.export import user_tables
+from speakerverify.storage.tables import Challenge, VerificationAttempt, utcnow
+
+# Routes anyone may call; every other route must authenticate. A new route must be classified here.
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/doc"),
+    ("GET", "/api/v1/data-statement"),
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/sessions"),
+}
+DESTRUCTIVE_LAST = ("DELETE",)
+ERASE_ACCOUNT = ("DELETE", "/api/v1/me")
+
+
+def _routes(client: TestClient) -> list[tuple[str, str]]:
+    """Every (method, path) of every router in speakerverify.service.routes, hidden ones included."""
+    found = set()
+    for info in pkgutil.iter_modules(routes_package.__path__):
+        router = getattr(importlib.import_module(f"{routes_package.__name__}.{info.name}"), "router", None)
+        for route in getattr(router, "routes", []):
+            if isinstance(route, APIRoute):
+                found |= {(m, route.path) for m in route.methods}
+    assert found, "no routes found"
+    # Reads first, then deletions (which end the session), erasing the account last of all.
+    return sorted(found, key=lambda mp: (mp == ERASE_ACCOUNT, mp[0] in DESTRUCTIVE_LAST, mp[1], mp[0]))
+
+
+def _private_routes(client: TestClient) -> list[tuple[str, str]]:
+    return [r for r in _routes(client) if r not in PUBLIC]
+
+
+def _plant(database: Database, uid: uuid.UUID, marker: float) -> None:
+    """Rows of this user in every user table, carrying a recognisable value."""
+    c, d = 2, 13
+    ubm = UBM(
+        DiagGMM(np.full(c, 0.5), np.zeros((c, d)), np.ones((c, d))), {"ubm_id": "u", "config_id": "x", "post_id": "y"}
+    )
+    with database.write_session() as s:
+        ubms.put_ubm(s, ubm)
+        utterances.add_utterance(s, uid, 4, "mfcc-8k-v1", np.full((2, d), marker), np.full(2, marker))
+        speaker_models.update_model(s, uid, "u", c, d, lambda m: m.add(4, Stats(np.ones(c), np.full((c, d), marker))))
+        challenge = Challenge(user_id=uid, digits="4", expires_at=utcnow() + timedelta(minutes=1))
+        s.add(challenge)
+        s.flush()
+        s.add(VerificationAttempt(user_id=uid, challenge_id=challenge.id, n_frames=2, score=marker, decision="reject"))
+        tokens.revoke(s, f"jti-{marker}", uid, utcnow() + timedelta(hours=1))
+
+
+def _counts(database: Database, uid: uuid.UUID) -> dict[str, int]:
+    with database.read_session() as s:
+        return {
+            t.name: int(s.scalar(select(func.count()).select_from(t).where(t.c.user_id == uid)) or 0)
+            for t in user_tables()
+        }
+
+
+def test_every_non_public_route_needs_a_valid_token(client: TestClient, api: Any) -> None:
+    private = _private_routes(client)
+    assert {("GET", "/api/v1/me"), ("DELETE", "/api/v1/me"), ("GET", "/api/v1/me/export")} <= set(private)
+    assert ("DELETE", "/api/v1/sessions/current") in private
+    api.register(email="gone@example.org", alias="gone")
+    gone = api.login(email="gone@example.org")
+    assert client.delete("/api/v1/me", headers=gone).status_code == 204
+    for method, path in private:
+        for headers in ({}, {"Authorization": "Bearer x.y.z"}, gone):
+            response = client.request(method, path, headers=headers)
+            assert response.status_code == 401, (method, path, headers)
+    schema = client.get("/openapi.json").json()["paths"]
+    for method, path in private:  # the OpenAPI document tells clients the same
+        assert schema[path][method.lower()].get("security"), (method, path)
+
+
+def test_a_token_of_a_reaches_nothing_of_b(client: TestClient, api: Any, database: Database) -> None:
+    a = api.register(email="a@example.org", alias="alice")
+    b = api.register(email="b@example.org", alias="bobby")
+    a_id, b_id = uuid.UUID(a["id"]), uuid.UUID(b["id"])
+    _plant(database, a_id, 1.25)
+    _plant(database, b_id, 7.75)
+    b_headers = api.login(email="b@example.org")
+    b_before = client.get("/api/v1/me", headers=b_headers).json()
+    b_counts = _counts(database, b_id)
+    assert set(b_counts.values()) == {1}
+
+    b_markers = [str(b_id), "b@example.org", "bobby", "7.75"]
+    for method, path in _private_routes(client):
+        a_headers = api.login(email="a@example.org")  # fresh: earlier deletions end sessions
+        response = client.request(method, path, headers=a_headers)
+        assert response.status_code < 400, (method, path, response.text)
+        for marker in b_markers:
+            assert marker not in response.text, (method, path, marker)
+        # After each of A's calls, B is untouched: same profile, same data, still logged in.
+        assert client.get("/api/v1/me", headers=b_headers).json() == b_before, (method, path)
+        assert _counts(database, b_id) == b_counts, (method, path)
+
+    assert set(_counts(database, a_id).values()) == {0}  # the sweep ended with A erasing A
+    assert client.get("/api/v1/me/export", headers=b_headers).status_code == 200
+
+
+@pytest.mark.parametrize("route", [("GET", "/api/v1/me"), ("GET", "/api/v1/me/export")])
+def test_responses_are_about_the_token_holder(client: TestClient, api: Any, route: tuple[str, str]) -> None:
+    a = api.register(email="a@example.org", alias="alice")
+    b = api.register(email="b@example.org", alias="bobby")
+    for who, headers in ((a, api.login(email="a@example.org")), (b, api.login(email="b@example.org"))):
+        body = client.request(*route, headers=headers).json()
+        assert who["id"] in str(body)
+        other = b if who is a else a
+        assert other["id"] not in str(body) and other["email"] not in str(body)

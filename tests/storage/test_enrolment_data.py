@@ -1,0 +1,163 @@
+"""Utterances, speaker models and the export: arrays round-trip, concurrent updates are not lost."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from speakerverify.models.speaker import Stats
+from speakerverify.models.ubm import UBM
+from speakerverify.storage import export, speaker_models, ubms, utterances
+from speakerverify.storage.arrays import decode_npz
+from speakerverify.storage.db import Database
+from speakerverify.storage.tables import Utterance
+
+MakeUser = Callable[[Database, str], uuid.UUID]
+
+
+def test_utterance_features_round_trip_as_float32(database: Database, make_user: MakeUser) -> None:
+    uid = make_user(database, "dora")
+    rng = np.random.default_rng(1)
+    mfcc, energy = rng.normal(size=(37, 13)), rng.uniform(0, 50, size=37)
+    with database.write_session() as s:
+        row_id = utterances.add_utterance(s, uid, 7, "mfcc-8k-v1", mfcc, energy).id
+    with database.read_session() as s:
+        row = s.get(Utterance, row_id)
+        assert row is not None
+        got_mfcc, got_energy = utterances.utterance_arrays(row)
+        assert (row.digit, row.n_frames, row.n_mfcc, row.config_id) == (7, 37, 13, "mfcc-8k-v1")
+        assert len(row.mfcc) == 37 * 13 * 4  # compact: 4 bytes per value
+    np.testing.assert_array_equal(got_mfcc, mfcc.astype(np.float32))
+    np.testing.assert_array_equal(got_energy, energy.astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    ("digit", "mfcc_shape", "energy_shape"),
+    [(10, (5, 13), (5,)), (-1, (5, 13), (5,)), (1, (5, 13), (4,)), (1, (0, 13), (0,)), (1, (5,), (5,))],
+)
+def test_bad_utterances_are_refused(
+    database: Database, make_user: MakeUser, digit: int, mfcc_shape: tuple[int, ...], energy_shape: tuple[int, ...]
+) -> None:
+    uid = make_user(database, "eve")
+    with pytest.raises(ValueError), database.write_session() as s:
+        utterances.add_utterance(s, uid, digit, "mfcc-8k-v1", np.zeros(mfcc_shape), np.zeros(energy_shape))
+
+
+def test_database_enforces_the_digit_range(database: Database, make_user: MakeUser) -> None:
+    uid = make_user(database, "fay")
+    with pytest.raises(IntegrityError), database.write_session() as s:
+        s.add(Utterance(user_id=uid, digit=11, config_id="x", n_frames=1, n_mfcc=1, mfcc=b"\0" * 4, energy=b"\0" * 4))
+
+
+def test_enrolment_progress_counts_only_this_users_takes(database: Database, make_user: MakeUser) -> None:
+    a, b = make_user(database, "gus"), make_user(database, "hal")
+    frames = (np.zeros((3, 13)), np.zeros(3))
+    with database.write_session() as s:
+        for digit, n in [(0, 2), (4, 7)]:
+            for _ in range(n):
+                utterances.add_utterance(s, a, digit, "mfcc-8k-v1", *frames)
+        for digit in range(10):  # b is fully enrolled; none of it may leak into a's progress
+            for _ in range(6):
+                utterances.add_utterance(s, b, digit, "mfcc-8k-v1", *frames)
+    with database.read_session() as s:
+        pa, pb = utterances.enrolment_progress(s, a), utterances.enrolment_progress(s, b)
+    assert pa.takes_per_digit == (2, 0, 0, 0, 7, 0, 0, 0, 0, 0)
+    assert pa.percent == (2 + 6) * 100 // 60  # takes beyond the requirement do not count
+    assert not pa.ready
+    assert pb.ready and pb.percent == 100
+
+
+def _update_n_times(db: Database, uid: uuid.UUID, ubm: UBM, n: int, digit: int) -> None:
+    c, d = ubm.gmm.means.shape
+    for _ in range(n):
+        with db.write_session() as s:
+            speaker_models.update_model(
+                s, uid, ubm.ubm_id, c, d, lambda m: m.add(digit, Stats(np.ones(c), np.full((c, d), 0.5)))
+            )
+
+
+def test_concurrent_model_updates_are_never_lost(
+    database: Database, make_user: MakeUser, tiny_ubm: Callable[..., UBM]
+) -> None:
+    uid, ubm = make_user(database, "ivy"), tiny_ubm()
+    with database.write_session() as s:
+        ubms.put_ubm(s, ubm)
+    workers, each = 4, 6
+    errors: list[BaseException] = []
+
+    def work(digit: int) -> None:
+        try:
+            _update_n_times(database, uid, ubm, each, digit)
+        except BaseException as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with database.read_session() as s:
+        row = speaker_models.get_model(s, uid)
+        assert row is not None
+        model = speaker_models.decode_model(row.stats)
+        version = row.version
+    assert model.takes.tolist() == [each] * workers + [0] * (10 - workers)
+    np.testing.assert_allclose(model.n[:workers], each)
+    np.testing.assert_allclose(model.f[:workers], each * 0.5)
+    assert version == 1 + workers * each  # created once, then one versioned UPDATE per change
+
+
+def test_speaker_model_blob_is_npz_without_pickle(
+    database: Database, make_user: MakeUser, tiny_ubm: Callable[..., UBM]
+) -> None:
+    uid, ubm = make_user(database, "jon"), tiny_ubm()
+    with database.write_session() as s:
+        ubms.put_ubm(s, ubm)
+    _update_n_times(database, uid, ubm, 1, 2)
+    with database.read_session() as s:
+        row = speaker_models.get_model(s, uid)
+        assert row is not None
+        blob = row.stats
+        stored = ubms.get_ubm(s, ubm.ubm_id)
+    assert blob[:2] == b"PK"  # a zip (npz), not a pickle stream
+    arrays, meta = decode_npz(blob)
+    assert {k: v.dtype.kind for k, v in arrays.items()} == {"n": "f", "f": "f", "takes": "i"}
+    assert meta["kind"] == "speaker-stats"
+    assert stored is not None
+    np.testing.assert_allclose(stored.gmm.means, ubm.gmm.means, rtol=1e-6)
+
+
+def test_a_model_cannot_switch_ubm_silently(
+    database: Database, make_user: MakeUser, tiny_ubm: Callable[..., UBM]
+) -> None:
+    uid, first, second = make_user(database, "kim"), tiny_ubm("ubm-a"), tiny_ubm("ubm-b")
+    with database.write_session() as s:
+        ubms.put_ubm(s, first)
+        ubms.put_ubm(s, second)
+    _update_n_times(database, uid, first, 1, 0)
+    with pytest.raises(ValueError, match="ubm-a"):
+        _update_n_times(database, uid, second, 1, 0)
+
+
+def test_export_covers_every_user_table_and_only_this_user(database: Database, make_user: MakeUser) -> None:
+    a, b = make_user(database, "lea"), make_user(database, "max")
+    with database.write_session() as s:
+        utterances.add_utterance(s, a, 1, "mfcc-8k-v1", np.full((2, 13), 1.5), np.array([3.0, 4.0]))
+        utterances.add_utterance(s, b, 1, "mfcc-8k-v1", np.zeros((2, 13)), np.zeros(2))
+    with database.read_session() as s:
+        records = export.user_records(s, a)
+        assert export.user_records(s, uuid.uuid4()) is None
+    assert records is not None
+    assert set(records) == {"users"} | {t.name for t in export.user_tables()}
+    assert {"utterances", "speaker_models", "challenges", "verification_attempts", "revoked_tokens"} <= set(records)
+    assert records["users"][0]["email"] == "lea@example.org"
+    assert records["users"][0]["password_hash"] == export.WITHHELD["users"]["password_hash"]
+    [utt] = records["utterances"]
+    assert utt["mfcc"] == [[1.5] * 13] * 2 and utt["energy"] == [3.0, 4.0]
+    assert str(b) not in str(records)

@@ -1,0 +1,59 @@
+"""Alembic migrations: they build exactly the declared schema, on both databases, once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from speakerverify.storage import migrate
+from speakerverify.storage.db import Database
+from speakerverify.storage.tables import Base
+
+
+def test_migrations_build_the_declared_schema(empty_database: Database) -> None:
+    with pytest.raises(migrate.SchemaMismatch, match="db upgrade"):
+        migrate.check_schema(empty_database)
+    assert migrate.upgrade(empty_database) == migrate.head_revision()
+    migrate.check_schema(empty_database)
+    with empty_database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        tables = set(inspect(conn).get_table_names())
+    assert diff == []
+    assert {t.name for t in Base.metadata.sorted_tables} <= tables
+
+
+def test_upgrade_is_idempotent(database: Database) -> None:
+    head = migrate.head_revision()
+    assert migrate.upgrade(database) == head
+    assert migrate.upgrade(database) == head
+
+
+def test_concurrent_upgrades_apply_once(empty_database: Database) -> None:
+    """Several processes starting at once against one database must not trip over each other."""
+    results: list[str | None] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(migrate.upgrade(empty_database))
+        except BaseException as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results == [migrate.head_revision()] * 3
+    migrate.check_schema(empty_database)
+
+
+def test_migration_scripts_ship_inside_the_package() -> None:
+    assert (migrate.MIGRATIONS / "env.py").is_file()
+    assert (migrate.MIGRATIONS / "script.py.mako").is_file()
+    assert list((migrate.MIGRATIONS / "versions").glob("0001_*.py"))
