@@ -18,10 +18,10 @@ from speakerverify.models.gmm import DiagGMM
 from speakerverify.models.speaker import Stats
 from speakerverify.models.ubm import UBM
 from speakerverify.service import routes as routes_package
-from speakerverify.storage import speaker_models, tokens, ubms, utterances
+from speakerverify.storage import calibrations, speaker_models, tokens, ubms, utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables
-from speakerverify.storage.tables import Challenge, VerificationAttempt, utcnow
+from speakerverify.storage.tables import Challenge, Utterance, VerificationAttempt, utcnow
 
 # Routes anyone may call; every other route must authenticate. A new route must be classified here.
 PUBLIC = {
@@ -30,7 +30,35 @@ PUBLIC = {
     ("GET", "/api/v1/data-statement"),
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/sessions"),
+    ("GET", "/api/v1/feature-config"),
+    # the web client's pages and static files
+    ("GET", "/"),
+    ("GET", "/index.html"),
+    ("GET", "/static/vendor/{name}"),
+    ("GET", "/static/{path:path}"),
 }
+# Routes that take input: what A sends (naming B's resources where a route names one) and what A may get.
+# A is not enrolled, so routes that need a ready model answer 409.
+NOT_READY = {("POST", "/api/v1/challenges"), ("GET", "/api/v1/me/intrusion-test"), ("GET", "/api/v1/me/benchmark")}
+
+
+def _features(frames: int = 30) -> dict[str, Any]:
+    # Small integers: the sweep looks for B's marker values as substrings of A's responses.
+    mfcc = (np.arange(13)[None, :] - 6 + np.arange(frames)[:, None] % 5).astype(float)
+    return {"mfcc": mfcc.tolist(), "energy": np.full(frames, 1e9).tolist()}
+
+
+def _request_for(method: str, path: str, b_ids: dict[str, Any]) -> tuple[str, dict[str, Any] | None, set[int]]:
+    if (method, path) == ("POST", "/api/v1/enrolment/utterances"):
+        return path, {"config_id": "mfcc-8k-v1", "digit": 4, **_features()}, {201}
+    if (method, path) == ("DELETE", "/api/v1/enrolment/utterances/{utterance_id}"):
+        return path.replace("{utterance_id}", str(b_ids["utterance"])), None, {404}
+    if (method, path) == ("POST", "/api/v1/verifications"):
+        body = {"challenge_id": str(b_ids["challenge"]), "segments": [{"digit": 4, **_features()}]}
+        return path, body, {404}
+    if (method, path) in NOT_READY:
+        return path, None, {409}
+    return path, None, set(range(200, 400))
 DESTRUCTIVE_LAST = ("DELETE",)
 ERASE_ACCOUNT = ("DELETE", "/api/v1/me")
 
@@ -67,6 +95,10 @@ def _plant(database: Database, uid: uuid.UUID, marker: float) -> None:
         s.flush()
         s.add(VerificationAttempt(user_id=uid, challenge_id=challenge.id, n_frames=2, score=marker, decision="reject"))
         tokens.revoke(s, f"jti-{marker}", uid, utcnow() + timedelta(hours=1))
+        calibrations.put_calibration(
+            s, uid, ubm_id="u", model_version=1, k=5, cohort_key="c", n_cohort_users=5, location=marker,
+            impostor_scores=np.full(3, marker),
+        )
 
 
 def _counts(database: Database, uid: uuid.UUID) -> dict[str, int]:
@@ -104,13 +136,20 @@ def test_a_token_of_a_reaches_nothing_of_b(client: TestClient, api: Any, databas
     b_counts = _counts(database, b_id)
     assert set(b_counts.values()) == {1}
 
+    with database.read_session() as s:
+        b_ids = {
+            "utterance": s.scalar(select(Utterance.id).where(Utterance.user_id == b_id)),
+            "challenge": s.scalar(select(Challenge.id).where(Challenge.user_id == b_id)),
+        }
     b_markers = [str(b_id), "b@example.org", "bobby", "7.75"]
-    for method, path in _private_routes(client):
+    for method, route in _private_routes(client):
         a_headers = api.login(email="a@example.org")  # fresh: earlier deletions end sessions
-        response = client.request(method, path, headers=a_headers)
-        assert response.status_code < 400, (method, path, response.text)
+        path, body, expected = _request_for(method, route, b_ids)
+        response = client.request(method, path, headers=a_headers, json=body)
+        assert response.status_code in expected, (method, path, response.text)
         for marker in b_markers:
             assert marker not in response.text, (method, path, marker)
+        assert str(b_ids["challenge"]) not in response.text, (method, path)
         # After each of A's calls, B is untouched: same profile, same data, still logged in.
         assert client.get("/api/v1/me", headers=b_headers).json() == b_before, (method, path)
         assert _counts(database, b_id) == b_counts, (method, path)

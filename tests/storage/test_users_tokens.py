@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from speakerverify.models.speaker import Stats
 from speakerverify.models.ubm import UBM
-from speakerverify.storage import speaker_models, tokens, ubms, users, utterances
+from speakerverify.storage import calibrations, speaker_models, tokens, ubms, users, utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables
 from speakerverify.storage.tables import Challenge, User, VerificationAttempt, utcnow
@@ -73,6 +73,10 @@ def _plant_everything(db: Database, user_id: uuid.UUID, ubm: UBM) -> None:
         s.flush()
         s.add(VerificationAttempt(user_id=user_id, challenge_id=challenge.id, n_frames=5, decision="reject"))
         tokens.revoke(s, uuid.uuid4().hex, user_id, utcnow() + timedelta(hours=1))
+        calibrations.put_calibration(
+            s, user_id, ubm_id=ubm.ubm_id, model_version=1, k=5, cohort_key="x", n_cohort_users=5,
+            location=0.5, impostor_scores=np.zeros(4),
+        )
 
 
 def _rows_of(db: Database, user_id: uuid.UUID) -> dict[str, int]:

@@ -69,7 +69,7 @@ def register(ctx: AppContext, body: RegisterRequest) -> Profile:
     try:
         with ctx.db.write_session() as session:
             user = users.create_user(session, new)
-            progress = utterances.enrolment_progress(session, user.id)
+            progress = utterances.enrolment_progress(session, user.id, ctx.settings.voice.takes_per_digit)
     except users.DuplicateUser as exc:
         raise ProblemError(409, f"This {exc.field} is already registered.", slug=f"{exc.field}-taken") from None
     return _profile(user, progress)
@@ -105,7 +105,7 @@ def profile(ctx: AppContext, user_id: uuid.UUID) -> Profile:
         user = users.get_user(session, user_id)
         if user is None:
             raise _gone()
-        return _profile(user, utterances.enrolment_progress(session, user_id))
+        return _profile(user, utterances.enrolment_progress(session, user_id, ctx.settings.voice.takes_per_digit))
 
 
 def erase(ctx: AppContext, user_id: uuid.UUID) -> None:

@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from .. import __version__
-from ..storage import migrate
+from ..storage import migrate, ubms
 from ..storage.db import Database
 from . import problems
 from .context import AppContext
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from .routes import accounts, health
+from .routes import accounts, analysis, enrolment, health, verification, web
+from .runtime import VoiceRuntime, load_ubm
 from .security import Passwords
 from .settings import Settings, settings_from_env
 
@@ -31,6 +32,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         migrate.check_schema(db)  # refuse to serve a schema this code does not understand
+        with db.write_session() as session:  # takes reference their UBM row; make sure it is there
+            ubms.put_ubm(session, voice.ubm)
         yield
         db.dispose()
 
@@ -43,10 +46,15 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
-    app.state.ctx = AppContext(settings=settings, db=db, passwords=Passwords(settings.argon2))
+    voice = VoiceRuntime(load_ubm(settings.ubm_file))
+    app.state.ctx = AppContext(settings=settings, db=db, passwords=Passwords(settings.argon2), voice=voice)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(accounts.router)
+    app.include_router(enrolment.router)
+    app.include_router(verification.router)
+    app.include_router(analysis.router)
+    app.include_router(web.router)  # the web client at / (last: the API routes come first)
 
     # Added innermost first: the body limit sits inside CORS (so a 413 still carries CORS headers
     # a browser needs to read it) and the security headers wrap everything.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from ..storage.db import Database
+from .runtime import VoiceRuntime
 from .security import Passwords
 from .settings import Settings
 
@@ -16,6 +17,7 @@ class AppContext:
     settings: Settings
     db: Database
     passwords: Passwords
+    voice: VoiceRuntime
 
 
 def get_context(request: Request) -> AppContext:

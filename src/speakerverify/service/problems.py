@@ -32,8 +32,10 @@ class ProblemError(Exception):
         title: str | None = None,
         headers: dict[str, str] | None = None,
         errors: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.extra = extra
         self.status = status
         self.detail = detail
         self.slug = slug
@@ -49,7 +51,9 @@ def problem_response(
     title: str | None = None,
     headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    """``extra`` adds RFC 9457 extension members (e.g. ``reason``, ``progress``)."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + slug if slug else "about:blank",
         "title": title or HTTPStatus(status).phrase,
@@ -58,6 +62,8 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -92,7 +98,7 @@ async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse
 
 async def _problem_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(exc.status, exc.detail, exc.slug, exc.title, exc.headers, exc.errors)
+    return problem_response(exc.status, exc.detail, exc.slug, exc.title, exc.headers, exc.errors, exc.extra)
 
 
 async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:

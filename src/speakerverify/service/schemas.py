@@ -119,3 +119,135 @@ class DataStatement(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
+
+
+# --- features, enrolment and verification -------------------------------------------------------
+
+FEATURES_DOC = (
+    "Raw Meyda frames of one utterance, either as JSON numbers (`mfcc`: T rows of 13, `energy`: T values) "
+    "or in the compact form: `mfcc_b64` and `energy_b64`, base64 of the little-endian `dtype` arrays "
+    "(T*13 and T values, row-major), `dtype` float32 (default) or float16. Exactly one form per utterance."
+)
+
+
+class FeatureArrays(_Strict):
+    mfcc: list[list[float]] | None = Field(default=None, description="T rows of n_mfcc coefficients.")
+    energy: list[float] | None = Field(default=None, description="T Meyda energies.")
+    mfcc_b64: str | None = Field(default=None, description="base64 of T*n_mfcc little-endian values.")
+    energy_b64: str | None = Field(default=None, description="base64 of T little-endian values.")
+    dtype: Literal["float32", "float16"] = "float32"
+
+
+class UtteranceIn(FeatureArrays):
+    __doc__ = FEATURES_DOC
+    config_id: str = Field(max_length=64, description="Must equal GET /api/v1/feature-config's config_id.")
+    digit: int = Field(ge=0, le=9, description="The digit the user was prompted to say.")
+
+
+class SegmentIn(FeatureArrays):
+    __doc__ = FEATURES_DOC
+    digit: int = Field(ge=0, le=9, description="The prompted digit this segment answers.")
+
+
+class VerificationIn(_Strict):
+    challenge_id: str = Field(max_length=64)
+    config_id: str | None = Field(default=None, max_length=64, description="Optional; checked when given.")
+    segments: list[SegmentIn] = Field(min_length=1, max_length=8, description="One per prompted digit, in order.")
+
+
+class FeatureConfigOut(BaseModel):
+    config_id: str
+    sample_rate: int
+    frame_size: int
+    hop_size: int
+    mel_bands: int
+    n_mfcc: int
+    window: str
+    input_scale: float
+    min_frames: int
+    max_frames: int
+
+
+class UtteranceOut(BaseModel):
+    utterance_id: int
+    digit: int
+    n_frames: int
+    speech_frames: int
+    created_at: datetime
+    verdict: Literal["accepted"] = "accepted"
+
+
+class EnrolmentResult(UtteranceOut):
+    progress: EnrolmentProgressOut
+
+
+class UtteranceList(BaseModel):
+    utterances: list[UtteranceOut]
+    progress: EnrolmentProgressOut
+
+
+class ChallengeOut(BaseModel):
+    challenge_id: str
+    digits: list[int]
+    expires_at: datetime
+
+
+class DigitResult(BaseModel):
+    digit: int
+    n_frames: int = Field(description="Speech frames scored.")
+    score: float | None = Field(description="Mean frame LLR of this segment against the prompted digit's model.")
+    content_ok: bool = Field(description="The segment sounds like the prompted digit to the user's own models.")
+    content_margin: float | None
+
+
+class VerificationOut(BaseModel):
+    attempt_id: int
+    decision: Literal["accept", "reject"]
+    score: float = Field(description="Normalised speaker score (mean frame LLR minus the user's impostor mean).")
+    threshold: float
+    target_far: float
+    digits_match: bool
+    calibration: Literal["provisional", "deployment"]
+    per_digit: list[DigitResult]
+
+
+class AttemptOut(BaseModel):
+    attempt_id: int
+    created_at: datetime
+    decision: str
+    score: float | None
+    threshold: float | None
+    digits: list[int]
+    digits_match: bool | None
+    calibration: str | None
+
+
+class AttemptList(BaseModel):
+    attempts: list[AttemptOut]
+
+
+class ScoreSummary(BaseModel):
+    trials: int
+    accepts: int
+    mean_score: float | None
+
+
+class ImpostorRow(BaseModel):
+    alias: str
+    trials: int
+    false_accepts: int
+    mean_score: float | None
+
+
+class IntrusionReport(BaseModel):
+    threshold: float
+    calibration: Literal["provisional", "deployment"]
+    k: int
+    reference: ScoreSummary = Field(description="My own held-out (leave-out) takes against my model.")
+    impostors: list[ImpostorRow] = Field(description="Other users' takes against my model.")
+
+
+class BenchmarkReport(BaseModel):
+    k: int
+    reference: ScoreSummary
+    others: list[ImpostorRow] = Field(description="My takes against each other user's model and threshold.")

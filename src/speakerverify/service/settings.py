@@ -33,6 +33,30 @@ class Argon2Params:
 
 
 @dataclass(frozen=True)
+class VoicePolicy:
+    """Enrolment, challenge and decision numbers (BENCHMARKS.md has the measurements behind them)."""
+
+    takes_per_digit: int = 6  # ready at this many takes of every digit (the original trained on 60 digits)
+    min_frames: int = 10  # raw Meyda frames per utterance or segment
+    max_frames: int = 1000  # 10 s at a 10 ms hop
+    min_speech_frames: int = 8  # frames within the post-processing dynamic range; FSDD's shortest take has 10
+    quiet_dbfs: float = -55.0  # loudest frame below this (relative to a full-scale sine) is "too quiet"
+    enrol_check_after: int = 3  # takes of every digit before new takes are checked for the prompted digit
+    enrol_content_margin: float = 1.0  # reject a take whose digit trails the best by more than this (mean LLR)
+    content_margin: float = 0.6  # same for verification segments: stricter, every segment must pass
+    challenge_digits: int = 5
+    challenge_ttl_seconds: int = 60
+    target_far: float = 0.01
+    # Used until there are enough other ready users to calibrate on: a raw mean-LLR threshold above the
+    # 1%-FAR points measured on FSDD development takes (1.1-1.3), so it errs towards rejecting.
+    provisional_threshold: float = 1.3
+    min_cohort_users: int = 5
+    max_cohort_users: int = 20
+    cohort_trials_per_user: int = 40
+    max_threshold_users: int = 50  # users pooled for the deployment threshold
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -41,6 +65,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     argon2: Argon2Params = Argon2Params()
+    voice: VoicePolicy = VoicePolicy()
+    ubm_file: Path | None = None  # None: the UBM shipped in the package
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -57,6 +83,34 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     if value < minimum:
         raise SettingsError(f"{ENV_PREFIX}{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{ENV_PREFIX}{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def voice_from_env(env: Mapping[str, str]) -> VoicePolicy:
+    digits = _int(env, "CHALLENGE_DIGITS", VoicePolicy.challenge_digits, 3)
+    if digits > 8:
+        raise SettingsError(f"{ENV_PREFIX}CHALLENGE_DIGITS must be 3-8, got {digits}")
+    ttl = _int(env, "CHALLENGE_TTL_SECONDS", VoicePolicy.challenge_ttl_seconds, 5)
+    if ttl > 60:
+        raise SettingsError(f"{ENV_PREFIX}CHALLENGE_TTL_SECONDS must be at most 60, got {ttl}")
+    return VoicePolicy(
+        challenge_digits=digits,
+        challenge_ttl_seconds=ttl,
+        target_far=_float(env, "TARGET_FAR", VoicePolicy.target_far, 0.0001, 0.5),
+        takes_per_digit=_int(env, "TAKES_PER_DIGIT", VoicePolicy.takes_per_digit, 3),
+    )
 
 
 def check_secret(secret: str, source: str) -> str:
@@ -98,7 +152,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     """Settings from ``SPEAKERVERIFY_*`` variables; keyword overrides (from the CLI) win.
 
     Variables: DATA_DIR, DATABASE_URL, SECRET_KEY, TOKEN_TTL_SECONDS, MAX_BODY_BYTES,
-    CORS_ORIGINS (comma-separated origins).
+    CORS_ORIGINS (comma-separated origins), CHALLENGE_DIGITS (3-8), CHALLENGE_TTL_SECONDS (<= 60),
+    TARGET_FAR, TAKES_PER_DIGIT, UBM_FILE (an .npz written by models.io.save_gmm).
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
@@ -122,5 +177,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", 3600, 60),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),
         cors_origins=origins,
+        voice=voice_from_env(env),
+        ubm_file=Path(env[ENV_PREFIX + "UBM_FILE"]) if env.get(ENV_PREFIX + "UBM_FILE") else None,
     )
     return settings.with_(**overrides) if overrides else settings

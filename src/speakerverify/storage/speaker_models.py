@@ -11,13 +11,14 @@ import uuid
 from collections.abc import Callable
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models.speaker import SpeakerModel
 from .arrays import decode_npz, encode_npz
 from .tables import SpeakerModelRow
+from .utterances import TAKES_REQUIRED_PER_DIGIT
 
 
 def encode_model(model: SpeakerModel) -> bytes:
@@ -47,6 +48,7 @@ def update_model(
     n_components: int,
     dim: int,
     change: Callable[[SpeakerModel], SpeakerModel],
+    required_per_digit: int = TAKES_REQUIRED_PER_DIGIT,
 ) -> SpeakerModelRow:
     """Apply ``change`` to the user's model (an empty one if none exists) and store the result.
 
@@ -65,6 +67,47 @@ def update_model(
         assert row is not None
     if row.ubm_id != ubm_id:
         raise ValueError(f"speaker model is kept against UBM {row.ubm_id!r}, not {ubm_id!r}")
-    row.stats = encode_model(change(decode_model(row.stats)))
+    model = change(decode_model(row.stats))
+    row.stats = encode_model(model)
+    row.ready = bool(np.all(model.takes >= required_per_digit))
     session.flush()  # the versioned UPDATE runs here: StaleDataError if another writer got in
     return row
+
+
+def model_version(session: Session, user_id: uuid.UUID) -> tuple[int, str] | None:
+    """(version, ubm_id) of the user's model without loading its statistics; None if there is none."""
+    row = session.execute(
+        select(SpeakerModelRow.version, SpeakerModelRow.ubm_id).where(SpeakerModelRow.user_id == user_id)
+    ).one_or_none()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def ready_user_ids(session: Session, exclude: uuid.UUID | None = None, limit: int | None = None) -> list[uuid.UUID]:
+    """Users whose models are ready, in a stable order (by id)."""
+    stmt = select(SpeakerModelRow.user_id).where(SpeakerModelRow.ready.is_(True)).order_by(SpeakerModelRow.user_id)
+    if exclude is not None:
+        stmt = stmt.where(SpeakerModelRow.user_id != exclude)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def count_ready(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(SpeakerModelRow).where(SpeakerModelRow.ready)) or 0)
+
+
+def delete_model(session: Session, user_id: uuid.UUID) -> None:
+    session.execute(delete(SpeakerModelRow).where(SpeakerModelRow.user_id == user_id))
+
+
+def replace_model(
+    session: Session, user_id: uuid.UUID, ubm_id: str, model: SpeakerModel, required_per_digit: int
+) -> None:
+    """Store a model rebuilt from scratch (e.g. against a new UBM), replacing whatever was there."""
+    row = get_model(session, user_id, for_update=True)
+    ready = bool(np.all(model.takes >= required_per_digit))
+    if row is None:
+        session.add(SpeakerModelRow(user_id=user_id, ubm_id=ubm_id, stats=encode_model(model), ready=ready))
+    else:
+        row.ubm_id, row.stats, row.ready = ubm_id, encode_model(model), ready
+    session.flush()

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -153,6 +154,8 @@ class SpeakerModelRow(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ubm_id: Mapped[str] = mapped_column(ForeignKey("ubms.id"))
     stats: Mapped[bytes] = mapped_column(LargeBinary)  # npz: n (10, C), f (10, C, D), takes (10,)
+    # Denormalised from the take counts so "who is ready" is an indexed lookup, not a scan of utterances.
+    ready: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -187,3 +190,37 @@ class VerificationAttempt(Base):
     decision: Mapped[str] = mapped_column(String(16))  # accept | reject | error
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Calibration(Base):
+    """One user's normalisation against impostor trials built from other ready users' takes.
+
+    Valid while the user's model version, the UBM, the trial length and the cohort are those
+    recorded here (``cohort_key`` hashes the cohort's user ids).
+    """
+
+    __tablename__ = "calibrations"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    ubm_id: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[int] = mapped_column(Integer)
+    k: Mapped[int] = mapped_column(SmallInteger)
+    cohort_key: Mapped[str] = mapped_column(String(64))
+    n_cohort_users: Mapped[int] = mapped_column(Integer)
+    location: Mapped[float] = mapped_column(Float)  # mean impostor score: subtracted from this user's scores
+    impostor_scores: Mapped[bytes] = mapped_column(LargeBinary)  # normalised, float32 little-endian
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeploymentThreshold(Base):
+    """The decision threshold on normalised scores, pooled over users, for one trial length."""
+
+    __tablename__ = "deployment_thresholds"
+
+    k: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    ubm_id: Mapped[str] = mapped_column(String(64))
+    target_far: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    n_users: Mapped[int] = mapped_column(Integer)  # ready users when computed
+    n_scores: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..models.speaker import N_DIGITS
@@ -66,9 +66,41 @@ class EnrolmentProgress:
         return all(t >= self.required_per_digit for t in self.takes_per_digit)
 
 
-def enrolment_progress(session: Session, user_id: uuid.UUID) -> EnrolmentProgress:
+def enrolment_progress(
+    session: Session, user_id: uuid.UUID, required_per_digit: int = TAKES_REQUIRED_PER_DIGIT
+) -> EnrolmentProgress:
     rows = session.execute(
         select(Utterance.digit, func.count()).where(Utterance.user_id == user_id).group_by(Utterance.digit)
     )
     counts = {int(digit): int(n) for digit, n in rows}
-    return EnrolmentProgress(tuple(int(counts.get(d, 0)) for d in range(N_DIGITS)), TAKES_REQUIRED_PER_DIGIT)
+    return EnrolmentProgress(tuple(int(counts.get(d, 0)) for d in range(N_DIGITS)), required_per_digit)
+
+
+def get_utterance(
+    session: Session, user_id: uuid.UUID, utterance_id: int, for_update: bool = False
+) -> Utterance | None:
+    """The user's take with this id; None for an unknown id or another user's take alike."""
+    stmt = select(Utterance).where(Utterance.id == utterance_id, Utterance.user_id == user_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def delete_utterances(session: Session, user_id: uuid.UUID) -> int:
+    result = session.execute(delete(Utterance).where(Utterance.user_id == user_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def takes_of_users(session: Session, user_ids: list[uuid.UUID], per_digit: int) -> dict[uuid.UUID, list[Utterance]]:
+    """Up to ``per_digit`` oldest takes of every digit for each user."""
+    found: dict[uuid.UUID, list[Utterance]] = {u: [] for u in user_ids}
+    if not user_ids:
+        return found
+    counts: dict[tuple[uuid.UUID, int], int] = {}
+    rows = session.scalars(select(Utterance).where(Utterance.user_id.in_(user_ids)).order_by(Utterance.id))
+    for row in rows:
+        key = (row.user_id, row.digit)
+        if counts.get(key, 0) < per_digit:
+            counts[key] = counts.get(key, 0) + 1
+            found[row.user_id].append(row)
+    return found

@@ -1,0 +1,123 @@
+"""The original's two analysis views, with the real decision rule.
+
+Intrusion test: other ready users' takes, assembled into trials of the challenge
+length, against my model. Benchmark: my takes against each other user's model.
+The reference row is my own genuine score on takes held out of my model: thanks to
+the sufficient statistics, a trial's takes are subtracted from the model before
+scoring it (leave-out), so no take is scored by a model that has seen it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+
+from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
+from ..models.speaker import digit_means, utterance_stats
+from ..storage import speaker_models, users, utterances
+from .calibration import Calibration, calibrate
+from .context import AppContext
+from .enrolment import take_features
+from .problems import ProblemError
+from .runtime import CachedModel
+from .schemas import BenchmarkReport, ImpostorRow, IntrusionReport, ScoreSummary
+
+MAX_OTHERS = 20
+TRIALS_PER_OTHER = 10
+REFERENCE_TRIALS = 20
+
+
+def _summary(scores: np.ndarray, threshold: float) -> tuple[int, int, float | None]:
+    return len(scores), int(np.sum(scores >= threshold)), float(scores.mean()) if len(scores) else None
+
+
+def _takes(ctx: AppContext, session, user_id: uuid.UUID) -> list[tuple[int, np.ndarray]]:
+    rows = utterances.list_utterances(session, user_id)
+    return [(r.digit, take_features(ctx.voice, r)) for r in rows if r.config_id == ctx.voice.config.config_id]
+
+
+def _reference(
+    ctx: AppContext, model: CachedModel, takes: list[tuple[int, np.ndarray]], calib: Calibration
+) -> np.ndarray:
+    """Leave-out genuine trials: each trial's takes are removed from the model that scores them."""
+    gmm, rt = ctx.voice.ubm.gmm, ctx.voice
+    digits = np.array([d for d, _ in takes])
+    rng = np.random.default_rng(0)
+    trials = assemble_trials(digits, np.zeros(len(takes), dtype=int), calib.k, REFERENCE_TRIALS, rng)
+    scores = []
+    for trial in trials:
+        reduced = model.model
+        stats = {int(i): utterance_stats(gmm, takes[int(i)][1]) for i in trial}
+        for i, s in stats.items():
+            reduced = reduced.remove(takes[i][0], s)
+        means = digit_means(gmm, reduced, rt.adaptation)
+        segs = [takes[int(i)] for i in trial]
+        sums, counts = take_llr_sums(gmm, means, segs, rt.adaptation.top_c)
+        scores.append(calib.normalise(float(sums.sum() / max(counts.sum(), 1))))
+    return np.array(scores)
+
+
+def _ready_model(ctx: AppContext, session, user_id: uuid.UUID) -> CachedModel:
+    model = ctx.voice.speaker(session, user_id)
+    if model is None or not bool(np.all(model.model.takes >= ctx.settings.voice.takes_per_digit)):
+        raise ProblemError(409, "Finish enrolment first: the analysis needs a ready model.", slug="enrolment-not-ready")
+    return model
+
+
+def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
+    calib = calibrate(ctx, user_id)
+    rt = ctx.voice
+    with ctx.db.read_session() as session:
+        model = _ready_model(ctx, session, user_id)
+        mine = _takes(ctx, session, user_id)
+        others = speaker_models.ready_user_ids(session, exclude=user_id, limit=MAX_OTHERS)
+        rows = []
+        rng = np.random.default_rng(1)
+        for other in others:
+            user = users.get_user(session, other)
+            takes = _takes(ctx, session, other)
+            if user is None or not takes:
+                continue
+            sums, counts = take_llr_sums(rt.ubm.gmm, model.digit_means, takes, rt.adaptation.top_c)
+            digits = np.array([d for d, _ in takes])
+            trials = assemble_trials(digits, np.zeros(len(takes), dtype=int), calib.k, TRIALS_PER_OTHER, rng)
+            scores = calib.normalise(trial_scores(sums, counts, trials))
+            n, accepted, mean = _summary(np.asarray(scores), calib.threshold)
+            rows.append(ImpostorRow(alias=user.alias, trials=n, false_accepts=accepted, mean_score=mean))
+    ref = _reference(ctx, model, mine, calib)
+    n, accepted, mean = _summary(ref, calib.threshold)
+    return IntrusionReport(
+        threshold=calib.threshold,
+        calibration=calib.mode,  # type: ignore[arg-type]
+        k=calib.k,  # type: ignore[arg-type]
+        reference=ScoreSummary(trials=n, accepts=accepted, mean_score=mean),
+        impostors=rows,
+    )
+
+
+def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
+    calib = calibrate(ctx, user_id)
+    rt = ctx.voice
+    with ctx.db.read_session() as session:
+        model = _ready_model(ctx, session, user_id)
+        mine = _takes(ctx, session, user_id)
+        others = speaker_models.ready_user_ids(session, exclude=user_id, limit=MAX_OTHERS)
+    digits = np.array([d for d, _ in mine])
+    rows = []
+    for other in others:
+        their_calib = calibrate(ctx, other)
+        with ctx.db.read_session() as session:
+            user = users.get_user(session, other)
+            theirs = rt.speaker(session, other)
+        if user is None or theirs is None:
+            continue
+        sums, counts = take_llr_sums(rt.ubm.gmm, theirs.digit_means, mine, rt.adaptation.top_c)
+        rng = np.random.default_rng(2)
+        trials = assemble_trials(digits, np.zeros(len(mine), dtype=int), their_calib.k, TRIALS_PER_OTHER, rng)
+        scores = their_calib.normalise(trial_scores(sums, counts, trials))
+        n, accepted, mean = _summary(np.asarray(scores), their_calib.threshold)
+        rows.append(ImpostorRow(alias=user.alias, trials=n, false_accepts=accepted, mean_score=mean))
+    ref = _reference(ctx, model, mine, calib)
+    n, accepted, mean = _summary(ref, calib.threshold)
+    return BenchmarkReport(k=calib.k, reference=ScoreSummary(trials=n, accepts=accepted, mean_score=mean), others=rows)

@@ -1,0 +1,146 @@
+"""Deployment calibration: each user's scores normalised against the other users' takes.
+
+A mismatched cohort (another corpus, another room) makes impostors look far less
+like targets than the deployment's own impostors do, so thresholds set on it are
+much too low. Here the cohort is the deployment itself: up to ``max_cohort_users``
+other ready users' stored takes, assembled into impostor trials of the challenge
+length and scored against the user's digit models. A user's score is normalised by
+subtracting the mean of those impostor scores (location-only: with a handful of
+cohort speakers the spread estimate is too noisy to divide by, see BENCHMARKS.md),
+and the decision threshold is the target-FAR point of the pooled normalised
+impostor scores. With fewer than ``min_cohort_users`` others, a conservative
+provisional threshold on the raw score is used and the response says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from ..models.calibration import threshold_at_far
+from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
+from ..storage import calibrations, speaker_models, utterances
+from .context import AppContext
+from .enrolment import take_features
+from .runtime import CachedModel
+
+
+@dataclass(frozen=True)
+class Calibration:
+    mode: str  # "provisional" | "deployment"
+    location: float  # subtracted from the raw score
+    threshold: float  # on the normalised score
+    k: int
+
+    def normalise(self, raw: Any) -> Any:
+        """raw: a score or an array of scores."""
+        return raw - self.location
+
+
+def _cohort_key(ids: list[uuid.UUID]) -> str:
+    return hashlib.sha256(",".join(sorted(str(i) for i in ids)).encode()).hexdigest()[:32]
+
+
+def _user_rng(user_id: uuid.UUID, k: int) -> np.random.Generator:
+    return np.random.default_rng([user_id.int & (2**63 - 1), k])
+
+
+def _compute_user(
+    ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel, cohort: list[uuid.UUID], k: int
+) -> None:
+    rt, policy = ctx.voice, ctx.settings.voice
+    takes = utterances.takes_of_users(session, cohort, policy.takes_per_digit)
+    segments, owners = [], []
+    for owner_index, owner in enumerate(cohort):
+        for row in takes[owner]:
+            if row.config_id == rt.config.config_id:
+                segments.append((row.digit, take_features(rt, row)))
+                owners.append(owner_index)
+    sums, counts = take_llr_sums(rt.ubm.gmm, model.digit_means, segments, rt.adaptation.top_c)
+    digits = np.array([d for d, _ in segments])
+    trials = assemble_trials(digits, np.array(owners), k, policy.cohort_trials_per_user, _user_rng(user_id, k))
+    scores = trial_scores(sums, counts, trials)
+    scores = scores[np.isfinite(scores)]
+    location = float(scores.mean()) if len(scores) else 0.0
+    calibrations.put_calibration(
+        session,
+        user_id,
+        ubm_id=rt.ubm.ubm_id,
+        model_version=model.version,
+        k=k,
+        cohort_key=_cohort_key(cohort),
+        n_cohort_users=len(cohort),
+        location=location,
+        impostor_scores=scores - location,
+    )
+
+
+def _fresh_user(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -> tuple[bool, float]:
+    """Make the user's stored calibration current (computing it if needed); (deployment mode?, location)."""
+    policy = ctx.settings.voice
+    model = ctx.voice.speaker(session, user_id)
+    if model is None:
+        return False, 0.0
+    cohort = speaker_models.ready_user_ids(session, exclude=user_id, limit=policy.max_cohort_users)
+    if len(cohort) < policy.min_cohort_users:
+        return False, 0.0
+    row = calibrations.get_calibration(session, user_id)
+    if (
+        row is None
+        or row.model_version != model.version
+        or row.ubm_id != ctx.voice.ubm.ubm_id
+        or row.k != k
+        or row.cohort_key != _cohort_key(cohort)
+    ):
+        _compute_user(ctx, session, user_id, model, cohort, k)
+        row = calibrations.get_calibration(session, user_id)
+        assert row is not None
+    return True, row.location
+
+
+def _threshold_stale(n_ready: int, computed_for: int, max_users: int) -> bool:
+    # Small deployments track every change; large ones only a 10% change in the ready population.
+    if n_ready <= max_users or computed_for <= max_users:
+        return n_ready != computed_for
+    return abs(n_ready - computed_for) > 0.1 * computed_for
+
+
+def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
+    """The user's current calibration, computing what is stale. Runs its own write transaction."""
+    policy = ctx.settings.voice
+    k = policy.challenge_digits
+    ubm_id = ctx.voice.ubm.ubm_id
+    with ctx.db.write_session() as session:
+        deployment, location = _fresh_user(ctx, session, user_id, k)
+        if not deployment:
+            return Calibration("provisional", 0.0, policy.provisional_threshold, k)
+        n_ready = speaker_models.count_ready(session)
+        row = calibrations.get_threshold(session, k)
+        if (
+            row is None
+            or row.ubm_id != ubm_id
+            or row.target_far != policy.target_far
+            or _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
+        ):
+            pool = speaker_models.ready_user_ids(session, limit=policy.max_threshold_users)
+            for other in pool:
+                if other != user_id:
+                    _fresh_user(ctx, session, other, k)
+            scores = calibrations.pooled_scores(session, ubm_id, k, policy.max_threshold_users)
+            threshold = threshold_at_far(scores, policy.target_far)
+            calibrations.put_threshold(
+                session,
+                k=k,
+                ubm_id=ubm_id,
+                target_far=policy.target_far,
+                threshold=threshold,
+                n_users=n_ready,
+                n_scores=len(scores),
+            )
+            return Calibration("deployment", location, threshold, k)
+        return Calibration("deployment", location, row.threshold, k)

@@ -1,0 +1,105 @@
+"""Stored calibration: per-user normalisation and the pooled deployment threshold."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .arrays import decode_f32, encode_f32
+from .tables import Calibration, DeploymentThreshold, utcnow
+
+
+def get_calibration(session: Session, user_id: uuid.UUID) -> Calibration | None:
+    return session.get(Calibration, user_id)
+
+
+def calibration_scores(row: Calibration) -> np.ndarray:
+    """The user's normalised impostor scores. (n,) float32"""
+    return decode_f32(row.impostor_scores, (-1,))
+
+
+def put_calibration(
+    session: Session,
+    user_id: uuid.UUID,
+    *,
+    ubm_id: str,
+    model_version: int,
+    k: int,
+    cohort_key: str,
+    n_cohort_users: int,
+    location: float,
+    impostor_scores: np.ndarray,
+) -> None:
+    """Insert or replace the user's calibration (the values are deterministic, so a race is harmless)."""
+    values = {
+        "ubm_id": ubm_id,
+        "model_version": model_version,
+        "k": k,
+        "cohort_key": cohort_key,
+        "n_cohort_users": n_cohort_users,
+        "location": float(location),
+        "impostor_scores": encode_f32(np.asarray(impostor_scores).ravel()),
+        "computed_at": utcnow(),
+    }
+    row = session.get(Calibration, user_id, with_for_update=True)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(Calibration(user_id=user_id, **values))
+            return
+        except IntegrityError:
+            row = session.get(Calibration, user_id, with_for_update=True, populate_existing=True)
+            assert row is not None
+    for key, value in values.items():
+        setattr(row, key, value)
+    session.flush()
+
+
+def pooled_scores(session: Session, ubm_id: str, k: int, limit: int) -> np.ndarray:
+    """Normalised impostor scores of up to ``limit`` users calibrated for this UBM and k."""
+    rows = session.scalars(
+        select(Calibration)
+        .where(Calibration.ubm_id == ubm_id, Calibration.k == k)
+        .order_by(Calibration.user_id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate([calibration_scores(r) for r in rows])
+
+
+def get_threshold(session: Session, k: int) -> DeploymentThreshold | None:
+    return session.get(DeploymentThreshold, k)
+
+
+def put_threshold(
+    session: Session, *, k: int, ubm_id: str, target_far: float, threshold: float, n_users: int, n_scores: int
+) -> None:
+    values = {
+        "ubm_id": ubm_id,
+        "target_far": target_far,
+        "threshold": threshold,
+        "n_users": n_users,
+        "n_scores": n_scores,
+        "computed_at": utcnow(),
+    }
+    row = session.get(DeploymentThreshold, k, with_for_update=True)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(DeploymentThreshold(k=k, **values))
+            return
+        except IntegrityError:
+            row = session.get(DeploymentThreshold, k, with_for_update=True, populate_existing=True)
+            assert row is not None
+    for key, value in values.items():
+        setattr(row, key, value)
+    session.flush()
+
+
+def delete_calibration(session: Session, user_id: uuid.UUID) -> None:
+    session.execute(delete(Calibration).where(Calibration.user_id == user_id))

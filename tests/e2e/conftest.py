@@ -1,0 +1,241 @@
+"""End-to-end fixtures: the real `speakerverify serve` process, Debian's Chromium driven by
+Playwright, and a fake microphone fed with FSDD recordings the test picks after reading the prompt.
+
+The fake microphone is an init script whose ``navigator.mediaDevices.getUserMedia`` returns the
+MediaStream of an AudioContext at 48 kHz (what real microphones deliver); ``window.__feed(samples)``
+plays 48 kHz samples into it. Everything after that source - the page's own AudioContext at
+8 kHz, its AudioWorklet, Meyda, segmentation and upload - is the page's code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("SPEAKERVERIFY_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = REPO / "docs" / "screenshots"
+PASSWORD = "correct horse battery"
+MIC_RATE = 48000  # the fake microphone's rate; the page resamples to the config's 8 kHz
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+FAKE_MIC = """
+(() => {
+  const RATE = %d;
+  let ctx = null, dest = null, next = 0;
+  function ensure() {
+    if (!ctx) { ctx = new AudioContext({ sampleRate: RATE }); dest = ctx.createMediaStreamDestination(); }
+    return ctx;
+  }
+  if (!navigator.mediaDevices) return;
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    window.__gumConstraints = JSON.parse(JSON.stringify(constraints));
+    ensure();
+    await ctx.resume();
+    return dest.stream;
+  };
+  // Plays `samples` (numbers at RATE) after whatever is already queued; resolves when it has played.
+  window.__feed = (samples) => new Promise((resolve) => {
+    const c = ensure();
+    const buffer = c.createBuffer(1, samples.length, RATE);
+    buffer.copyToChannel(Float32Array.from(samples), 0);
+    const source = c.createBufferSource();
+    source.buffer = buffer;
+    source.connect(dest);
+    const start = Math.max(c.currentTime + 0.02, next);
+    next = start + buffer.duration;
+    source.onended = () => resolve(c.currentTime);
+    source.start(start);
+  });
+})();
+""" % MIC_RATE
+
+
+# ------------------------------------------------------------------------------------------------
+# The service
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _speakerverify() -> list[str]:
+    exe = shutil.which("speakerverify")
+    return [exe] if exe else [sys.executable, "-m", "speakerverify.cli"]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`speakerverify serve` on a fresh SQLite data directory; yields its base URL."""
+    tmp = tmp_path_factory.mktemp("e2e-server")
+    port = _free_port()
+    log = tmp / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKERVERIFY_")}
+    env["SPEAKERVERIFY_DATA_DIR"] = str(tmp / "data")
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*_speakerverify(), "serve", "--port", str(port)],
+            cwd=tmp,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"serve exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"serve did not become healthy:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+# ------------------------------------------------------------------------------------------------
+# The browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the Playwright package is not installed")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (scripts/test.sh installs Debian's chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class Tab:
+    """A page plus what it did: console errors, API requests with their JSON bodies."""
+
+    page: Any
+    base: str
+    console_errors: list[str] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def goto(self, hash_: str = "") -> None:
+        self.page.goto(f"{self.base}/{hash_}")
+        self.page.wait_for_selector("body[data-ready='true']")
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def unexpected_console_errors(self, allowed_statuses: tuple[int, ...] = ()) -> list[str]:
+        """Console errors, except Chromium's 'Failed to load resource' for statuses a test caused on purpose."""
+        allowed = [f"status of {s} " for s in allowed_statuses]
+        return [e for e in self.console_errors if not any(a in e for a in allowed)]
+
+
+def _record(tab: Tab, request: Any) -> None:
+    if "/api/" not in request.url and request.method == "GET":
+        return
+    body = request.post_data_buffer
+    tab.requests.append(
+        {
+            "method": request.method,
+            "url": request.url,
+            "content_type": request.headers.get("content-type"),
+            "body": body,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def new_tab(browser: Any, server: str) -> Iterator[Any]:
+    """Factory of fresh tabs (own context: own sessionStorage), with the fake microphone installed."""
+    contexts = []
+
+    def make(fake_mic: bool = True, init_script: str | None = None, **context_args: Any) -> Tab:
+        context = browser.new_context(accept_downloads=True, **context_args)
+        contexts.append(context)
+        if fake_mic:
+            context.add_init_script(FAKE_MIC)
+        if init_script:
+            context.add_init_script(init_script)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        tab = Tab(page=page, base=server)
+        page.on("console", lambda m: tab.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: tab.console_errors.append(f"pageerror: {e}"))
+        page.on("request", lambda r: _record(tab, r))
+        return tab
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# FSDD
+
+
+def read_take(fsdd: Path, digit: int, speaker: str, take: int) -> np.ndarray:
+    """A recording as float samples in [-1, 1) at 8 kHz."""
+    samples, rate = sf.read(str(fsdd / "recordings" / f"{digit}_{speaker}_{take}.wav"), dtype="float64")
+    assert rate == 8000
+    return samples if samples.ndim == 1 else samples.mean(axis=1)
+
+
+def to_mic(samples: np.ndarray, lead: float, tail: float) -> list[float]:
+    """Silence around the take, then up to the fake microphone's rate (scipy's polyphase filter)."""
+    padded = np.concatenate([np.zeros(int(lead * 8000)), samples, np.zeros(int(tail * 8000))])
+    up = resample_poly(padded, MIC_RATE // 8000, 1)
+    return [round(float(x), 7) for x in up]
+
+
+def say(tab: Tab, samples: np.ndarray, lead: float = 0.1, tail: float = 0.45) -> None:
+    """Play one take into the fake microphone and wait until it has been played."""
+    tab.page.evaluate("s => window.__feed(s)", to_mic(samples, lead, tail))
+
+
+@pytest.fixture(scope="session")
+def e2e() -> SimpleNamespace:
+    """The helpers above, for test modules (collected with --import-mode=importlib, they cannot import conftest)."""
+    return SimpleNamespace(read_take=read_take, to_mic=to_mic, say=say, password=PASSWORD, screenshots=SCREENSHOTS)
