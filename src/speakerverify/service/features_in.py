@@ -56,7 +56,7 @@ def decode_features(
         if payload.mfcc_b64 is None or payload.energy_b64 is None:
             raise _invalid(where, "mfcc_b64 and energy_b64 are both required")
         flat = _from_b64(payload.mfcc_b64, payload.dtype, [*where, "mfcc_b64"])
-        energy = _from_b64(payload.energy_b64, payload.dtype, [*where, "energy_b64"]).astype(np.float64)
+        energy = _from_b64(payload.energy_b64, "float32", [*where, "energy_b64"]).astype(np.float64)
         if len(flat) != len(energy) * config.n_mfcc:
             raise _invalid(where, f"mfcc_b64 holds {len(flat)} values, expected {len(energy)} frames x {config.n_mfcc}")
         mfcc = flat.astype(np.float64).reshape(-1, config.n_mfcc)

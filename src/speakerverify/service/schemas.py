@@ -125,17 +125,18 @@ class Health(BaseModel):
 
 FEATURES_DOC = (
     "Raw Meyda frames of one utterance, either as JSON numbers (`mfcc`: T rows of 13, `energy`: T values) "
-    "or in the compact form: `mfcc_b64` and `energy_b64`, base64 of the little-endian `dtype` arrays "
-    "(T*13 and T values, row-major), `dtype` float32 (default) or float16. Exactly one form per utterance."
+    "or in the compact form: `mfcc_b64`, base64 of T*13 little-endian `dtype` values (row-major; `dtype` "
+    "float32, the default, or float16), and `energy_b64`, base64 of T little-endian float32 values (energies "
+    "at int16 scale exceed float16's range). Exactly one form per utterance."
 )
 
 
 class FeatureArrays(_Strict):
     mfcc: list[list[float]] | None = Field(default=None, description="T rows of n_mfcc coefficients.")
     energy: list[float] | None = Field(default=None, description="T Meyda energies.")
-    mfcc_b64: str | None = Field(default=None, description="base64 of T*n_mfcc little-endian values.")
-    energy_b64: str | None = Field(default=None, description="base64 of T little-endian values.")
-    dtype: Literal["float32", "float16"] = "float32"
+    mfcc_b64: str | None = Field(default=None, description="base64 of T*n_mfcc little-endian `dtype` values.")
+    energy_b64: str | None = Field(default=None, description="base64 of T little-endian float32 values.")
+    dtype: Literal["float32", "float16"] = Field(default="float32", description="Element type of mfcc_b64.")
 
 
 class UtteranceIn(FeatureArrays):

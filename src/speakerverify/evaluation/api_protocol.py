@@ -1,0 +1,191 @@
+"""The FSDD verification protocol run against the real HTTP API, as a client would.
+
+Every speaker registers and enrols takes 0-5 of every digit (raw Meyda frames from
+the Python extractor). Then, per speaker, genuine challenges are answered with the
+speaker's own takes 25-49 of the prompted digits, impostor challenges with other
+speakers' takes of the prompted digits, and wrong-content challenges with the
+speaker's own takes of other digits than prompted. No take is ever sent to the same
+account twice (so replay defences cannot interfere); when a speaker's takes 25-49 of
+a digit run out, its unused takes 6-24 are used.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+
+from ..features import DEFAULT_CONFIG, extract, read_audio
+from .corpus import read_fsdd
+from .metrics import eer
+
+PASSWORD = "fsdd-protocol-password"
+GENUINE_TAKES = tuple(range(25, 50))
+SPARE_TAKES = tuple(range(6, 25))
+ENROL_TAKES = tuple(range(0, 6))
+
+Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
+
+
+def features_payload(mfcc: np.ndarray, energy: np.ndarray, form: str = "b64") -> dict[str, Any]:
+    """The API's feature fields: ``json`` numbers or the compact ``b64`` float32 form."""
+    if form == "json":
+        return {"mfcc": np.asarray(mfcc).tolist(), "energy": np.asarray(energy).tolist()}
+    return {
+        "mfcc_b64": base64.b64encode(np.asarray(mfcc, dtype="<f4").tobytes()).decode(),
+        "energy_b64": base64.b64encode(np.asarray(energy, dtype="<f4").tobytes()).decode(),
+    }
+
+
+class ApiClient:
+    """The calls a client makes, one account at a time; errors raise with the server's problem text."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def _ok(self, response: httpx.Response, *expected: int) -> Any:
+        if response.status_code not in expected:
+            raise RuntimeError(
+                f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+            )
+        return response.json() if response.content else None
+
+    def register_and_login(self, email: str, alias: str) -> dict[str, str]:
+        body = {"email": email, "password": PASSWORD, "alias": alias, "consent": True}
+        self._ok(self.http.post("/api/v1/users", json=body), 201)
+        token = self._ok(self.http.post("/api/v1/sessions", json={"email": email, "password": PASSWORD}), 201)
+        return {"Authorization": f"Bearer {token['access_token']}"}
+
+    def enrol(self, auth: dict[str, str], digit: int, mfcc: np.ndarray, energy: np.ndarray) -> httpx.Response:
+        body = {"config_id": DEFAULT_CONFIG.config_id, "digit": digit, **features_payload(mfcc, energy)}
+        return self.http.post("/api/v1/enrolment/utterances", json=body, headers=auth)
+
+    def challenge(self, auth: dict[str, str]) -> dict[str, Any]:
+        return dict(self._ok(self.http.post("/api/v1/challenges", headers=auth), 201))
+
+    def verify(self, auth: dict[str, str], challenge_id: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
+        body = {"challenge_id": challenge_id, "segments": segments}
+        return dict(self._ok(self.http.post("/api/v1/verifications", json=body, headers=auth), 200))
+
+
+@dataclass
+class ApiProtocolResult:
+    target: list[float] = field(default_factory=list)
+    impostor: list[float] = field(default_factory=list)
+    target_accepted: list[bool] = field(default_factory=list)
+    impostor_accepted: list[bool] = field(default_factory=list)
+    wrong_digit_accepted: list[bool] = field(default_factory=list)
+    wrong_digit_flagged: list[bool] = field(default_factory=list)
+    enrol_rejected: list[str] = field(default_factory=list)
+    calibration: set[str] = field(default_factory=set)
+    threshold: float | None = None
+    spare_takes_used: int = 0
+
+    @property
+    def far(self) -> float:
+        return float(np.mean(self.impostor_accepted))
+
+    @property
+    def frr(self) -> float:
+        return 1.0 - float(np.mean(self.target_accepted))
+
+    @property
+    def eer(self) -> float:
+        return eer(np.array(self.target), np.array(self.impostor))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "target_trials": len(self.target),
+            "impostor_trials": len(self.impostor),
+            "far_percent": round(100 * self.far, 3),
+            "frr_percent": round(100 * self.frr, 3),
+            "eer_percent": round(100 * self.eer, 3),
+            "wrong_digit_trials": len(self.wrong_digit_accepted),
+            "wrong_digit_accepted": int(np.sum(self.wrong_digit_accepted)),
+            "enrol_rejected": len(self.enrol_rejected),
+            "calibration": sorted(self.calibration),
+            "threshold": self.threshold,
+            "spare_takes_used": self.spare_takes_used,
+        }
+
+
+def _no_progress(it: Iterable[Any], desc: str, total: int) -> Iterable[Any]:
+    return it
+
+
+def run(
+    http: httpx.Client,
+    corpus: str,
+    genuine: int = 50,
+    impostor: int = 250,
+    wrong_digit: int = 5,
+    seed: int = 0,
+    progress: Progress = _no_progress,
+) -> ApiProtocolResult:
+    """Register, enrol and verify every speaker of an FSDD-style corpus through the API at ``http``."""
+    recs = read_fsdd(corpus)
+    speakers = sorted({r.speaker for r in recs})
+    wanted = [r for r in recs if r.take < 50]
+    feats = {
+        (r.speaker, r.digit, r.take): extract(read_audio(r.path)) for r in progress(wanted, "features", len(wanted))
+    }
+    api = ApiClient(http)
+    rng = np.random.default_rng(seed)
+    result = ApiProtocolResult()
+    auth: dict[str, dict[str, str]] = {}
+    for spk in speakers:
+        auth[spk] = api.register_and_login(f"{spk}@fsdd.example.org", f"fsdd-{spk}"[:32])
+    enrol_jobs = [(s, d, t) for s in speakers for t in ENROL_TAKES for d in range(10)]
+    for spk, digit, take in progress(enrol_jobs, "enrol", len(enrol_jobs)):
+        response = api.enrol(auth[spk], digit, *feats[(spk, digit, take)])
+        if response.status_code != 201:
+            result.enrol_rejected.append(f"{spk} {digit} take {take}: {response.status_code} {response.text}")
+
+    sent: dict[str, set[tuple[str, int, int]]] = {s: set() for s in speakers}
+
+    def pick(account: str, speaker: str, digit: int, pools: tuple[tuple[int, ...], ...]) -> tuple[str, int, int]:
+        for pool in pools:
+            free = [t for t in pool if (speaker, digit, t) not in sent[account]]
+            if free:
+                if pool is SPARE_TAKES:
+                    result.spare_takes_used += 1
+                key = (speaker, digit, int(rng.choice(free)))
+                sent[account].add(key)
+                return key
+        raise RuntimeError(f"no unsent take of {speaker} digit {digit} left for {account}")
+
+    jobs = [
+        (s, kind)
+        for s in speakers
+        for kind in ["genuine"] * genuine + ["impostor"] * impostor + ["wrong"] * wrong_digit
+    ]
+    for spk, kind in progress(jobs, "verify", len(jobs)):
+        ch = api.challenge(auth[spk])
+        digits = [int(d) for d in ch["digits"]]
+        if kind == "genuine":
+            keys = [pick(spk, spk, d, (GENUINE_TAKES, SPARE_TAKES)) for d in digits]
+        elif kind == "impostor":
+            other = speakers[int(rng.choice([j for j, s in enumerate(speakers) if s != spk]))]
+            keys = [pick(spk, other, d, (GENUINE_TAKES + SPARE_TAKES,)) for d in digits]
+        else:
+            spoken = [(d + 1 + int(rng.integers(0, 9))) % 10 for d in digits]  # any digit but the prompted one
+            keys = [pick(spk, spk, d, (GENUINE_TAKES, SPARE_TAKES)) for d in spoken]
+        segments = [{"digit": d, **features_payload(*feats[k])} for k, d in zip(keys, digits, strict=True)]
+        out = api.verify(auth[spk], ch["challenge_id"], segments)
+        result.calibration.add(out["calibration"])
+        result.threshold = out["threshold"]
+        accepted = out["decision"] == "accept"
+        if kind == "genuine":
+            result.target.append(out["score"])
+            result.target_accepted.append(accepted)
+        elif kind == "impostor":
+            result.impostor.append(out["score"])
+            result.impostor_accepted.append(accepted)
+        else:
+            result.wrong_digit_accepted.append(accepted)
+            result.wrong_digit_flagged.append(not out["digits_match"])
+    return result
