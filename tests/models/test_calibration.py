@@ -27,3 +27,11 @@ def test_znorm_standardises_cohort():
     z = znorm_params(cohort)
     assert np.isclose(np.mean(z.apply(cohort)), 0)
     assert np.isclose(np.std(z.apply(cohort), ddof=1), 1)
+
+
+def test_shrunk_location_moves_from_grand_mean_to_own_mean_with_cohort_size():
+    from speakerverify.models.calibration import shrunk_location
+
+    assert shrunk_location(2.0, 0.0, 0) == 0.0
+    assert shrunk_location(2.0, 0.0, 5) == 1.0
+    assert 1.9 < shrunk_location(2.0, 0.0, 200) < 2.0

@@ -26,6 +26,20 @@ def znorm_params(cohort_scores: np.ndarray, min_std: float = 1e-3) -> Norm:
     return Norm(float(cohort_scores.mean()), float(max(cohort_scores.std(ddof=1), min_std)))
 
 
+COHORT_PRIOR_SPEAKERS = 5.0
+
+
+def shrunk_location(location: float, grand_location: float, n_cohort_speakers: int) -> float:
+    """A user's impostor-score mean shrunk towards the deployment-wide mean.
+
+    Impostor trials come in clusters of one cohort voice each, so a user's mean is only as
+    reliable as the number of cohort *speakers*; with weight n / (n + 5) it moves from the
+    grand mean (few cohort speakers) to the user's own mean (many).
+    """
+    w = n_cohort_speakers / (n_cohort_speakers + COHORT_PRIOR_SPEAKERS)
+    return w * location + (1 - w) * grand_location
+
+
 def threshold_at_far(impostor_scores: np.ndarray, far: float) -> float:
     """Lowest threshold t such that the fraction of impostor scores >= t is at most ``far``.
 

@@ -5,8 +5,9 @@ like targets than the deployment's own impostors do, so thresholds set on it are
 much too low. Here the cohort is the deployment itself: up to ``max_cohort_users``
 other ready users' stored takes, assembled into impostor trials of the challenge
 length and scored against the user's digit models. A user's score is normalised by
-subtracting the mean of those impostor scores (location-only: with a handful of
-cohort speakers the spread estimate is too noisy to divide by, see BENCHMARKS.md),
+subtracting the mean of those impostor scores, shrunk towards the deployment-wide
+mean by the number of cohort speakers (location only: with a handful of cohort
+speakers the spread is too noisy to divide by; see BENCHMARKS.md),
 and the decision threshold is the target-FAR point of the pooled normalised
 impostor scores. With fewer than ``min_cohort_users`` others, a conservative
 provisional threshold on the raw score is used and the response says so.
@@ -22,9 +23,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models.calibration import threshold_at_far
+from ..models.calibration import shrunk_location, threshold_at_far
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..storage import calibrations, speaker_models, utterances
+from ..storage.tables import Calibration as StoredCalibration
 from .context import AppContext
 from .enrolment import take_features
 from .runtime import CachedModel
@@ -66,7 +68,6 @@ def _compute_user(
     trials = assemble_trials(digits, np.array(owners), k, policy.cohort_trials_per_user, _user_rng(user_id, k))
     scores = trial_scores(sums, counts, trials)
     scores = scores[np.isfinite(scores)]
-    location = float(scores.mean()) if len(scores) else 0.0
     calibrations.put_calibration(
         session,
         user_id,
@@ -75,20 +76,20 @@ def _compute_user(
         k=k,
         cohort_key=_cohort_key(cohort),
         n_cohort_users=len(cohort),
-        location=location,
-        impostor_scores=scores - location,
+        location=float(scores.mean()) if len(scores) else 0.0,
+        impostor_scores=scores,
     )
 
 
-def _fresh_user(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -> tuple[bool, float]:
-    """Make the user's stored calibration current (computing it if needed); (deployment mode?, location)."""
+def _fresh_user(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -> tuple[bool, StoredCalibration | None]:
+    """Make the user's stored calibration current (computing it if needed); (deployment mode?, the row)."""
     policy = ctx.settings.voice
     model = ctx.voice.speaker(session, user_id)
     if model is None:
-        return False, 0.0
+        return False, None
     cohort = speaker_models.ready_user_ids(session, exclude=user_id, limit=policy.max_cohort_users)
     if len(cohort) < policy.min_cohort_users:
-        return False, 0.0
+        return False, None
     row = calibrations.get_calibration(session, user_id)
     if (
         row is None
@@ -100,7 +101,7 @@ def _fresh_user(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -
         _compute_user(ctx, session, user_id, model, cohort, k)
         row = calibrations.get_calibration(session, user_id)
         assert row is not None
-    return True, row.location
+    return True, row
 
 
 def _threshold_stale(n_ready: int, computed_for: int, max_users: int) -> bool:
@@ -110,14 +111,24 @@ def _threshold_stale(n_ready: int, computed_for: int, max_users: int) -> bool:
     return abs(n_ready - computed_for) > 0.1 * computed_for
 
 
+def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple[float, float, int]:
+    """(threshold on normalised scores, grand location, number of scores) from users' raw impostor scores."""
+    grand = float(np.mean([r.location for r in rows]))
+    normalised = [
+        calibrations.calibration_scores(r) - shrunk_location(r.location, grand, r.n_cohort_users) for r in rows
+    ]
+    pooled = np.concatenate(normalised)
+    return threshold_at_far(pooled, target_far), grand, len(pooled)
+
+
 def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
     """The user's current calibration, computing what is stale. Runs its own write transaction."""
     policy = ctx.settings.voice
     k = policy.challenge_digits
     ubm_id = ctx.voice.ubm.ubm_id
     with ctx.db.write_session() as session:
-        deployment, location = _fresh_user(ctx, session, user_id, k)
-        if not deployment:
+        deployment, mine = _fresh_user(ctx, session, user_id, k)
+        if not deployment or mine is None:
             return Calibration("provisional", 0.0, policy.provisional_threshold, k)
         n_ready = speaker_models.count_ready(session)
         row = calibrations.get_threshold(session, k)
@@ -127,20 +138,22 @@ def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
             or row.target_far != policy.target_far
             or _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
         ):
-            pool = speaker_models.ready_user_ids(session, limit=policy.max_threshold_users)
-            for other in pool:
+            for other in speaker_models.ready_user_ids(session, limit=policy.max_threshold_users):
                 if other != user_id:
                     _fresh_user(ctx, session, other, k)
-            scores = calibrations.pooled_scores(session, ubm_id, k, policy.max_threshold_users)
-            threshold = threshold_at_far(scores, policy.target_far)
+            pooled = calibrations.pooled(session, ubm_id, k, policy.max_threshold_users)
+            threshold, grand, n_scores = _pooled_threshold(pooled, policy.target_far)
             calibrations.put_threshold(
                 session,
                 k=k,
                 ubm_id=ubm_id,
                 target_far=policy.target_far,
                 threshold=threshold,
+                grand_location=grand,
                 n_users=n_ready,
-                n_scores=len(scores),
+                n_scores=n_scores,
             )
-            return Calibration("deployment", location, threshold, k)
-        return Calibration("deployment", location, row.threshold, k)
+        else:
+            threshold, grand = row.threshold, row.grand_location
+        location = shrunk_location(mine.location, grand, mine.n_cohort_users)
+        return Calibration("deployment", location, threshold, k)

@@ -18,7 +18,7 @@ def get_calibration(session: Session, user_id: uuid.UUID) -> Calibration | None:
 
 
 def calibration_scores(row: Calibration) -> np.ndarray:
-    """The user's normalised impostor scores. (n,) float32"""
+    """The user's raw impostor scores. (n,) float32"""
     return decode_f32(row.impostor_scores, (-1,))
 
 
@@ -59,17 +59,15 @@ def put_calibration(
     session.flush()
 
 
-def pooled_scores(session: Session, ubm_id: str, k: int, limit: int) -> np.ndarray:
-    """Normalised impostor scores of up to ``limit`` users calibrated for this UBM and k."""
-    rows = session.scalars(
+def pooled(session: Session, ubm_id: str, k: int, limit: int) -> list[Calibration]:
+    """Calibrations of up to ``limit`` users for this UBM and k, in a stable order."""
+    stmt = (
         select(Calibration)
         .where(Calibration.ubm_id == ubm_id, Calibration.k == k)
         .order_by(Calibration.user_id)
         .limit(limit)
-    ).all()
-    if not rows:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate([calibration_scores(r) for r in rows])
+    )
+    return list(session.scalars(stmt))
 
 
 def get_threshold(session: Session, k: int) -> DeploymentThreshold | None:
@@ -77,12 +75,21 @@ def get_threshold(session: Session, k: int) -> DeploymentThreshold | None:
 
 
 def put_threshold(
-    session: Session, *, k: int, ubm_id: str, target_far: float, threshold: float, n_users: int, n_scores: int
+    session: Session,
+    *,
+    k: int,
+    ubm_id: str,
+    target_far: float,
+    threshold: float,
+    grand_location: float,
+    n_users: int,
+    n_scores: int,
 ) -> None:
     values = {
         "ubm_id": ubm_id,
         "target_far": target_far,
         "threshold": threshold,
+        "grand_location": grand_location,
         "n_users": n_users,
         "n_scores": n_scores,
         "computed_at": utcnow(),

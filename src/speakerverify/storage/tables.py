@@ -207,8 +207,8 @@ class Calibration(Base):
     k: Mapped[int] = mapped_column(SmallInteger)
     cohort_key: Mapped[str] = mapped_column(String(64))
     n_cohort_users: Mapped[int] = mapped_column(Integer)
-    location: Mapped[float] = mapped_column(Float)  # mean impostor score: subtracted from this user's scores
-    impostor_scores: Mapped[bytes] = mapped_column(LargeBinary)  # normalised, float32 little-endian
+    location: Mapped[float] = mapped_column(Float)  # mean of the user's raw impostor scores
+    impostor_scores: Mapped[bytes] = mapped_column(LargeBinary)  # raw (unnormalised), float32 little-endian
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -221,6 +221,7 @@ class DeploymentThreshold(Base):
     ubm_id: Mapped[str] = mapped_column(String(64))
     target_far: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
+    grand_location: Mapped[float] = mapped_column(Float)  # mean of the pooled users' locations (for shrinkage)
     n_users: Mapped[int] = mapped_column(Integer)  # ready users when computed
     n_scores: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

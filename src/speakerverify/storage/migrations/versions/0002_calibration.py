@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("ubm_id", sa.String(length=64), nullable=False),
         sa.Column("target_far", sa.Float(), nullable=False),
         sa.Column("threshold", sa.Float(), nullable=False),
+        sa.Column("grand_location", sa.Float(), nullable=False),
         sa.Column("n_users", sa.Integer(), nullable=False),
         sa.Column("n_scores", sa.Integer(), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
