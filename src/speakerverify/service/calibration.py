@@ -121,11 +121,49 @@ def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple
     return threshold_at_far(pooled, target_far), grand, len(pooled)
 
 
+def _current(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -> Calibration | None:
+    """The calibration if nothing needs recomputing (read-only); None when something is stale."""
+    policy = ctx.settings.voice
+    model = ctx.voice.speaker(session, user_id)
+    if model is None:
+        return Calibration("provisional", 0.0, policy.provisional_threshold, k)
+    cohort = speaker_models.ready_user_ids(session, exclude=user_id, limit=policy.max_cohort_users)
+    if len(cohort) < policy.min_cohort_users:
+        return Calibration("provisional", 0.0, policy.provisional_threshold, k)
+    mine = calibrations.get_calibration(session, user_id)
+    if (
+        mine is None
+        or mine.model_version != model.version
+        or mine.ubm_id != ctx.voice.ubm.ubm_id
+        or mine.k != k
+        or mine.cohort_key != _cohort_key(cohort)
+    ):
+        return None
+    row = calibrations.get_threshold(session, k)
+    if (
+        row is None
+        or row.ubm_id != ctx.voice.ubm.ubm_id
+        or row.target_far != policy.target_far
+        or _threshold_stale(speaker_models.count_ready(session), row.n_users, policy.max_threshold_users)
+    ):
+        return None
+    location = shrunk_location(mine.location, row.grand_location, mine.n_cohort_users)
+    return Calibration("deployment", location, row.threshold, k)
+
+
 def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
-    """The user's current calibration, computing what is stale. Runs its own write transaction."""
+    """The user's current calibration, computing what is stale.
+
+    The common case (nothing changed) is a read-only transaction; recomputation takes a write
+    transaction, so on SQLite it is serialised with other writers.
+    """
     policy = ctx.settings.voice
     k = policy.challenge_digits
     ubm_id = ctx.voice.ubm.ubm_id
+    with ctx.db.read_session() as session:
+        current = _current(ctx, session, user_id, k)
+    if current is not None:
+        return current
     with ctx.db.write_session() as session:
         deployment, mine = _fresh_user(ctx, session, user_id, k)
         if not deployment or mine is None:

@@ -14,6 +14,7 @@ from ..models.digits import content_margin, digit_scores
 from ..storage import attempts, challenges, utterances
 from ..storage.challenges import Consumed
 from ..storage.tables import Challenge, utcnow
+from . import lockout
 from .calibration import calibrate
 from .context import AppContext
 from .enrolment import ensure_current, progress_out
@@ -36,7 +37,11 @@ def _not_ready(ctx: AppContext, user_id: uuid.UUID) -> ProblemError:
 
 
 def _ready(ctx: AppContext, user_id: uuid.UUID) -> bool:
-    with ctx.db.write_session() as session:
+    with ctx.db.read_session() as session:
+        current = ctx.voice.speaker(session, user_id)
+        if current is not None:  # a model against the active UBM: its take counts say it all
+            return bool(current.model.takes.min() >= ctx.settings.voice.takes_per_digit)
+    with ctx.db.write_session() as session:  # no model, or one against another UBM: rebuild first
         ensure_current(session, ctx, user_id)
         progress = utterances.enrolment_progress(session, user_id, ctx.settings.voice.takes_per_digit)
     return progress.ready
@@ -44,6 +49,7 @@ def _ready(ctx: AppContext, user_id: uuid.UUID) -> bool:
 
 def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> ChallengeOut:
     policy = ctx.settings.voice
+    lockout.check_open(ctx, user_id)  # 429 while locked after repeated rejections
     if not _ready(ctx, user_id):
         raise _not_ready(ctx, user_id)
     calibrate(ctx, user_id)  # done now, while the user reads the prompt, so the answer is fast
@@ -80,17 +86,16 @@ def verify(ctx: AppContext, user_id: uuid.UUID, body: VerificationIn) -> Verific
                 f"The challenge prompts {len(pending.digits)} digits; send one segment for each, in order.",
                 slug="segment-count",
             )
-    # Consumed before scoring: whatever happens next, this challenge cannot be answered twice.
-    with ctx.db.write_session() as session:
-        state, prompted = challenges.consume_challenge(session, challenge_id, user_id)
-    if state is not Consumed.OK:
-        raise _challenge_problem(state)
-
-    calib = calibrate(ctx, user_id)
-    with ctx.db.read_session() as session:
+        if pending.used_at is not None:
+            raise _challenge_problem(Consumed.USED)
+        if pending.expires_at <= utcnow():
+            raise _challenge_problem(Consumed.EXPIRED)
+        prompted = [int(c) for c in pending.digits]
         model = rt.speaker(session, user_id)
     if model is None:
         raise _not_ready(ctx, user_id)
+    replayed = lockout.begin_attempt(ctx, user_id, challenge_id, prompted, arrays)  # 429 if locked
+    calib = calibrate(ctx, user_id)
     gmm = rt.ubm.gmm
     per_digit: list[DigitResult] = []
     total, frames = 0.0, 0
@@ -113,7 +118,7 @@ def verify(ctx: AppContext, user_id: uuid.UUID, body: VerificationIn) -> Verific
         frames += len(feats)
     digits_match = all(r.content_ok for r in per_digit)
     score = calib.normalise(total / frames) if frames else float("-inf")
-    accept = digits_match and score >= calib.threshold
+    accept = digits_match and not any(replayed) and score >= calib.threshold
     decision: Literal["accept", "reject"] = "accept" if accept else "reject"
     detail = {
         "digits": prompted,
@@ -122,8 +127,14 @@ def verify(ctx: AppContext, user_id: uuid.UUID, body: VerificationIn) -> Verific
         "raw_score": total / frames if frames else None,
         "target_far": policy.target_far,
         "per_digit": [r.model_dump() for r in per_digit],
+        "replay": replayed,
     }
+    # One write transaction: the conditional UPDATE consumes the challenge, so of concurrent answers
+    # exactly one is recorded; the others roll back and get 409.
     with ctx.db.write_session() as session:
+        state, _ = challenges.consume_challenge(session, challenge_id, user_id)
+        if state is not Consumed.OK:
+            raise _challenge_problem(state)
         row = attempts.record_attempt(
             session,
             user_id,
@@ -137,6 +148,7 @@ def verify(ctx: AppContext, user_id: uuid.UUID, body: VerificationIn) -> Verific
             detail=detail,
         )
         attempt_id = row.id
+        lockout.settle(session, policy, user_id, accept)
     return VerificationOut(
         attempt_id=attempt_id,
         decision=decision,
@@ -146,6 +158,7 @@ def verify(ctx: AppContext, user_id: uuid.UUID, body: VerificationIn) -> Verific
         digits_match=digits_match,
         calibration=calib.mode,  # type: ignore[arg-type]
         per_digit=per_digit,
+        replay_detected=any(replayed),
     )
 
 

@@ -1,0 +1,330 @@
+"""HTTP latency and throughput of verification and enrolment, ours against the 2020 design.
+
+    python benchmarks/perf_http.py [--seconds 10] [--clients 1 8 32] [--no-write]
+
+Configurations: ours on SQLite with 1 worker, ours on PostgreSQL with 2 workers (a
+throw-away server started here), and the original design (benchmarks/baseline_app.py)
+on SQLite with 1 worker. The load comes from benchmarks/loadgen.py in its own process.
+Verification = challenge + answer of 5 digits (fresh synthetic frames each time, so
+nothing is a replay; scoring costs the same as for speech). Enrolment = one FSDD take.
+Also: payload bytes of one 5-digit answer, and the peak RSS of the server processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from speakerverify.evaluation import api_protocol
+from speakerverify.evaluation.corpus import read_fsdd
+from speakerverify.evaluation.server import free_port, serve
+from speakerverify.features import extract, read_audio
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from report import write_section  # noqa: E402
+
+SECRET = "perf-benchmark-secret-0123456789-abcdefgh"
+
+
+def pgserver_module() -> Any:
+    spec = importlib.util.spec_from_file_location("pgserver", HERE.parent / "tests" / "service" / "pgserver.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def take_payload(mfcc: np.ndarray, energy: np.ndarray, digit: int) -> dict[str, Any]:
+    return {"digit": digit, **api_protocol.features_payload(mfcc, energy)}
+
+
+def stats(result: dict[str, Any]) -> dict[str, float]:
+    lat = np.array(result["latencies_ms"])
+    if len(lat) == 0:
+        return {"n": 0, "p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "rps": 0.0, "errors": 0}
+    return {
+        "n": len(lat),
+        "p50": float(np.percentile(lat, 50)),
+        "p95": float(np.percentile(lat, 95)),
+        "p99": float(np.percentile(lat, 99)),
+        "rps": len(lat) / result["wall_s"],
+        "errors": result["n_errors"],
+    }
+
+
+def load(base: str, plan: dict[str, Any], mode: str, clients: int, seconds: float, tmp: Path) -> dict[str, float]:
+    plan_file = tmp / f"plan-{mode}.json"
+    plan_file.write_text(json.dumps(plan))
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "loadgen.py"),
+            "--base",
+            base,
+            "--plan",
+            str(plan_file),
+            "--mode",
+            mode,
+            "--clients",
+            str(clients),
+            "--seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    if result["n_errors"]:
+        print(f"  {mode} x{clients}: {result['n_errors']} errors, e.g. {result['errors'][:2]}", file=sys.stderr)
+    return stats(result)
+
+
+def peak_rss_mb(port: int) -> float:
+    """Largest VmHWM among processes listening on ``port``'s server tree (uvicorn master and workers)."""
+    best = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            cmd = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if f"--port {port}" in cmd or ("multiprocessing" in cmd and "speakerverify" in text):
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    best = max(best, int(line.split()[1]))
+    return best / 1024
+
+
+def run_ours(
+    label: str, args: list[str], env: dict[str, str], setup: dict[str, Any], opts: argparse.Namespace, tmp: Path
+) -> tuple[list[dict[str, Any]], float]:
+    rows = []
+    work = tmp / label
+    work.mkdir()
+    with serve(work, args, env) as base, httpx.Client(base_url=base, timeout=120) as http:
+        api = api_protocol.ApiClient(http)
+        accounts = []
+        for spk, takes in setup["enrol"].items():
+            auth = api.register_and_login(f"{spk}@perf.example.org", f"perf-{spk}")
+            for digit, mfcc, energy in takes:
+                r = api.enrol(auth, digit, mfcc, energy)
+                if r.status_code != 201:
+                    raise RuntimeError(r.text)
+            accounts.append({"auth": auth})
+        api.challenge(accounts[0]["auth"])  # computes the deployment calibration once
+        for c in opts.clients:
+            rows.append(
+                {
+                    "config": label,
+                    "op": "verify",
+                    "clients": c,
+                    **load(base, {"accounts": accounts}, "verify", c, opts.seconds, tmp),
+                }
+            )
+            print(rows[-1], file=sys.stderr)
+        enrol_accounts = [
+            {"auth": api.register_and_login(f"e{i}@perf.example.org", f"perf-e{i}")} for i in range(max(opts.clients))
+        ]
+        for c in opts.clients:
+            rows.append(
+                {
+                    "config": label,
+                    "op": "enrol",
+                    "clients": c,
+                    **load(base, {"accounts": enrol_accounts, "takes": setup["takes"]}, "enrol", c, opts.seconds, tmp),
+                }
+            )
+            print(rows[-1], file=sys.stderr)
+        port = int(base.rsplit(":", 1)[1])
+        rss = peak_rss_mb(port)
+    return rows, rss
+
+
+def run_baseline(setup: dict[str, Any], opts: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    port = free_port()
+    env = {**os.environ, "SPEAKERVERIFY_BASELINE_DB": str(tmp / "baseline.sqlite3"), "PYTHONPATH": str(HERE)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "baseline_app:create_app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=HERE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(base + "/docs", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        users = [f"b{i}" for i in range(max(opts.clients))]
+        with httpx.Client(base_url=base, timeout=120) as http:
+            for user in users:  # 60 stored takes each, like a ready user of the original
+                for t in setup["takes"][:60]:
+                    http.post(f"/train/{user}", json=t).raise_for_status()
+        accounts = [{"user": u} for u in users]
+        for c in opts.clients:
+            rows.append(
+                {
+                    "config": "original design, SQLite, 1 worker",
+                    "op": "verify",
+                    "clients": c,
+                    **load(base, {"accounts": accounts}, "baseline-score", c, opts.seconds, tmp),
+                }
+            )
+            print(rows[-1], file=sys.stderr)
+        for c in opts.clients:
+            rows.append(
+                {
+                    "config": "original design, SQLite, 1 worker",
+                    "op": "enrol",
+                    "clients": c,
+                    **load(
+                        base, {"accounts": accounts, "takes": setup["takes"]}, "baseline-train", c, opts.seconds, tmp
+                    ),
+                }
+            )
+            print(rows[-1], file=sys.stderr)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return rows
+
+
+def payload_table(feats: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]], corpus: str) -> str:
+    keys = [("jackson", d, 30) for d in (3, 1, 4, 5, 9)]
+    segs_json = [{"digit": k[1], **api_protocol.features_payload(*feats[k], "json")} for k in keys]
+    segs_b64 = [{"digit": k[1], **api_protocol.features_payload(*feats[k])} for k in keys]
+    segs_f16 = []
+    for k in keys:
+        mfcc, energy = feats[k]
+        segs_f16.append(
+            {
+                "digit": k[1],
+                "dtype": "float16",
+                "mfcc_b64": base64.b64encode(np.asarray(mfcc, "<f2").tobytes()).decode(),
+                "energy_b64": base64.b64encode(np.asarray(energy, "<f4").tobytes()).decode(),
+            }
+        )
+    cid = "00000000-0000-0000-0000-000000000000"
+
+    def size(segs: list[dict[str, Any]]) -> int:
+        return len(json.dumps({"challenge_id": cid, "segments": segs}).encode())
+
+    samples = sum(len(read_audio(Path(corpus) / "recordings" / f"{k[1]}_{k[0]}_{k[2]}.wav")) for k in keys)
+    raw8, raw48 = samples * 2, samples * 6 * 2
+    rows = [
+        ("JSON numbers", size(segs_json)),
+        ("compact, float32", size(segs_b64)),
+        ("compact, float16 MFCC", size(segs_f16)),
+        ("raw audio, 8 kHz 16-bit", raw8),
+        ("raw audio, 48 kHz 16-bit", raw48),
+    ]
+    return (
+        "| body | bytes | % of 8 kHz audio |\n|---|---:|---:|\n"
+        + "\n".join(f"| {name} | {b:,} | {100 * b / raw8:.0f} |" for name, b in rows)
+        + f"\n\n({samples / 8000:.2f} s of speech: FSDD jackson digits 3 1 4 5 9, take 30.)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default=str(Path("../shared/data/fsdd").resolve()))
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
+    opts = parser.parse_args()
+
+    recs = [r for r in read_fsdd(opts.corpus) if r.take < 50]
+    feats = {(r.speaker, r.digit, r.take): extract(read_audio(r.path)) for r in recs}
+    speakers = sorted({r.speaker for r in recs})
+    setup = {
+        "enrol": {s: [(d, *feats[(s, d, t)]) for t in range(6) for d in range(10)] for s in speakers},
+        "takes": [take_payload(*feats[(s, d, t)], d) for t in range(6, 50) for s in speakers for d in range(10)],
+    }
+    env = {"SPEAKERVERIFY_SECRET_KEY": SECRET, "SPEAKERVERIFY_LOCKOUT_AFTER": "0"}
+    rows: list[dict[str, Any]] = []
+    rss: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        label = "ours, SQLite, 1 worker"
+        r, rss[label] = run_ours(label, [], {**env, "SPEAKERVERIFY_DATA_DIR": str(tmp / "sqlite")}, setup, opts, tmp)
+        rows += r
+        if not opts.skip_postgres:
+            pg = pgserver_module().PostgresServer()
+            try:
+                url = pg.url(pg.create_database())
+                label = "ours, PostgreSQL, 2 workers"
+                r, rss[label] = run_ours(
+                    label,
+                    ["--workers", "2", "--database-url", url],
+                    {**env, "SPEAKERVERIFY_DATA_DIR": str(tmp / "pg")},
+                    setup,
+                    opts,
+                    tmp,
+                )
+                rows += r
+            finally:
+                pg.stop()
+        rows += run_baseline(setup, opts, tmp)
+
+    table = [
+        "| configuration | operation | clients | completed | p50 ms | p95 ms | p99 ms | per second | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        table.append(
+            f"| {row['config']} | {row['op']} | {row['clients']} | {row['n']} | {row['p50']:.1f} | "
+            f"{row['p95']:.1f} | {row['p99']:.1f} | {row['rps']:.1f} | {row['errors']} |"
+        )
+    base = {(r["op"], r["clients"]): r for r in rows if r["config"].startswith("original")}
+    ratio = ["| operation | clients | original p50 / ours p50 (SQLite, 1 worker) |", "|---|---:|---:|"]
+    for r in rows:
+        if r["config"] == "ours, SQLite, 1 worker" and (r["op"], r["clients"]) in base:
+            ratio.append(f"| {r['op']} | {r['clients']} | {base[(r['op'], r['clients'])]['p50'] / r['p50']:.1f}x |")
+    body = "\n\n".join(
+        [
+            "## HTTP performance",
+            f"`benchmarks/perf_http.py`: load from `benchmarks/loadgen.py` (asyncio httpx, its own process, on the "
+            f"same 2-core machine), {opts.seconds:.0f} s per row. Verification = challenge + 5-digit answer in the "
+            "compact form; enrolment = one FSDD take (compact form; 6 ready FSDD users hold the deployment). "
+            "The original design: every enrolment refits a 5-component full-covariance GMM on all of the user's "
+            "stored takes (60 stored before the run), every score deserialises the model from the database.",
+            "\n".join(table),
+            "\n".join(ratio),
+            "Peak RSS of the server processes: " + ", ".join(f"{k}: {v:.0f} MB" for k, v in rss.items()) + ".",
+            "Payload of one 5-digit verification answer:\n\n" + payload_table(feats, opts.corpus),
+        ]
+    )
+    print(body)
+    if not opts.no_write:
+        write_section("perf", "benchmarks/perf_http.py", body)
+
+
+if __name__ == "__main__":
+    main()
