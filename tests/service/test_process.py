@@ -5,38 +5,20 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import signal
-import socket
 import stat
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from speakerverify.evaluation.server import free_port, serve, speakerverify_command
 from speakerverify.service.settings import SECRET_FILE
 from speakerverify.storage import migrate
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SECRET = "shared-secret-for-two-processes-0123456789"
 PASSWORD = "correct horse battery"
-
-
-def _speakerverify() -> list[str]:
-    # The console script pip installs (what the README runs); the module as a fallback.
-    exe = shutil.which("speakerverify")
-    return [exe] if exe else [sys.executable, "-m", "speakerverify.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _readme_serve_args() -> list[str]:
@@ -47,46 +29,6 @@ def _readme_serve_args() -> list[str]:
     args = shlex.split(steps[-1])
     assert args[:2] == ["speakerverify", "serve"], first
     return args[2:]
-
-
-@contextmanager
-def serve(tmp: Path, args: list[str], env: dict[str, str]) -> Iterator[str]:
-    """Run `speakerverify serve` on a free port until the block ends; yields its base URL."""
-    port = _free_port()
-    log = tmp / f"serve-{port}.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKERVERIFY_")} | env
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*_speakerverify(), "serve", *args, "--port", str(port)],
-            cwd=tmp,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # so that stopping it also stops its worker processes
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"serve did not become healthy:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def _register(base: str, email: str, alias: str) -> dict[str, Any]:
@@ -147,12 +89,18 @@ def test_two_processes_share_one_postgresql(tmp_path: Path, pg_database_url: str
 def _run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKERVERIFY_")} | env
     return subprocess.run(
-        [*_speakerverify(), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60, check=False
+        [*speakerverify_command(), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 def test_serve_refuses_a_short_secret(tmp_path: Path) -> None:
-    result = _run_cli(["serve", "--port", str(_free_port())], {"SPEAKERVERIFY_SECRET_KEY": "too-short"}, tmp_path)
+    result = _run_cli(["serve", "--port", str(free_port())], {"SPEAKERVERIFY_SECRET_KEY": "too-short"}, tmp_path)
     assert result.returncode == 2
     assert "at least 32" in result.stderr and "Traceback" not in result.stderr
 
