@@ -46,7 +46,7 @@ CHROMIUM_ARGS = [
 
 FAKE_MIC = """
 (() => {
-  const RATE = %d;
+  const RATE = %(rate)d;
   let ctx = null, dest = null, next = 0;
   function ensure() {
     if (!ctx) { ctx = new AudioContext({ sampleRate: RATE }); dest = ctx.createMediaStreamDestination(); }
@@ -73,7 +73,7 @@ FAKE_MIC = """
     source.start(start);
   });
 })();
-""" % MIC_RATE
+"""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -154,6 +154,7 @@ class Tab:
 
     page: Any
     base: str
+    mic_rate: int
     console_errors: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
@@ -192,16 +193,18 @@ def new_tab(browser: Any, server: str) -> Iterator[Any]:
     """Factory of fresh tabs (own context: own sessionStorage), with the fake microphone installed."""
     contexts = []
 
-    def make(fake_mic: bool = True, init_script: str | None = None, **context_args: Any) -> Tab:
+    def make(
+        fake_mic: bool = True, mic_rate: int = MIC_RATE, init_script: str | None = None, **context_args: Any
+    ) -> Tab:
         context = browser.new_context(accept_downloads=True, **context_args)
         contexts.append(context)
         if fake_mic:
-            context.add_init_script(FAKE_MIC)
+            context.add_init_script(FAKE_MIC % {"rate": mic_rate})
         if init_script:
             context.add_init_script(init_script)
         page = context.new_page()
         page.set_default_timeout(20_000)
-        tab = Tab(page=page, base=server)
+        tab = Tab(page=page, base=server, mic_rate=mic_rate)
         page.on("console", lambda m: tab.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: tab.console_errors.append(f"pageerror: {e}"))
         page.on("request", lambda r: _record(tab, r))
@@ -223,16 +226,16 @@ def read_take(fsdd: Path, digit: int, speaker: str, take: int) -> np.ndarray:
     return samples if samples.ndim == 1 else samples.mean(axis=1)
 
 
-def to_mic(samples: np.ndarray, lead: float, tail: float) -> list[float]:
+def to_mic(samples: np.ndarray, lead: float, tail: float, rate: int = MIC_RATE) -> list[float]:
     """Silence around the take, then up to the fake microphone's rate (scipy's polyphase filter)."""
     padded = np.concatenate([np.zeros(int(lead * 8000)), samples, np.zeros(int(tail * 8000))])
-    up = resample_poly(padded, MIC_RATE // 8000, 1)
+    up = resample_poly(padded, rate // 8000, 1) if rate != 8000 else padded
     return [round(float(x), 7) for x in up]
 
 
 def say(tab: Tab, samples: np.ndarray, lead: float = 0.1, tail: float = 0.45) -> None:
     """Play one take into the fake microphone and wait until it has been played."""
-    tab.page.evaluate("s => window.__feed(s)", to_mic(samples, lead, tail))
+    tab.page.evaluate("s => window.__feed(s)", to_mic(samples, lead, tail, tab.mic_rate))
 
 
 @pytest.fixture(scope="session")

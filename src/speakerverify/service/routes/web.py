@@ -64,7 +64,8 @@ def check_assets() -> list[str]:
 def _file(path: Path, cache: str = "no-cache") -> FileResponse:
     media_type = _TYPES.get(path.suffix, "application/octet-stream")
     # no-cache: the browser may keep a copy but must revalidate it (ETag), so updates show at once.
-    return FileResponse(path, media_type=media_type, headers={"Content-Security-Policy": WEB_CSP, "Cache-Control": cache})
+    headers = {"Content-Security-Policy": WEB_CSP, "Cache-Control": cache}
+    return FileResponse(path, media_type=media_type, headers=headers)
 
 
 def _not_found() -> ProblemError:

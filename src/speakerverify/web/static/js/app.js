@@ -714,7 +714,7 @@ const verify = {
     const calibration = r.calibration === "deployment"
       ? `Threshold calibrated on this deployment's users for a ${fmtNum(100 * r.target_far, 1)}% false-accept rate.`
       : "Provisional calibration: too few other users are enrolled yet, so a conservative threshold is used.";
-    host.append(
+    host.append(...[
       h("p", { class: `decision decision-${r.decision}`, text: accept ? "Accepted: it is you." : "Rejected: your voice was not recognised." }),
       scoreGauge(r.score, r.threshold),
       h("p", {}, `Score ${fmtNum(r.score)} against threshold ${fmtNum(r.threshold)}. `, h("span", { class: "calibration", dataset: { calibration: r.calibration }, text: calibration })),
@@ -725,7 +725,7 @@ const verify = {
         h("tbody", {}, (r.per_digit || []).map((p) => h("tr", {},
           h("td", { text: String(p.digit) }), h("td", { text: String(p.n_frames) }),
           h("td", { text: fmtNum(p.score) }), h("td", { text: p.content_ok ? "yes" : "no" })))))),
-    );
+    ].filter(Boolean));
   },
 };
 

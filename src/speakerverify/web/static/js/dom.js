@@ -1,4 +1,4 @@
-// Building DOM without innerHTML: every piece of text (aliases, server messages) goes
+// Building DOM without parsing HTML strings: every piece of text (aliases, server messages) goes
 // through textContent or attribute setters, so user data is never parsed as markup.
 
 export function h(tag, attrs = {}, ...children) {
