@@ -166,6 +166,190 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- operator commands (speakerverify.operator); OperatorError -> exit status 2 -------------------
+
+
+def _operator(run: Any) -> Any:
+    """Wrap an operator command: settings resolved as for `serve`, clear errors, exit status 2."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        from .operator.common import OperatorError
+
+        settings = _service_settings(args)
+        if settings is None:
+            return 2
+        try:
+            return int(run(args, settings) or 0)
+        except OperatorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
+def cmd_users_list(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import users
+
+    rows = users.user_rows(settings, include_email=args.include_email)
+    sys.stdout.write(users.format_users(rows, as_csv=args.csv, include_email=args.include_email))
+    return 0
+
+
+def cmd_users_set_password(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import users
+
+    password, generated = users.read_new_password(args.generate)
+    user = users.set_password(settings, args.email, password)
+    if generated:
+        print(f"{user.email}\t{password}")
+    print(f"password set for {user.email} ({user.alias}); hand it over privately", file=sys.stderr)
+    return 0
+
+
+def cmd_eer(args: argparse.Namespace, settings: Any) -> int:
+    from .evaluation.metrics import plot_det
+    from .operator import eer
+
+    report = eer.eer_report(settings, k=args.digits, seed=args.seed, trials=args.trials)
+    sys.stdout.write(eer.format_report(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    if args.det:
+        import numpy as np
+
+        target = np.array([t["score"] for t in report["trials"] if t["kind"] == "target"])
+        impostor = np.array([t["score"] for t in report["trials"] if t["kind"] == "impostor"])
+        plot_det({"deployment": (target, impostor)}, args.det, title=f"{report['k']}-digit trials, live database")
+    return 0
+
+
+def cmd_sample_db(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import sample_db
+
+    created = sample_db.build_sample_db(settings, Path(args.corpus), args.speakers)
+    print("email,alias,password,enrolled,ready")
+    for u in created:
+        print(f"{u.email},{u.alias},{u.password},{u.enrolled},{'yes' if u.ready else 'no'}")
+        for reason in u.rejected:
+            print(f"note: {u.alias}: take rejected: {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_import_original(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import import_original
+
+    s = import_original.import_original(settings, Path(args.file))
+    for reason in s.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(
+        f"{s.documents} documents: {s.users_created} accounts created, {s.users_existing} already present; "
+        f"{s.takes_added} log entries added, {s.takes_present} already present, {len(s.skipped)} skipped. "
+        "Imported accounts have no password: `speakerverify users set-password EMAIL`."
+    )
+    return 0
+
+
+def cmd_ubm_train(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import ubm_admin
+
+    corpus = Path(args.corpus) if args.corpus else None
+    ubm = ubm_admin.train(settings, corpus, args.from_database, args.components, args.seed)
+    print(ubm.ubm_id)
+    print(
+        f"stored and staged UBM {ubm.ubm_id} ({ubm.meta['n_frames']} frames, {ubm.meta['n_speakers']} speakers); "
+        "run `speakerverify models rebuild` to switch to it",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_ubm_list(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import ubm_admin
+
+    for row in ubm_admin.list_ubms(settings):
+        print(
+            f"{row['ubm_id']}\t{row['components']}\t{row['created_at']}\t{row['models']} models\t"
+            f"{row['state']}\t{row['source']}"
+        )
+    return 0
+
+
+def cmd_models_rebuild(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import ubm_admin
+
+    ubm_id, n = ubm_admin.rebuild(settings, args.ubm)
+    print(f"{n} speaker models re-adapted against {ubm_id}, now the active UBM; restart the service processes")
+    if settings.ubm_file is not None:
+        print(f"warning: SPEAKERVERIFY_UBM_FILE ({settings.ubm_file}) overrides the active UBM", file=sys.stderr)
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import backup
+
+    pages = backup.backup(settings, Path(args.file))
+    print(f"backed up {pages} pages to {args.file}")
+    return 0
+
+
+def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
+    def with_db(p: argparse.ArgumentParser, run: Any) -> None:
+        p.add_argument("--database-url", help=db_help)
+        p.set_defaults(func=_operator(run))
+
+    p = db_sub.add_parser("backup", help="consistent online copy of a SQLite database (PostgreSQL: use pg_dump)")
+    p.add_argument("file", help="the new file to write (must not exist)")
+    with_db(p, cmd_db_backup)
+
+    p = sub.add_parser("users", help="list accounts, set a password")
+    users_sub = p.add_subparsers(dest="users_command", required=True)
+    p = users_sub.add_parser("list", help="alias, demographic, takes per digit, ready, accepts/rejects, last activity")
+    p.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    p.add_argument("--include-email", action="store_true", help="also show email addresses")
+    with_db(p, cmd_users_list)
+    p = users_sub.add_parser(
+        "set-password", help="set an account's password (read from stdin or the terminal); e.g. imported accounts"
+    )
+    p.add_argument("email")
+    p.add_argument("--generate", action="store_true", help="generate a random password and print it")
+    with_db(p, cmd_users_set_password)
+
+    p = sub.add_parser("eer", help="EER / FRR / minDCF / deployment FAR-FRR report over the live database")
+    p.add_argument("--digits", type=int, help="digits per trial (default: the deployment's challenge length)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trials", type=int, default=50, help="genuine trials per user (default 50)")
+    p.add_argument("--det", metavar="FILE.png", help="write the DET curve")
+    p.add_argument("--json", metavar="FILE", help="write the report with every trial's score as JSON")
+    with_db(p, cmd_eer)
+
+    p = sub.add_parser("sample-db", help="register and enrol every speaker of an FSDD-style corpus")
+    p.add_argument("--corpus", required=True, help="folder of {digit}_{speaker}_{take}.wav files")
+    p.add_argument("--speakers", type=int, help="only the first N speakers (by name)")
+    with_db(p, cmd_sample_db)
+
+    p = sub.add_parser("import-original", help="import the 2020 demo's userdata (mongoexport JSON or mongodump BSON)")
+    p.add_argument("file")
+    with_db(p, cmd_import_original)
+
+    p = sub.add_parser("ubm", help="background models: train, list")
+    ubm_sub = p.add_subparsers(dest="ubm_command", required=True)
+    p = ubm_sub.add_parser("train", help="train and stage a new UBM (switch with `models rebuild`)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", help="a folder of .wav/.flac files")
+    source.add_argument("--from-database", action="store_true", help="the takes of users who consented to it")
+    p.add_argument("--components", type=int, default=256, help="a power of two (default 256)")
+    p.add_argument("--seed", type=int, default=0)
+    with_db(p, cmd_ubm_train)
+    p = ubm_sub.add_parser("list", help="stored UBMs, the active and the staged one")
+    with_db(p, cmd_ubm_list)
+
+    p = sub.add_parser("models", help="speaker models")
+    models_sub = p.add_subparsers(dest="models_command", required=True)
+    p = models_sub.add_parser("rebuild", help="re-adapt every model against the staged UBM and switch atomically")
+    p.add_argument("--ubm", help="a stored UBM id instead of the staged one (e.g. the previous, to roll back)")
+    with_db(p, cmd_models_rebuild)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="speakerverify", description=__doc__)
     parser.add_argument("--version", action="version", version=f"speakerverify {__version__}")
@@ -202,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = db_sub.add_parser("upgrade", help="apply the schema migrations")
     p.add_argument("--database-url", help=db_help)
     p.set_defaults(func=cmd_db_upgrade)
+    add_operator_commands(sub, db_sub, db_help)
     return parser
 
 

@@ -11,7 +11,11 @@ from speakerverify.evaluation.server import serve
 
 
 def test_fsdd_over_http_meets_the_operating_point(fsdd: Path, tmp_path: Path) -> None:
-    env = {"SPEAKERVERIFY_DATA_DIR": str(tmp_path), "SPEAKERVERIFY_SECRET_KEY": "acceptance-secret-0123456789-abcdefgh"}
+    env = {
+        "SPEAKERVERIFY_DATA_DIR": str(tmp_path),
+        "SPEAKERVERIFY_SECRET_KEY": "acceptance-secret-0123456789-abcdefgh",
+        "SPEAKERVERIFY_LOCKOUT_AFTER": "0",  # 250 impostor challenges per user: brute-force lockout off
+    }
     with serve(tmp_path, [], env) as base, httpx.Client(base_url=base, timeout=60) as http:
         result = api_protocol.run(http, str(fsdd), genuine=50, impostor=250, wrong_digit=5)
     summary = result.summary()

@@ -21,7 +21,14 @@ from speakerverify.service import routes as routes_package
 from speakerverify.storage import calibrations, speaker_models, tokens, ubms, utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables
-from speakerverify.storage.tables import Challenge, Utterance, VerificationAttempt, utcnow
+from speakerverify.storage.tables import (
+    Challenge,
+    ReplayFingerprint,
+    Utterance,
+    VerificationAttempt,
+    VerificationLockout,
+    utcnow,
+)
 
 # Routes anyone may call; every other route must authenticate. A new route must be classified here.
 PUBLIC = {
@@ -99,6 +106,8 @@ def _plant(database: Database, uid: uuid.UUID, marker: float) -> None:
             s, uid, ubm_id="u", model_version=1, k=5, cohort_key="c", n_cohort_users=5, location=marker,
             impostor_scores=np.full(3, marker),
         )
+        s.add(ReplayFingerprint(user_id=uid, digit=4, fingerprint=bytes(768)))
+        s.add(VerificationLockout(user_id=uid, failures=1, level=0))
 
 
 def _counts(database: Database, uid: uuid.UUID) -> dict[str, int]:

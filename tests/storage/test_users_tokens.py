@@ -16,7 +16,14 @@ from speakerverify.models.ubm import UBM
 from speakerverify.storage import calibrations, speaker_models, tokens, ubms, users, utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables
-from speakerverify.storage.tables import Challenge, User, VerificationAttempt, utcnow
+from speakerverify.storage.tables import (
+    Challenge,
+    ReplayFingerprint,
+    User,
+    VerificationAttempt,
+    VerificationLockout,
+    utcnow,
+)
 
 MakeUser = Callable[[Database, str], uuid.UUID]
 
@@ -77,6 +84,8 @@ def _plant_everything(db: Database, user_id: uuid.UUID, ubm: UBM) -> None:
             s, user_id, ubm_id=ubm.ubm_id, model_version=1, k=5, cohort_key="x", n_cohort_users=5,
             location=0.5, impostor_scores=np.zeros(4),
         )
+        s.add(ReplayFingerprint(user_id=user_id, digit=3, fingerprint=bytes(768)))
+        s.add(VerificationLockout(user_id=user_id, failures=1, level=0))
 
 
 def _rows_of(db: Database, user_id: uuid.UUID) -> dict[str, int]:

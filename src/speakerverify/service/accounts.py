@@ -80,13 +80,14 @@ def login(ctx: AppContext, body: LoginRequest) -> TokenResponse:
     with ctx.db.read_session() as session:
         user = users.find_by_email(session, email)
         user_id, stored = (user.id, user.password_hash) if user else (None, None)
+        generation = user.token_generation if user else 0
     # Unknown email and wrong password take the same path through argon2 and the same answer.
     if not ctx.passwords.verify(stored, body.password) or user_id is None or stored is None:
         raise ProblemError(401, "The email or password is incorrect.", slug="invalid-credentials")
     if ctx.passwords.needs_rehash(stored):  # cost parameters were raised since this hash was made
         with ctx.db.write_session() as session:
             users.set_password_hash(session, user_id, ctx.passwords.hash(body.password))
-    token = issue_token(ctx.settings.secret_key, user_id, ctx.settings.token_ttl_seconds)
+    token = issue_token(ctx.settings.secret_key, user_id, ctx.settings.token_ttl_seconds, generation=generation)
     return TokenResponse(access_token=token.token, expires_in=ctx.settings.token_ttl_seconds)
 
 

@@ -15,7 +15,7 @@ from . import problems
 from .context import AppContext
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import accounts, analysis, enrolment, health, verification, web
-from .runtime import VoiceRuntime, load_ubm
+from .runtime import VoiceRuntime, resolve_ubm
 from .security import Passwords
 from .settings import Settings, settings_from_env
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
-    voice = VoiceRuntime(load_ubm(settings.ubm_file))
+    voice = VoiceRuntime(resolve_ubm(db, settings.ubm_file))
     app.state.ctx = AppContext(settings=settings, db=db, passwords=Passwords(settings.argon2), voice=voice)
     problems.install(app)
     app.include_router(health.router)

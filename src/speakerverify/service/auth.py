@@ -32,7 +32,7 @@ def current_token(
     except InvalidToken as exc:
         raise _unauthorised(str(exc)) from None
     with ctx.db.read_session() as session:
-        user = tokens.active_user(session, token.user_id, token.jti)
+        user = tokens.active_user(session, token.user_id, token.jti, token.generation)
     if user is None:
         raise _unauthorised("The access token has been revoked or its account no longer exists; log in again.")
     return token

@@ -12,6 +12,7 @@ from ..models.digits import content_margin, digit_scores
 from ..models.speaker import SpeakerModel, digit_means, utterance_stats
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Utterance
+from . import replay
 from .context import AppContext
 from .features_in import check_config_id, decode_features
 from .problems import ProblemError
@@ -97,6 +98,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, body: UtteranceIn) -> EnrolmentRe
                     )
         utt = utterances.add_utterance(session, user_id, body.digit, rt.config.config_id, mfcc, energy)
         utt.stats_ubm_id = rt.ubm.ubm_id
+        replay.record_take(session, user_id, utt.id, body.digit, mfcc, energy)  # for replay detection
         speaker_models.update_model(
             session,
             user_id,

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import numpy as np
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .problems import problem_response
+from .problems import ProblemError, ProblemHTTPException, problem_response
 
 
 class BodyTooLarge(HTTPException):
@@ -106,3 +114,72 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# --- strict JSON bodies --------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32  # the deepest valid body (segments -> segment -> mfcc -> frame) is 5 levels
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+class _Unacceptable(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Unacceptable(f"{name} is not valid JSON; numbers must be finite")
+
+
+def _invalid_json(detail: str) -> ProblemHTTPException:
+    return ProblemHTTPException(
+        ProblemError(
+            422,
+            detail,
+            slug="validation-error",
+            title="Invalid request",
+            errors=[{"pointer": "#", "detail": detail}],
+        )
+    )
+
+
+def json_depth(body: bytes) -> int:
+    """Deepest nesting of arrays/objects, strings ignored; O(len(body)) with numpy, no recursion."""
+    stripped = _JSON_STRING.sub(b'""', body)
+    codes = np.frombuffer(stripped, dtype=np.uint8)
+    step = np.isin(codes, (ord("["), ord("{"))).astype(np.int32) - np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max()) if len(step) else 0
+
+
+def strict_json(body: bytes) -> Any:
+    """``json.loads`` that refuses, with 422, what the standard parser accepts or chokes on:
+    NaN/Infinity literals, nesting deeper than MAX_JSON_DEPTH (a recursion bomb) and integers too
+    long to convert. Malformed JSON still raises ``json.JSONDecodeError`` (FastAPI's 400)."""
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise _invalid_json(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except json.JSONDecodeError:
+        raise
+    except _Unacceptable as exc:
+        raise _invalid_json(str(exc)) from None
+    except (ValueError, RecursionError):  # e.g. an integer literal of thousands of digits
+        raise _invalid_json("the JSON body holds a number too large to accept") from None
+
+
+class StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = strict_json(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """A route whose JSON body is parsed by ``strict_json`` (see there)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_handler(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive, request._send))
+
+        return strict_handler

@@ -44,6 +44,14 @@ class ProblemError(Exception):
         self.errors = errors
 
 
+class ProblemHTTPException(StarletteHTTPException):
+    """A problem raised where FastAPI only lets HTTPExceptions through (e.g. while parsing the body)."""
+
+    def __init__(self, problem: ProblemError) -> None:
+        super().__init__(problem.status, problem.detail, headers=problem.headers)
+        self.problem = problem
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -103,6 +111,8 @@ async def _problem_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, ProblemHTTPException):
+        return await _problem_handler(_request, exc.problem)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).description
     return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}))
 
@@ -113,7 +123,52 @@ async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "An unexpected error occurred; it has been logged.", slug="internal-error")
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; extension members (e.g. `reason`, `progress`, `retry_after`) may follow.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"pointer": {"type": "string"}, "detail": {"type": "string"}},
+                "required": ["detail"],
+            },
+        },
+    },
+}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what the service sends: every error response (FastAPI documents
+    422 as ``application/json`` ValidationError) is ``application/problem+json`` with the Problem schema."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for code, response in operation.get("responses", {}).items():
+                if code[:1] in ("4", "5"):
+                    response["content"] = {PROBLEM_JSON: {"schema": ref}}
+    for name in ("HTTPValidationError", "ValidationError"):  # no longer referenced
+        schema["components"]["schemas"].pop(name, None)
+    return schema
+
+
 def install(app: FastAPI) -> None:
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(base_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(ProblemError, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)

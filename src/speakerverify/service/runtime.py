@@ -19,7 +19,8 @@ from ..features import DEFAULT_CONFIG, DEFAULT_POST, FeatureConfig, PostConfig
 from ..models.io import load_gmm
 from ..models.speaker import DEFAULT_ADAPTATION, AdaptationConfig, SpeakerModel, digit_means
 from ..models.ubm import UBM, load_default_ubm
-from ..storage import speaker_models
+from ..storage import deployment, speaker_models, ubms
+from ..storage.db import Database
 
 
 def load_ubm(path: Path | None) -> UBM:
@@ -31,6 +32,22 @@ def load_ubm(path: Path | None) -> UBM:
         if key not in meta:
             raise ValueError(f"{path}: UBM metadata lacks {key!r}")
     return UBM(gmm, meta)
+
+
+def resolve_ubm(db: Database, path: Path | None) -> UBM:
+    """The UBM to serve: ``path`` (SPEAKERVERIFY_UBM_FILE) if given, else the database's active UBM
+    (switched to by ``speakerverify models rebuild``), else the one shipped in the package."""
+    if path is not None:
+        return load_ubm(path)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with db.read_session() as session:
+            ubm_id = deployment.get_setting(session, deployment.ACTIVE_UBM)
+            stored = ubms.get_ubm(session, str(ubm_id)) if ubm_id else None
+    except SQLAlchemyError:  # schema not migrated yet: the app's start-up check reports that
+        stored = None
+    return stored if stored is not None else load_default_ubm()
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,11 @@ class LoginRequest(_Strict):
     password: str = Field(min_length=1, max_length=PASSWORD_MAX)
 
 
+class PasswordChange(_Strict):
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+    new_password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
@@ -210,6 +215,10 @@ class VerificationOut(BaseModel):
     digits_match: bool
     calibration: Literal["provisional", "deployment"]
     per_digit: list[DigitResult]
+    replay_detected: bool = Field(
+        default=False,
+        description="A segment was (nearly) identical to one of your stored takes or earlier answers: rejected.",
+    )
 
 
 class AttemptOut(BaseModel):

@@ -60,19 +60,22 @@ class AccessToken:
     user_id: uuid.UUID
     jti: str
     expires_at: datetime
+    generation: int = 0  # the user's token generation when issued; a password change raises it
 
 
 class InvalidToken(Exception):
     pass
 
 
-def issue_token(secret: str, user_id: uuid.UUID, ttl_seconds: int, now: datetime | None = None) -> AccessToken:
+def issue_token(
+    secret: str, user_id: uuid.UUID, ttl_seconds: int, now: datetime | None = None, generation: int = 0
+) -> AccessToken:
     now = now or datetime.now(UTC)
     expires = now + timedelta(seconds=ttl_seconds)
     jti = uuid.uuid4().hex
-    claims = {"sub": str(user_id), "jti": jti, "iat": now, "exp": expires, "iss": JWT_ISSUER}
+    claims = {"sub": str(user_id), "jti": jti, "iat": now, "exp": expires, "iss": JWT_ISSUER, "gen": generation}
     token = jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
-    return AccessToken(token, user_id, jti, expires.replace(microsecond=0))
+    return AccessToken(token, user_id, jti, expires.replace(microsecond=0), generation)
 
 
 def decode_token(secret: str, token: str) -> AccessToken:
@@ -96,4 +99,7 @@ def decode_token(secret: str, token: str) -> AccessToken:
     jti = claims["jti"]
     if not isinstance(jti, str) or not 0 < len(jti) <= 64:
         raise InvalidToken("the access token is not valid")
-    return AccessToken(token, user_id, jti, datetime.fromtimestamp(int(claims["exp"]), UTC))
+    generation = claims.get("gen", 0)
+    if type(generation) is not int or not 0 <= generation < 2**31:
+        raise InvalidToken("the access token is not valid")
+    return AccessToken(token, user_id, jti, datetime.fromtimestamp(int(claims["exp"]), UTC), generation)

@@ -54,6 +54,20 @@ class VoicePolicy:
     max_cohort_users: int = 20
     cohort_trials_per_user: int = 40
     max_threshold_users: int = 50  # users pooled for the deployment threshold
+    # Brute force: after this many consecutive rejected verifications (0: never) the user's challenges and
+    # verifications are refused (429) for lockout_seconds * 2**(locks so far), at most lockout_max_seconds.
+    lockout_after: int = 5
+    lockout_seconds: int = 60
+    lockout_max_seconds: int = 24 * 3600
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Login attempts that may fail per window, per account and per client address (0: unlimited)."""
+
+    per_account: int = 10
+    per_address: int = 100
+    window_seconds: int = 900
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     argon2: Argon2Params = Argon2Params()
     voice: VoicePolicy = VoicePolicy()
+    login_limits: LoginLimits = LoginLimits()
     ubm_file: Path | None = None  # None: the UBM shipped in the package
 
     def with_(self, **changes: object) -> Settings:
@@ -110,6 +125,16 @@ def voice_from_env(env: Mapping[str, str]) -> VoicePolicy:
         challenge_ttl_seconds=ttl,
         target_far=_float(env, "TARGET_FAR", VoicePolicy.target_far, 0.0001, 0.5),
         takes_per_digit=_int(env, "TAKES_PER_DIGIT", VoicePolicy.takes_per_digit, 3),
+        lockout_after=_int(env, "LOCKOUT_AFTER", VoicePolicy.lockout_after, 0),
+        lockout_seconds=_int(env, "LOCKOUT_SECONDS", VoicePolicy.lockout_seconds, 1),
+    )
+
+
+def login_limits_from_env(env: Mapping[str, str]) -> LoginLimits:
+    return LoginLimits(
+        per_account=_int(env, "LOGIN_MAX_FAILURES", LoginLimits.per_account, 0),
+        per_address=_int(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", LoginLimits.per_address, 0),
+        window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", LoginLimits.window_seconds, 1),
     )
 
 
@@ -153,7 +178,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
 
     Variables: DATA_DIR, DATABASE_URL, SECRET_KEY, TOKEN_TTL_SECONDS, MAX_BODY_BYTES,
     CORS_ORIGINS (comma-separated origins), CHALLENGE_DIGITS (3-8), CHALLENGE_TTL_SECONDS (<= 60),
-    TARGET_FAR, TAKES_PER_DIGIT, UBM_FILE (an .npz written by models.io.save_gmm).
+    TARGET_FAR, TAKES_PER_DIGIT, UBM_FILE (an .npz written by models.io.save_gmm), LOCKOUT_AFTER (0 disables),
+    LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS.
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
@@ -178,6 +204,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),
         cors_origins=origins,
         voice=voice_from_env(env),
+        login_limits=login_limits_from_env(env),
         ubm_file=Path(env[ENV_PREFIX + "UBM_FILE"]) if env.get(ENV_PREFIX + "UBM_FILE") else None,
     )
     return settings.with_(**overrides) if overrides else settings

@@ -31,7 +31,9 @@ from sqlalchemy import (
     SmallInteger,
     String,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -93,6 +95,11 @@ class User(Base):
     data_statement_version: Mapped[str] = mapped_column(String(32))
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The user agreed that their takes may train the deployment's own background model
+    # (`speakerverify ubm train --from-database`); off unless given explicitly.
+    consent_model_training: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Part of every access token ("gen"); raised by a password change, which so revokes every older token.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RevokedToken(Base):
@@ -225,3 +232,92 @@ class DeploymentThreshold(Base):
     n_users: Mapped[int] = mapped_column(Integer)  # ready users when computed
     n_scores: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeploymentSetting(Base):
+    """Deployment-wide operator settings, e.g. ``active_ubm`` (the UBM every model is adapted from)."""
+
+    __tablename__ = "deployment_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LegacyAccount(Base):
+    """What an imported 2020-demo account carried besides its logs (``gmmPickleStore`` is never kept)."""
+
+    __tablename__ = "legacy_accounts"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    legacy_user_id: Mapped[str | None] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)  # alias, demographic, thresholds, sessionLog, ...
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LegacyTake(Base):
+    """One trainLog / scoreLog entry of the 2020 demo: Meyda frames at the browser's native rate.
+
+    Kept apart from ``utterances`` (whose takes feed 8 kHz models and enrolment progress): these
+    features were computed with other settings and can never be mixed into a model.
+    """
+
+    __tablename__ = "legacy_takes"
+    __table_args__ = (UniqueConstraint("user_id", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # trainLog | scoreLog
+    position: Mapped[int] = mapped_column(Integer)  # index in the original log
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the entry: a second import skips it
+    config_id: Mapped[str] = mapped_column(String(32))  # always a legacy id, never an 8 kHz FeatureConfig
+    digit: Mapped[int | None] = mapped_column(SmallInteger)
+    recorded_at: Mapped[str | None] = mapped_column(String(64))  # the original timestamp, as text
+    session: Mapped[str | None] = mapped_column(String(128))
+    n_frames: Mapped[int] = mapped_column(Integer)
+    n_mfcc: Mapped[int] = mapped_column(SmallInteger)
+    mfcc: Mapped[bytes] = mapped_column(LargeBinary)  # (n_frames, n_mfcc) float32 little-endian
+    energy: Mapped[bytes] = mapped_column(LargeBinary)  # (n_frames,) float32 little-endian
+
+
+# --- reliability and security (migration 0004) ---------------------------------------------------
+
+
+class ReplayFingerprint(Base):
+    """A compact summary (models.replay) of an enrolment take or of one verification segment.
+
+    Verification segments close to any of a user's fingerprints are replays. Take fingerprints go
+    with their take (``ON DELETE CASCADE``); segment fingerprints carry the challenge they answered.
+    """
+
+    __tablename__ = "replay_fingerprints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    utterance_id: Mapped[int | None] = mapped_column(ForeignKey("utterances.id", ondelete="CASCADE"), index=True)
+    challenge_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    digit: Mapped[int] = mapped_column(SmallInteger)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)  # (32, 12) float16 little-endian
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VerificationLockout(Base):
+    """Consecutive rejected verifications of one user and the lock they earned (shared by every worker)."""
+
+    __tablename__ = "verification_lockouts"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # counted when scoring starts, cleared by an accept
+    level: Mapped[int] = mapped_column(Integer, default=0)  # locks so far: the next lasts base * 2**level
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RateLimit(Base):
+    """A fixed-window counter (login attempts per account or per client address); keys are hashed."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of "scope:value"
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -26,13 +26,14 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def active_user(session: Session, user_id: uuid.UUID, jti: str) -> User | None:
-    """The user a validly signed token speaks for, or None if the user is gone or the token revoked.
+def active_user(session: Session, user_id: uuid.UUID, jti: str, generation: int = 0) -> User | None:
+    """The user a validly signed token speaks for, or None if the user is gone or the token revoked
+    (logged out, or issued before the last password change: another ``generation``).
 
     One query, run on every authenticated request.
     """
     revoked = select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
-    return session.scalar(select(User).where(User.id == user_id, ~revoked))
+    return session.scalar(select(User).where(User.id == user_id, User.token_generation == generation, ~revoked))
 
 
 def revoked_for_user(session: Session, user_id: uuid.UUID) -> list[RevokedToken]:

@@ -38,3 +38,10 @@ def get_ubm(session: Session, ubm_id: str) -> UBM | None:
         return None
     gmm, meta = load_gmm(io.BytesIO(row.arrays))
     return UBM(gmm, meta)
+
+
+def list_ubms(session: Session) -> list[Ubm]:
+    """Stored UBM rows (arrays included), oldest first."""
+    from sqlalchemy import select
+
+    return list(session.scalars(select(Ubm).order_by(Ubm.created_at, Ubm.id)))

@@ -81,3 +81,14 @@ def delete_user(session: Session, user_id: uuid.UUID) -> bool:
     """Erase the user; every dependent row goes with it (ON DELETE CASCADE). False if absent."""
     result = session.execute(delete(User).where(User.id == user_id))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_consent_model_training(session: Session, user_id: uuid.UUID, consent: bool) -> None:
+    """Record whether the user's takes may train the deployment's background model."""
+    user = session.get(User, user_id, with_for_update=True)
+    if user is not None:
+        user.consent_model_training = consent
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.created_at, User.alias_key)))

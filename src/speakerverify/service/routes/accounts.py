@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from .. import accounts, data_statement
+from .. import accounts, data_statement, lockout
 from ..auth import Context, CurrentToken
-from ..schemas import DataStatement, LoginRequest, Profile, RegisterRequest, TokenResponse
+from ..middleware import StrictJSONRoute
+from ..password_change import change_password
+from ..schemas import (
+    DataStatement,
+    LoginRequest,
+    PasswordChange,
+    Profile,
+    RegisterRequest,
+    TokenResponse,
+    normalise_email,
+)
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=StrictJSONRoute)
+_RATE_LIMITED: dict[str, Any] = {
+    "description": "Too many failed attempts (per account or per client address); see Retry-After",
+    "content": {"application/problem+json": {}},
+}
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
@@ -32,10 +46,23 @@ def register(body: RegisterRequest, ctx: Context, response: Response) -> Profile
     "/sessions",
     status_code=status.HTTP_201_CREATED,
     summary="Log in",
-    responses={401: {"description": "Wrong email or password", **_PROBLEM}},
+    responses={401: {"description": "Wrong email or password", **_PROBLEM}, 429: _RATE_LIMITED},
 )
-def login(body: LoginRequest, ctx: Context) -> TokenResponse:
-    return accounts.login(ctx, body)
+def login(body: LoginRequest, ctx: Context, request: Request) -> TokenResponse:
+    email, address = normalise_email(body.email), request.client.host if request.client else None
+    lockout.before_login(ctx, email, address)  # 429 before any hashing when over the limit
+    token = accounts.login(ctx, body)
+    lockout.login_succeeded(ctx, email, address)
+    return token
+
+
+@router.put(
+    "/me/password",
+    summary="Change my password (every existing session ends; a new token is returned)",
+    responses={403: {"description": "The current password is wrong", **_PROBLEM}, 429: _RATE_LIMITED},
+)
+def put_password(body: PasswordChange, token: CurrentToken, ctx: Context, request: Request) -> TokenResponse:
+    return change_password(ctx, token.user_id, body, request.client.host if request.client else None)
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT, summary="Log out")

@@ -8,9 +8,10 @@ from fastapi import APIRouter, status
 
 from .. import enrolment
 from ..auth import Context, CurrentToken
+from ..middleware import StrictJSONRoute
 from ..schemas import EnrolmentResult, FeatureConfigOut, UtteranceIn, UtteranceList
 
-router = APIRouter(prefix="/api/v1", tags=["enrolment"])
+router = APIRouter(prefix="/api/v1", tags=["enrolment"], route_class=StrictJSONRoute)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 

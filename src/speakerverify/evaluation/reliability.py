@@ -1,0 +1,573 @@
+"""Attacks and failures run against a real ``speakerverify serve``: the checks behind RELIABILITY.md.
+
+Each check returns a ``Figure``: how many requests (or segments, or trials) were tried, how many were
+handled as they must be, and how many were lost (a 2xx whose effect is missing, a 5xx, a replay let
+through). ``tests/service/test_reliability_*.py`` run them small in CI; ``benchmarks/reliability.py``
+runs them at full size and writes RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from sqlalchemy import select
+
+from ..features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio
+from ..models import replay
+from ..models.speaker import SpeakerModel, utterance_stats
+from ..models.ubm import load_default_ubm
+from ..storage import speaker_models, utterances
+from ..storage.db import Database
+from ..storage.tables import ReplayFingerprint, Utterance, VerificationAttempt
+from .api_protocol import features_payload
+from .server import free_port, speakerverify_command
+
+PASSWORD = "reliability-password-123"
+SECRET = "reliability-secret-key-0123456789-abcdefghij"
+
+
+@dataclass
+class Figure:
+    name: str
+    tried: int = 0
+    handled: int = 0
+    lost: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.tried > 0 and self.handled == self.tried and self.lost == 0
+
+    def line(self) -> str:
+        return f"{self.tried} tried, {self.handled} handled, {self.lost} lost"
+
+
+# --- FSDD takes ----------------------------------------------------------------------------------
+
+
+@cache
+def take(corpus: str, speaker: str, digit: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return extract(read_audio(Path(corpus) / f"{digit}_{speaker}_{n}.wav"))
+
+
+def segment(corpus: str, speaker: str, digit: int, n: int, prompted: int | None = None) -> dict[str, Any]:
+    return {"digit": digit if prompted is None else prompted, **features_payload(*take(corpus, speaker, digit, n))}
+
+
+def enrol_body(corpus: str, speaker: str, digit: int, n: int) -> dict[str, Any]:
+    return {"config_id": DEFAULT_CONFIG.config_id, "digit": digit, **features_payload(*take(corpus, speaker, digit, n))}
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    base: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown handler runs, open transactions die mid-way."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@contextmanager
+def running(workdir: Path, env: dict[str, str], args: list[str] | None = None, timeout: float = 90) -> Iterator[Server]:
+    """A `speakerverify serve` process (its own session, so it can be killed as a group)."""
+    port = free_port()
+    log = workdir / f"serve-{port}.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKERVERIFY_")} | env
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*speakerverify_command(), "serve", *(args or []), "--port", str(port)],
+            cwd=workdir,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"serve exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"serve did not become healthy:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def server_env(workdir: Path, database_url: str | None = None, **settings: object) -> dict[str, str]:
+    env = {"SPEAKERVERIFY_DATA_DIR": str(workdir / "data"), "SPEAKERVERIFY_SECRET_KEY": SECRET}
+    if database_url:
+        env["SPEAKERVERIFY_DATABASE_URL"] = database_url
+    env.update({f"SPEAKERVERIFY_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+@contextmanager
+def servers(workdir: Path, count: int, database_url: str | None, **settings: object) -> Iterator[list[Server]]:
+    """``count`` independent serve processes sharing one database (each its own workdir for logs)."""
+    with ExitStack() as stack:
+        out = []
+        for i in range(count):
+            wd = workdir / f"w{i}"
+            wd.mkdir(parents=True, exist_ok=True)
+            out.append(stack.enter_context(running(wd, server_env(workdir, database_url, **settings))))
+        yield out
+
+
+def sqlite_url(workdir: Path) -> str:
+    (workdir / "data").mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{workdir / 'data' / 'speakerverify.sqlite3'}"
+
+
+def register(base: str, email: str, alias: str) -> dict[str, str]:
+    with httpx.Client(base_url=base, timeout=120) as http:
+        r = http.post("/api/v1/users", json={"email": email, "password": PASSWORD, "alias": alias, "consent": True})
+        assert r.status_code == 201, r.text
+        return login(http, email)
+
+
+def login(http: httpx.Client, email: str) -> dict[str, str]:
+    r = http.post("/api/v1/sessions", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def user_id(base: str, auth: dict[str, str]) -> uuid.UUID:
+    return uuid.UUID(httpx.get(f"{base}/api/v1/me", headers=auth, timeout=60).json()["id"])
+
+
+def enrol_ready(base: str, auth: dict[str, str], corpus: str, speaker: str, takes: range = range(6)) -> None:
+    with httpx.Client(base_url=base, timeout=120) as http:
+        for n in takes:
+            for d in range(10):
+                r = http.post("/api/v1/enrolment/utterances", json=enrol_body(corpus, speaker, d, n), headers=auth)
+                assert r.status_code == 201, r.text
+
+
+# --- database inspection -------------------------------------------------------------------------
+
+
+def model_vs_rebuild(database_url: str, uid: uuid.UUID) -> dict[str, Any]:
+    """The stored model against one rebuilt from the stored takes, and whether every take is whole."""
+    ubm = load_default_ubm()
+    db = Database(database_url)
+    try:
+        with db.read_session() as session:
+            rows = utterances.list_utterances(session, uid)
+            fp_takes = set(
+                session.scalars(
+                    select(ReplayFingerprint.utterance_id).where(
+                        ReplayFingerprint.user_id == uid, ReplayFingerprint.utterance_id.is_not(None)
+                    )
+                )
+            )
+            row = speaker_models.get_model(session, uid)
+            stored = speaker_models.decode_model(row.stats) if row is not None else None
+            rebuilt = SpeakerModel.empty(ubm.gmm.n_components, ubm.gmm.dim)
+            half_written = 0
+            for r in rows:
+                mfcc, energy = utterances.utterance_arrays(r)
+                whole = r.stats_ubm_id is not None and r.id in fp_takes and len(mfcc) == r.n_frames
+                half_written += not whole
+                rebuilt = rebuilt.add(r.digit, utterance_stats(ubm.gmm, postprocess(mfcc, energy, DEFAULT_POST)))
+            ids = [r.id for r in rows]
+    finally:
+        db.dispose()
+    if stored is None:
+        equal, diff = len(ids) == 0, 0.0
+    else:
+        diff = float(max(np.abs(stored.n - rebuilt.n).max(), np.abs(stored.f - rebuilt.f).max()))
+        scale = float(max(np.abs(rebuilt.f).max(), 1.0))
+        equal = bool(np.array_equal(stored.takes, rebuilt.takes) and diff <= 1e-9 * scale)
+    return {"ids": ids, "equal": equal, "max_abs_diff": diff, "half_written": half_written}
+
+
+def attempts_for(database_url: str, uid: uuid.UUID) -> list[VerificationAttempt]:
+    db = Database(database_url)
+    try:
+        with db.read_session() as session:
+            return list(session.scalars(select(VerificationAttempt).where(VerificationAttempt.user_id == uid)))
+    finally:
+        db.dispose()
+
+
+def count_rows(database_url: str, table: Any, uid: uuid.UUID) -> int:
+    db = Database(database_url)
+    try:
+        with db.read_session() as session:
+            return len(
+                session.scalars(
+                    select(table.id if hasattr(table, "id") else table.user_id).where(table.user_id == uid)
+                ).all()
+            )
+    finally:
+        db.dispose()
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+def parallel_enrolment(bases: list[str], database_url: str, corpus: str, speaker: str, n: int = 50) -> Figure:
+    """``n`` different takes posted at once for one user, spread over ``bases``: all stored, model exact."""
+    auth = register(bases[0], f"par-{uuid.uuid4().hex[:8]}@example.org", f"par-{uuid.uuid4().hex[:8]}")
+    uid = user_id(bases[0], auth)
+    jobs = [(d, t) for t in range(0, 50) for d in range(10)][:n]
+
+    def post(i: int) -> tuple[int, int | None]:
+        d, t = jobs[i]
+        r = httpx.post(
+            f"{bases[i % len(bases)]}/api/v1/enrolment/utterances",
+            json=enrol_body(corpus, speaker, d, t),
+            headers=auth,
+            timeout=300,
+        )
+        return r.status_code, (int(r.json()["utterance_id"]) if r.status_code == 201 else None)
+
+    for d, t in jobs:  # features first, so the requests really are concurrent
+        take(corpus, speaker, d, t)
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        results = list(pool.map(post, range(n)))
+    statuses = [s for s, _ in results]
+    created = {i for _, i in results if i is not None}
+    check = model_vs_rebuild(database_url, uid)
+    stored = set(check["ids"])
+    present = created & stored
+    lost = len(created - stored) + sum(s >= 500 for s in statuses) + (0 if check["equal"] else 1)
+    lost += len(stored - created) + check["half_written"]
+    return Figure(
+        f"{n} parallel enrolment posts, one user, {len(bases)} process(es)",
+        tried=n,
+        handled=len(present) if check["equal"] else 0,
+        lost=lost,
+        detail={
+            "statuses": sorted(set(statuses)),
+            "stored": len(stored),
+            "model_equals_sequential": check["equal"],
+            "max_abs_diff": check["max_abs_diff"],
+            "half_written": check["half_written"],
+        },
+    )
+
+
+def parallel_answers(bases: list[str], database_url: str, corpus: str, speaker: str, n: int = 100) -> Figure:
+    """``n`` identical answers to one challenge at once: exactly one is evaluated and recorded."""
+    auth = register(bases[0], f"ans-{uuid.uuid4().hex[:8]}@example.org", f"ans-{uuid.uuid4().hex[:8]}")
+    uid = user_id(bases[0], auth)
+    enrol_ready(bases[0], auth, corpus, speaker)
+    ch = httpx.post(f"{bases[0]}/api/v1/challenges", headers=auth, timeout=120).json()
+    body = {"challenge_id": ch["challenge_id"], "segments": [segment(corpus, speaker, d, 30) for d in ch["digits"]]}
+
+    def answer(i: int) -> int:
+        r = httpx.post(f"{bases[i % len(bases)]}/api/v1/verifications", json=body, headers=auth, timeout=300)
+        return r.status_code
+
+    with ThreadPoolExecutor(max_workers=min(n, 100)) as pool:
+        statuses = list(pool.map(answer, range(n)))
+    recorded = [a for a in attempts_for(database_url, uid) if str(a.challenge_id) == ch["challenge_id"]]
+    evaluated = statuses.count(200)
+    refused = sum(s in (409, 429) for s in statuses)
+    ok = evaluated == 1 and len(recorded) == 1
+    return Figure(
+        f"{n} parallel answers to one challenge, {len(bases)} process(es)",
+        tried=n,
+        handled=(evaluated + refused) if ok else 0,
+        lost=sum(s >= 500 for s in statuses) + (0 if ok else 1),
+        detail={"200": evaluated, "409": statuses.count(409), "429": statuses.count(429), "recorded": len(recorded)},
+    )
+
+
+def crash_during_enrolment(workdir: Path, corpus: str, speaker: str, n: int = 60, kill_after: int = 15) -> Figure:
+    """SIGKILL the server in the middle of a burst of enrolments, restart: every 2xx take is there, whole."""
+    url = sqlite_url(workdir)
+    env = server_env(workdir, url)
+    statuses: dict[int, int] = {}
+    created: dict[int, int] = {}
+    with running(workdir, env) as server:
+        auth = register(server.base, "crash@example.org", "crash")
+        uid = user_id(server.base, auth)
+        jobs = [(d, t) for t in range(0, 50) for d in range(10)][:n]
+        for d, t in jobs:
+            take(corpus, speaker, d, t)
+
+        def post(i: int) -> None:
+            d, t = jobs[i]
+            try:
+                r = httpx.post(
+                    f"{server.base}/api/v1/enrolment/utterances",
+                    json=enrol_body(corpus, speaker, d, t),
+                    headers=auth,
+                    timeout=120,
+                )
+                statuses[i] = r.status_code
+                if r.status_code == 201:
+                    created[i] = int(r.json()["utterance_id"])
+            except httpx.TransportError:
+                statuses[i] = -1  # the connection died with the server: outcome unknown to the client
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(post, i) for i in range(n)]
+            while len(created) < kill_after and not all(f.done() for f in futures):
+                time.sleep(0.01)
+            server.kill()
+            for f in futures:
+                f.result()
+    with running(workdir, env) as server:
+        healthy = httpx.get(f"{server.base}/healthz", timeout=30).status_code == 200
+        auth2 = {}
+        with httpx.Client(base_url=server.base, timeout=60) as http:
+            auth2 = login(http, "crash@example.org")
+            listed = http.get("/api/v1/enrolment/utterances", headers=auth2).json()
+    check = model_vs_rebuild(url, uid)
+    present = set(check["ids"])
+    missing = [i for i in created.values() if i not in present]
+    listed_ids = {u["utterance_id"] for u in listed["utterances"]}
+    lost = len(missing) + check["half_written"] + (0 if check["equal"] else 1) + (0 if healthy else 1)
+    lost += len(listed_ids ^ present)
+    return Figure(
+        f"SIGKILL during a burst of {n} enrolments, restart",
+        tried=len(created),
+        handled=len(created) - len(missing),
+        lost=lost,
+        detail={
+            "acknowledged_2xx": len(created),
+            "connection_lost": sum(s == -1 for s in statuses.values()),
+            "stored_after_restart": len(present),
+            "half_written": check["half_written"],
+            "model_equals_rebuild": check["equal"],
+            "max_abs_diff": check["max_abs_diff"],
+        },
+    )
+
+
+def brute_force(
+    bases: list[str], database_url: str, corpus: str, owner: str, attacker: str, after: int, seconds: int
+) -> Figure:
+    """``after`` rejected answers lock the account on every process; the next is refused without scoring,
+    for ``seconds`` (then twice that); an accept clears it. ``tried`` counts the refusals checked."""
+    auth = register(bases[0], f"bf-{uuid.uuid4().hex[:8]}@example.org", f"bf-{uuid.uuid4().hex[:8]}")
+    uid = user_id(bases[0], auth)
+    enrol_ready(bases[0], auth, corpus, owner)
+    fresh = iter(range(10, 50))
+    checks: list[bool] = []
+    detail: dict[str, Any] = {}
+
+    def fail_streak(k: int) -> dict[str, Any]:
+        """k impostor answers (each a fresh take of another speaker), alternating processes."""
+        spare = None
+        for i in range(k):
+            base = bases[i % len(bases)]
+            ch = httpx.post(f"{base}/api/v1/challenges", headers=auth, timeout=120)
+            assert ch.status_code == 201, ch.text
+            if i == k - 1:  # a challenge fetched before the lock, answered after it
+                spare = httpx.post(f"{bases[-1]}/api/v1/challenges", headers=auth, timeout=120).json()
+            t = next(fresh)
+            # Another speaker saying other digits than prompted: certain to be rejected (content and voice).
+            segs = [segment(corpus, attacker, (d + 1) % 10, t, prompted=d) for d in ch.json()["digits"]]
+            out = httpx.post(
+                f"{base}/api/v1/verifications",
+                json={"challenge_id": ch.json()["challenge_id"], "segments": segs},
+                headers=auth,
+                timeout=120,
+            )
+            assert out.status_code == 200 and out.json()["decision"] == "reject", out.text
+        assert spare is not None
+        return spare
+
+    for round_no, expected in enumerate((seconds, 2 * seconds)):
+        spare = fail_streak(after)
+        scored_before = len(attempts_for(database_url, uid))
+        fps_before = count_rows(database_url, ReplayFingerprint, uid)
+        locked_at = time.monotonic()
+        for base in bases:  # every process refuses challenges and answers alike
+            r = httpx.post(f"{base}/api/v1/challenges", headers=auth, timeout=60)
+            checks.append(r.status_code == 429 and 0 < int(r.headers.get("Retry-After", "0")) <= expected)
+            checks.append(r.headers.get("content-type", "").startswith("application/problem+json"))
+            segs = [segment(corpus, attacker, (d + 1) % 10, next(fresh), prompted=d) for d in spare["digits"]]
+            r = httpx.post(
+                f"{base}/api/v1/verifications",
+                json={"challenge_id": spare["challenge_id"], "segments": segs},
+                headers=auth,
+                timeout=60,
+            )
+            checks.append(r.status_code == 429 and int(r.headers.get("Retry-After", "0")) > 0)
+        checks.append(len(attempts_for(database_url, uid)) == scored_before)  # nothing scored
+        checks.append(count_rows(database_url, ReplayFingerprint, uid) == fps_before)
+        # Still locked just before the end, open again after it.
+        time.sleep(max(0.0, expected - 1.2 - (time.monotonic() - locked_at)))
+        checks.append(httpx.post(f"{bases[-1]}/api/v1/challenges", headers=auth, timeout=60).status_code == 429)
+        time.sleep(max(0.0, expected + 0.3 - (time.monotonic() - locked_at)))
+        r = httpx.post(f"{bases[0]}/api/v1/challenges", headers=auth, timeout=60)
+        checks.append(r.status_code == 201)
+        detail[f"lock_{round_no + 1}_seconds"] = expected
+    # A genuine accept clears the streak and the backoff.
+    ch = httpx.post(f"{bases[0]}/api/v1/challenges", headers=auth, timeout=60).json()
+    segs = [segment(corpus, owner, d, next(fresh)) for d in ch["digits"]]
+    out = httpx.post(
+        f"{bases[0]}/api/v1/verifications",
+        json={"challenge_id": ch["challenge_id"], "segments": segs},
+        headers=auth,
+        timeout=60,
+    ).json()
+    detail["genuine_after_lock"] = out["decision"]
+    return Figure(
+        f"brute force: lockout after {after} rejections, {len(bases)} process(es)",
+        tried=len(checks),
+        handled=sum(checks),
+        lost=len(checks) - sum(checks),
+        detail=detail,
+    )
+
+
+def replay_over_api(base: str, corpus: str, speaker: str, rounds: int) -> Figure:
+    """Alternating fresh genuine answers (must not be flagged) with re-sent earlier answers and responses
+    spliced from the user's stored enrolment takes (must be rejected as replays)."""
+    auth = register(base, f"rp-{uuid.uuid4().hex[:8]}@example.org", f"rp-{uuid.uuid4().hex[:8]}")
+    enrol_ready(base, auth, corpus, speaker)
+    fresh = iter(range(6, 50))
+    history: dict[int, list[dict[str, Any]]] = {d: [] for d in range(10)}
+    tried = handled = lost = 0
+    counts = {"fresh": 0, "fresh_flagged": 0, "resent": 0, "resent_caught": 0, "spliced": 0, "spliced_caught": 0}
+    rng = np.random.default_rng(0)
+    with httpx.Client(base_url=base, timeout=120) as http:
+
+        def answer(segs_for: Callable[[list[int]], list[dict[str, Any]]]) -> dict[str, Any]:
+            ch = http.post("/api/v1/challenges", headers=auth)
+            assert ch.status_code == 201, ch.text
+            digits = ch.json()["digits"]
+            r = http.post(
+                "/api/v1/verifications",
+                json={"challenge_id": ch.json()["challenge_id"], "segments": segs_for(digits)},
+                headers=auth,
+            )
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        def fresh_segments(digits: list[int]) -> list[dict[str, Any]]:
+            t = next(fresh)
+            segs = [segment(corpus, speaker, d, t) for d in digits]
+            for d, s in zip(digits, segs, strict=True):
+                history[d].append(s)
+            return segs
+
+        for i in range(rounds):
+            out = answer(fresh_segments)
+            counts["fresh"] += 1
+            counts["fresh_flagged"] += out["replay_detected"]
+            tried += 1
+            handled += not out["replay_detected"]
+            lost += out["replay_detected"]
+            if i % 2 == 0:
+                out = answer(
+                    lambda digits: [
+                        dict(history[d][int(rng.integers(len(history[d])))])
+                        if history[d]
+                        else segment(corpus, speaker, d, 0)
+                        for d in digits
+                    ]
+                )
+                kind = "resent"
+            else:
+                out = answer(lambda digits: [segment(corpus, speaker, d, int(rng.integers(6))) for d in digits])
+                kind = "spliced"
+            counts[kind] += 1
+            caught = out["replay_detected"] and out["decision"] == "reject"
+            counts[f"{kind}_caught"] += caught
+            tried += 1
+            handled += caught
+            lost += not caught
+    return Figure("replay and splice over the API (fresh answers interleaved)", tried, handled, lost, counts)
+
+
+def replay_fsdd(corpus: str, speakers: list[str] | None = None, takes: int = 50) -> dict[str, Any]:
+    """The measurement behind REPLAY_THRESHOLD: genuine nearest-neighbour distances among one speaker's
+    different takes (every digit), and the distances of re-sent variants to their original."""
+    names = sorted({p.name.split("_")[1] for p in Path(corpus).glob("*.wav")})
+    speakers = speakers or names
+    rng = np.random.default_rng(0)
+    genuine: list[float] = []
+    variants: dict[str, list[float]] = {}
+    for spk in speakers:
+        keys = [(d, t) for d in range(10) for t in range(takes)]
+        fps = np.stack([replay.fingerprint(*take(corpus, spk, d, t)) for d, t in keys])
+        for i in range(len(keys)):
+            genuine.append(replay.nearest(fps[i], np.delete(fps, i, axis=0)))
+        for i, (d, t) in enumerate(keys):
+            m, e = take(corpus, spk, d, t)
+            quiet_m, quiet_e = np.repeat(m[np.argmin(e)][None], 10, 0), np.full(10, e.max() * 1e-5, dtype=e.dtype)
+            resent = {
+                "identical": (m, e),
+                "float16 re-encoded": (m.astype(np.float16).astype(np.float32), e),
+                "level -6 dB": (m - 5.0 * np.eye(m.shape[1])[0][None], e * 0.25),
+                "silence padded": (np.vstack([quiet_m, m, quiet_m]), np.r_[quiet_e, e, quiet_e]),
+                "noise 1% of coefficient std": (m + rng.normal(0, 0.01 * m.std(0), m.shape), e),
+                "noise 5% of coefficient std": (m + rng.normal(0, 0.05 * m.std(0), m.shape), e),
+            }
+            edited = {
+                "2 speech frames cut at each end": (m[2:-2], e[2:-2]),
+                "every 10th frame dropped": (np.delete(m, np.s_[::10], 0), np.delete(e, np.s_[::10])),
+            }
+            for name, (mm, ee) in {**resent, **edited}.items():
+                variants.setdefault(name, []).append(replay.nearest(replay.fingerprint(mm, ee), fps[i][None]))
+    g = np.array(genuine)
+    thr = replay.REPLAY_THRESHOLD
+    resent_names = list(variants)[:6]
+    return {
+        "speakers": speakers,
+        "takes": len(g),
+        "threshold": thr,
+        "genuine_min": float(g.min()),
+        "genuine_p1": float(np.percentile(g, 1)),
+        "genuine_median": float(np.median(g)),
+        "genuine_flagged": int((g < thr).sum()),
+        "variants": {
+            k: {
+                "max": float(np.max(v)),
+                "median": float(np.median(v)),
+                "caught": int((np.array(v) < thr).sum()),
+                "n": len(v),
+                "resent": k in resent_names,
+            }
+            for k, v in variants.items()
+        },
+    }
+
+
+def count_segments(database_url: str) -> int:
+    db = Database(database_url)
+    try:
+        with db.read_session() as session:
+            return len(session.scalars(select(Utterance.id)).all())
+    finally:
+        db.dispose()

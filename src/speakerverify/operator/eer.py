@@ -1,0 +1,332 @@
+"""``speakerverify eer``: the original's eer.py done right, on the live database.
+
+* Genuine trials: K takes of K distinct digits of one user, scored against that user's model
+  with those takes *subtracted* from it first (every stored take adapts the model; the
+  sufficient statistics make leave-out exact). Accepted verification attempts would be held-out
+  material too, but the service stores their scores, not their features, so they cannot be rescored.
+* Impostor trials: for every genuine trial, the same K digits from each other ready user
+  (a random take of each), against the claimed user's full model.
+* Scores are what the deployment compares with its threshold: the raw mean frame LLR minus the
+  user's shrunk impostor mean (service/calibration.py's normalisation) in deployment mode, the raw
+  score in provisional mode.
+* Nothing is tuned on the data it reports. An impostor speaker's trials are normalised with a
+  location and compared with a threshold computed without that speaker (leave one impostor speaker
+  out); genuine trials never enter a location or a threshold. EER, minDCF and FRR at FAR = 1% are
+  threshold-free summaries of the score distributions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from ..evaluation import metrics
+from ..models.calibration import shrunk_location, threshold_at_far
+from ..models.scoring import Alignment, align, models_frame_llr
+from ..models.speaker import N_DIGITS, Stats, digit_means, utterance_stats
+from ..service.context import AppContext
+from ..service.enrolment import ensure_current, take_features
+from ..service.runtime import CachedModel
+from ..service.settings import Settings
+from ..storage import calibrations, speaker_models, users, utterances
+from ..storage.tables import VerificationAttempt
+from .common import OperatorError, make_context, open_database, progress
+
+P_TARGET = 0.01  # minDCF operating point, as in `speakerverify eval`
+
+
+@dataclass
+class _Take:
+    digit: int
+    feats: np.ndarray
+    alignment: Alignment
+    stats: Stats
+
+
+@dataclass
+class _User:
+    user_id: uuid.UUID
+    alias: str
+    model: CachedModel
+    takes: list[_Take]
+
+    def by_digit(self) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        for i, t in enumerate(self.takes):
+            found.setdefault(t.digit, []).append(i)
+        return found
+
+
+def _score(ctx: AppContext, means: np.ndarray, takes: list[_Take]) -> float:
+    """Mean frame LLR of the takes pooled, each against the model of its digit."""
+    gmm = ctx.voice.ubm.gmm
+    total, frames = 0.0, 0
+    for t in takes:
+        llr = models_frame_llr(gmm, means[t.digit][None], t.feats, t.alignment)[0]
+        total += float(llr.sum())
+        frames += len(llr)
+    return total / frames if frames else float("-inf")
+
+
+def _load(ctx: AppContext) -> tuple[list[_User], dict[uuid.UUID, int]]:
+    rt = ctx.voice
+    gmm = rt.ubm.gmm
+    with ctx.db.read_session() as session:
+        ids = speaker_models.ready_user_ids(session)
+    for user_id in ids:  # models adapted from another UBM are rebuilt, as the service would
+        with ctx.db.write_session() as session:
+            ensure_current(session, ctx, user_id)
+    loaded: list[_User] = []
+    with ctx.db.read_session() as session:
+        ids = speaker_models.ready_user_ids(session)
+        accepted = {
+            uid: int(n)
+            for uid, n in session.execute(
+                select(VerificationAttempt.user_id, func.count())
+                .where(VerificationAttempt.decision == "accept")
+                .group_by(VerificationAttempt.user_id)
+            )
+        }
+        for user_id in progress(ids, "loading users", len(ids), "user"):
+            user = users.get_user(session, user_id)
+            model = rt.speaker(session, user_id)
+            if user is None or model is None:
+                continue
+            takes = []
+            for row in utterances.list_utterances(session, user_id):
+                if row.config_id != rt.config.config_id:
+                    continue
+                feats = take_features(rt, row)
+                takes.append(
+                    _Take(row.digit, feats, align(gmm, feats, rt.adaptation.top_c), utterance_stats(gmm, feats))
+                )
+            loaded.append(_User(user_id, user.alias, model, takes))
+    return loaded, accepted
+
+
+def eer_report(settings: Settings, k: int | None = None, seed: int = 0, trials: int = 50) -> dict[str, Any]:
+    policy = settings.voice
+    k = policy.challenge_digits if k is None else k
+    if not 1 <= k <= N_DIGITS:
+        raise OperatorError(f"--digits must be between 1 and {N_DIGITS}, got {k}")
+    if trials < 1:
+        raise OperatorError(f"--trials must be at least 1, got {trials}")
+    with open_database(settings) as db:
+        ctx = make_context(settings, db)
+        people, accepted = _load(ctx)
+        if len(people) < 2:
+            raise OperatorError(f"the report needs at least 2 ready users; the database has {len(people)}")
+        with db.read_session() as session:
+            stored = calibrations.get_threshold(session, k)
+            stored_info = (
+                None
+                if stored is None or stored.ubm_id != ctx.voice.ubm.ubm_id
+                else {"threshold": stored.threshold, "target_far": stored.target_far, "n_users": stored.n_users}
+            )
+        return _evaluate(ctx, people, accepted, k, seed, trials, stored_info)
+
+
+def _evaluate(
+    ctx: AppContext,
+    people: list[_User],
+    accepted: dict[uuid.UUID, int],
+    k: int,
+    seed: int,
+    n_trials: int,
+    stored_threshold: dict[str, Any] | None,
+) -> dict[str, Any]:
+    rt, policy = ctx.voice, ctx.settings.voice
+    gmm = rt.ubm.gmm
+    n = len(people)
+    digit_index = [p.by_digit() for p in people]
+    # raw[i][j]: scores of j's trials against i's model (j == i: leave-out genuine trials).
+    raw: list[list[list[float]]] = [[[] for _ in range(n)] for _ in range(n)]
+    trial_digits: list[list[list[list[int]]]] = [[[] for _ in range(n)] for _ in range(n)]
+    for i, person in enumerate(progress(people, f"scoring {k}-digit trials", n, "user")):
+        rng = np.random.default_rng([seed, i])
+        have = sorted(d for d, idx in digit_index[i].items() if idx)
+        if len(have) < k:
+            continue
+        full_means = person.model.digit_means
+        for _ in range(n_trials):
+            digits = [int(d) for d in rng.choice(have, size=k, replace=False)]
+            chosen = [int(rng.choice(digit_index[i][d])) for d in digits]
+            reduced = person.model.model
+            for c in chosen:
+                reduced = reduced.remove(person.takes[c].digit, person.takes[c].stats)
+            means = digit_means(gmm, reduced, rt.adaptation)
+            raw[i][i].append(_score(ctx, means, [person.takes[c] for c in chosen]))
+            trial_digits[i][i].append(digits)
+            for j, other in enumerate(people):
+                if j == i or any(not digit_index[j].get(d) for d in digits):
+                    continue
+                theirs = [other.takes[int(rng.choice(digit_index[j][d]))] for d in digits]
+                raw[i][j].append(_score(ctx, full_means, theirs))
+                trial_digits[i][j].append(digits)
+    arrays = [[np.asarray(raw[i][j], dtype=np.float64) for j in range(n)] for i in range(n)]
+
+    deployment = n - 1 >= policy.min_cohort_users
+    if deployment:
+        shift, thresholds = _cross_validated(arrays, policy.target_far)
+    else:  # the deployment itself uses the raw score and a fixed provisional threshold: nothing to fit
+        shift = {(i, j): 0.0 for i in range(n) for j in range(n)}
+        thresholds = {key: policy.provisional_threshold for key in [*range(n), None]}
+
+    trial_rows: list[dict[str, Any]] = []
+    per_user: list[dict[str, Any]] = []
+    all_target, all_impostor = [], []
+    fa = fr = 0
+    for i, person in enumerate(people):
+        target = arrays[i][i] - shift[(i, i)]
+        fr_i = int(np.sum(target < thresholds[None]))
+        imp_parts, fa_i = [], 0
+        for j in range(n):
+            if j == i:
+                continue
+            scores = arrays[i][j] - shift[(i, j)]
+            imp_parts.append(scores)
+            fa_i += int(np.sum(scores >= thresholds[j]))
+            for digits, r, s in zip(trial_digits[i][j], arrays[i][j], scores, strict=True):
+                trial_rows.append(_trial(person, people[j], "impostor", digits, r, s))
+        for digits, r, s in zip(trial_digits[i][i], arrays[i][i], target, strict=True):
+            trial_rows.append(_trial(person, person, "target", digits, r, s))
+        impostor = np.concatenate(imp_parts) if imp_parts else np.zeros(0)
+        fa, fr = fa + fa_i, fr + fr_i
+        all_target.append(target)
+        all_impostor.append(impostor)
+        row: dict[str, Any] = {
+            "alias": person.alias,
+            "n_target": len(target),
+            "n_impostor": len(impostor),
+            "accepted_attempts": accepted.get(person.user_id, 0),
+        }
+        row.update(_metrics(target, impostor, fa_i, fr_i))
+        per_user.append(row)
+    target_all, impostor_all = np.concatenate(all_target), np.concatenate(all_impostor)
+    pooled: dict[str, Any] = {"n_target": len(target_all), "n_impostor": len(impostor_all)}
+    pooled.update(_metrics(target_all, impostor_all, fa, fr))
+    return {
+        "k": k,
+        "seed": seed,
+        "trials_per_user": n_trials,
+        "ubm_id": rt.ubm.ubm_id,
+        "n_users": n,
+        "calibration": "deployment" if deployment else "provisional",
+        "target_far": policy.target_far,
+        "deployment_threshold": {
+            "genuine": thresholds[None],
+            "method": (
+                "service/calibration.py's normalisation and target-FAR threshold; each impostor speaker's trials "
+                "judged by a location and threshold computed without that speaker"
+                if deployment
+                else "the provisional threshold on raw scores (fewer than "
+                f"{policy.min_cohort_users} other ready users: the deployment is not calibrated yet)"
+            ),
+            "stored": stored_threshold,
+        },
+        "pooled": pooled,
+        "per_user": per_user,
+        "held_out_material": {
+            "enrolment_takes": "leave-out: each genuine trial's takes are subtracted from the model that scores it",
+            "accepted_attempts": sum(accepted.get(p.user_id, 0) for p in people),
+            "accepted_attempts_used": 0,
+            "note": "verification attempts store their scores but not their features, so they cannot be rescored",
+        },
+        "trials": trial_rows,
+    }
+
+
+def _trial(claimant: _User, speaker: _User, kind: str, digits: list[int], raw: float, score: float) -> dict[str, Any]:
+    return {
+        "claimant": claimant.alias,
+        "speaker": speaker.alias,
+        "kind": kind,
+        "digits": digits,
+        "raw": float(raw),
+        "score": float(score),
+    }
+
+
+def _metrics(target: np.ndarray, impostor: np.ndarray, false_accepts: int, false_rejects: int) -> dict[str, Any]:
+    if len(target) == 0 or len(impostor) == 0:
+        return {"eer": None, "frr_at_far1": None, "min_dcf": None, "deployment_far": None, "deployment_frr": None}
+    return {
+        "eer": 100 * metrics.eer(target, impostor),
+        "frr_at_far1": 100 * metrics.frr_at_far(target, impostor, 0.01),
+        "min_dcf": metrics.min_dcf(target, impostor, P_TARGET),
+        "deployment_far": 100 * false_accepts / len(impostor),
+        "deployment_frr": 100 * false_rejects / len(target),
+    }
+
+
+def _cross_validated(
+    raw: list[list[np.ndarray]], target_far: float
+) -> tuple[dict[tuple[int, int], float], dict[int | None, float]]:
+    """Locations and thresholds as service/calibration.py computes them, leaving one speaker out.
+
+    ``shift[(i, j)]``: the location subtracted from j's trials against user i (computed without j);
+    ``thresholds[j]``: the target-FAR threshold pooled over every user but j, from cohorts without j;
+    ``thresholds[None]``: the threshold from everyone's impostor trials, for genuine trials.
+    """
+    n = len(raw)
+
+    def locations(excluded: int | None) -> dict[int, float]:
+        own, sizes = {}, {}
+        for i in range(n):
+            if i == excluded:
+                continue
+            parts = [raw[i][j] for j in range(n) if j not in (i, excluded) and len(raw[i][j])]
+            own[i] = float(np.mean(np.concatenate(parts))) if parts else 0.0
+            sizes[i] = len(parts)
+        grand = float(np.mean(list(own.values()))) if own else 0.0
+        return {i: shrunk_location(own[i], grand, sizes[i]) for i in own}
+
+    def threshold(excluded: int | None, loc: dict[int, float]) -> float:
+        pooled = [raw[i][j] - loc[i] for i in loc for j in range(n) if j not in (i, excluded)]
+        return threshold_at_far(np.concatenate(pooled), target_far)
+
+    shift: dict[tuple[int, int], float] = {}
+    thresholds: dict[int | None, float] = {}
+    everyone = locations(None)
+    thresholds[None] = threshold(None, everyone)
+    for i in range(n):
+        shift[(i, i)] = everyone[i]
+    for j in range(n):
+        without_j = locations(j)
+        thresholds[j] = threshold(j, without_j)
+        for i in without_j:
+            shift[(i, j)] = without_j[i]
+    return shift, thresholds
+
+
+def format_report(report: dict[str, Any]) -> str:
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    def dcf(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    lines = [
+        f"{report['n_users']} ready users, {report['k']}-digit trials, UBM {report['ubm_id']}, "
+        f"calibration: {report['calibration']} (target FAR {100 * report['target_far']:g}%)",
+        "",
+        "| user | target | impostor | EER % | FRR @ FAR 1% | minDCF (0.01) | FAR % at threshold | FRR % at threshold |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in [*report["per_user"], {"alias": "**pooled**", **report["pooled"]}]:
+        lines.append(
+            f"| {r['alias']} | {r['n_target']} | {r['n_impostor']} | {pct(r['eer'])} | {pct(r['frr_at_far1'])} | "
+            f"{dcf(r['min_dcf'])} | {pct(r['deployment_far'])} | {pct(r['deployment_frr'])} |"
+        )
+    held = report["held_out_material"]
+    lines += [
+        "",
+        f"Threshold: {report['deployment_threshold']['method']}.",
+        f"Genuine trials: {held['enrolment_takes']}; {held['accepted_attempts']} accepted verification attempts "
+        f"not used ({held['note']}).",
+    ]
+    return "\n".join(lines) + "\n"

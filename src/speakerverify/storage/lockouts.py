@@ -1,0 +1,68 @@
+"""Database-held counters for brute-force defences: verification lockouts and login rate limits.
+
+Every worker reads and writes the same rows inside write transactions (row locks on PostgreSQL,
+the write lock on SQLite), so the limits hold however many processes serve the API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .tables import RateLimit, VerificationLockout, utcnow
+
+
+def get_lockout(session: Session, user_id: uuid.UUID, for_update: bool = False) -> VerificationLockout | None:
+    stmt = select(VerificationLockout).where(VerificationLockout.user_id == user_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def lockout_for_update(session: Session, user_id: uuid.UUID) -> VerificationLockout:
+    """The user's lockout row, locked, created (with zero counts) if missing."""
+    row = get_lockout(session, user_id, for_update=True)
+    if row is None:
+        try:
+            with session.begin_nested():  # a concurrent first attempt may insert it first
+                session.add(VerificationLockout(user_id=user_id, failures=0, level=0))
+        except IntegrityError:
+            pass
+        row = get_lockout(session, user_id, for_update=True)
+        assert row is not None
+    return row
+
+
+def rate_key(scope: str, value: str) -> str:
+    """Counters are keyed by a hash: no email address or client address is stored in clear."""
+    return hashlib.sha256(f"{scope}:{value}".encode()).hexdigest()
+
+
+def rate_for_update(session: Session, key: str, window: timedelta, now: datetime | None = None) -> RateLimit:
+    """The counter for ``key`` in its current window (a new window starts at zero), locked."""
+    now = now or utcnow()
+    stmt = select(RateLimit).where(RateLimit.key == key).with_for_update()
+    row = session.scalar(stmt)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(RateLimit(key=key, window_start=now, count=0))
+        except IntegrityError:
+            pass
+        row = session.scalar(stmt)
+        assert row is not None
+    if row.window_start + window <= now:
+        row.window_start, row.count = now, 0
+    return row
+
+
+def purge_rates(session: Session, window: timedelta, now: datetime | None = None) -> int:
+    """Forget counters whose window ended."""
+    cutoff = (now or utcnow()) - window
+    result = session.execute(delete(RateLimit).where(RateLimit.window_start < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
