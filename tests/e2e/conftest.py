@@ -10,27 +10,28 @@ plays 48 kHz samples into it. Everything after that source - the page's own Audi
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from speakerverify.evaluation.server import serve
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SPEAKERVERIFY_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# The README's copies are refreshed only on request; ordinary runs (and CI) leave the tree clean.
+SCREENSHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("SPEAKERVERIFY_UPDATE_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "speakerverify-screenshots"
+)
 PASSWORD = "correct horse battery"
 MIC_RATE = 48000  # the fake microphone's rate; the page resamples to the config's 8 kHz
 CHROMIUM_ARGS = [
@@ -80,57 +81,12 @@ FAKE_MIC = """
 # The service
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _speakerverify() -> list[str]:
-    exe = shutil.which("speakerverify")
-    return [exe] if exe else [sys.executable, "-m", "speakerverify.cli"]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`speakerverify serve` on a fresh SQLite data directory; yields its base URL."""
     tmp = tmp_path_factory.mktemp("e2e-server")
-    port = _free_port()
-    log = tmp / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKERVERIFY_")}
-    env["SPEAKERVERIFY_DATA_DIR"] = str(tmp / "data")
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*_speakerverify(), "serve", "--port", str(port)],
-            cwd=tmp,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"serve did not become healthy:\n{log.read_text()}")
-            time.sleep(0.2)
+    with serve(tmp, [], {"SPEAKERVERIFY_DATA_DIR": str(tmp / "data")}) as base:
         yield base
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -139,9 +95,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the Playwright package is not installed")
-    if not CHROMIUM.is_file():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (scripts/test.sh installs Debian's chromium)")
+    # Not skipped when missing: scripts/test.sh installs both, so their absence is a broken set-up.
+    from playwright import sync_api
+
+    assert CHROMIUM.is_file(), f"Chromium not found at {CHROMIUM} (scripts/test.sh installs Debian's chromium)"
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
