@@ -23,6 +23,8 @@ from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables
 from speakerverify.storage.tables import (
     Challenge,
+    LegacyAccount,
+    LegacyTake,
     ReplayFingerprint,
     Utterance,
     VerificationAttempt,
@@ -55,7 +57,9 @@ def _features(frames: int = 30) -> dict[str, Any]:
     return {"mfcc": mfcc.tolist(), "energy": np.full(frames, 1e9).tolist()}
 
 
-def _request_for(method: str, path: str, b_ids: dict[str, Any]) -> tuple[str, dict[str, Any] | None, set[int]]:
+def _request_for(
+    method: str, path: str, b_ids: dict[str, Any], password: str
+) -> tuple[str, dict[str, Any] | None, set[int]]:
     if (method, path) == ("POST", "/api/v1/enrolment/utterances"):
         return path, {"config_id": "mfcc-8k-v1", "digit": 4, **_features()}, {201}
     if (method, path) == ("DELETE", "/api/v1/enrolment/utterances/{utterance_id}"):
@@ -63,9 +67,13 @@ def _request_for(method: str, path: str, b_ids: dict[str, Any]) -> tuple[str, di
     if (method, path) == ("POST", "/api/v1/verifications"):
         body = {"challenge_id": str(b_ids["challenge"]), "segments": [{"digit": 4, **_features()}]}
         return path, body, {404}
+    if (method, path) == ("PUT", "/api/v1/me/password"):  # A changes A's own password (to the same one)
+        return path, {"current_password": password, "new_password": password}, {200}
     if (method, path) in NOT_READY:
         return path, None, {409}
     return path, None, set(range(200, 400))
+
+
 DESTRUCTIVE_LAST = ("DELETE",)
 ERASE_ACCOUNT = ("DELETE", "/api/v1/me")
 
@@ -103,11 +111,33 @@ def _plant(database: Database, uid: uuid.UUID, marker: float) -> None:
         s.add(VerificationAttempt(user_id=uid, challenge_id=challenge.id, n_frames=2, score=marker, decision="reject"))
         tokens.revoke(s, f"jti-{marker}", uid, utcnow() + timedelta(hours=1))
         calibrations.put_calibration(
-            s, uid, ubm_id="u", model_version=1, k=5, cohort_key="c", n_cohort_users=5, location=marker,
+            s,
+            uid,
+            ubm_id="u",
+            model_version=1,
+            k=5,
+            cohort_key="c",
+            n_cohort_users=5,
+            location=marker,
             impostor_scores=np.full(3, marker),
         )
         s.add(ReplayFingerprint(user_id=uid, digit=4, fingerprint=bytes(768)))
         s.add(VerificationLockout(user_id=uid, failures=1, level=0))
+        s.add(LegacyAccount(user_id=uid, legacy_user_id="legacy-1", document={}))
+        s.add(
+            LegacyTake(
+                user_id=uid,
+                source="trainLog",
+                position=0,
+                fingerprint="f",
+                config_id="meyda-legacy-native-v0",
+                digit=4,
+                n_frames=1,
+                n_mfcc=13,
+                mfcc=bytes(52),
+                energy=bytes(4),
+            )
+        )
 
 
 def _counts(database: Database, uid: uuid.UUID) -> dict[str, int]:
@@ -153,7 +183,7 @@ def test_a_token_of_a_reaches_nothing_of_b(client: TestClient, api: Any, databas
     b_markers = [str(b_id), "b@example.org", "bobby", "7.75"]
     for method, route in _private_routes(client):
         a_headers = api.login(email="a@example.org")  # fresh: earlier deletions end sessions
-        path, body, expected = _request_for(method, route, b_ids)
+        path, body, expected = _request_for(method, route, b_ids, api.password)
         response = client.request(method, path, headers=a_headers, json=body)
         assert response.status_code in expected, (method, path, response.text)
         for marker in b_markers:

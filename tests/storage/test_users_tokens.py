@@ -18,6 +18,8 @@ from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables
 from speakerverify.storage.tables import (
     Challenge,
+    LegacyAccount,
+    LegacyTake,
     ReplayFingerprint,
     User,
     VerificationAttempt,
@@ -81,11 +83,33 @@ def _plant_everything(db: Database, user_id: uuid.UUID, ubm: UBM) -> None:
         s.add(VerificationAttempt(user_id=user_id, challenge_id=challenge.id, n_frames=5, decision="reject"))
         tokens.revoke(s, uuid.uuid4().hex, user_id, utcnow() + timedelta(hours=1))
         calibrations.put_calibration(
-            s, user_id, ubm_id=ubm.ubm_id, model_version=1, k=5, cohort_key="x", n_cohort_users=5,
-            location=0.5, impostor_scores=np.zeros(4),
+            s,
+            user_id,
+            ubm_id=ubm.ubm_id,
+            model_version=1,
+            k=5,
+            cohort_key="x",
+            n_cohort_users=5,
+            location=0.5,
+            impostor_scores=np.zeros(4),
         )
         s.add(ReplayFingerprint(user_id=user_id, digit=3, fingerprint=bytes(768)))
         s.add(VerificationLockout(user_id=user_id, failures=1, level=0))
+        s.add(LegacyAccount(user_id=user_id, legacy_user_id="legacy-1", document={}))
+        s.add(
+            LegacyTake(
+                user_id=user_id,
+                source="trainLog",
+                position=0,
+                fingerprint="f",
+                config_id="meyda-legacy-native-v0",
+                digit=3,
+                n_frames=1,
+                n_mfcc=13,
+                mfcc=bytes(52),
+                energy=bytes(4),
+            )
+        )
 
 
 def _rows_of(db: Database, user_id: uuid.UUID) -> dict[str, int]:

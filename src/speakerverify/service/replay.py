@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..models import replay
-from ..storage import fingerprints
+from ..storage import fingerprints, lockouts
 
 
 def record_take(
@@ -35,10 +35,12 @@ def check_and_record(
 ) -> list[float]:
     """Distance of each segment to the nearest fingerprint already seen for the user; records the segments.
 
-    Runs under the user's row lock, so two concurrent answers carrying the same segment cannot both
+    Runs under the user's lockout-row lock, so two concurrent answers carrying the same segment cannot both
     pass: the second sees the first's fingerprint. A segment is a replay when its distance < threshold.
     """
-    fingerprints.lock_user(session, user_id)
+    # Serialised per user on the lockout row (not the users row: FOR UPDATE there would conflict with the
+    # KEY SHARE locks that inserting the attempt takes on PostgreSQL, and deadlock with settle()).
+    lockouts.lockout_for_update(session, user_id)
     seen = fingerprints.user_fingerprints(session, user_id)
     out = []
     for digit, (mfcc, energy) in zip(digits, arrays, strict=True):

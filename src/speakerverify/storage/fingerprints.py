@@ -9,13 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import replay
-from .tables import ReplayFingerprint, User, Utterance
+from .tables import ReplayFingerprint, Utterance
 from .utterances import utterance_arrays
-
-
-def lock_user(session: Session, user_id: uuid.UUID) -> None:
-    """Serialise this user's check-and-record against other workers (row lock; SQLite: the write lock)."""
-    session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 def add(

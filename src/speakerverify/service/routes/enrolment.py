@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 
 from .. import enrolment
 from ..auth import Context, CurrentToken
@@ -49,7 +49,9 @@ def list_takes(token: CurrentToken, ctx: Context) -> UtteranceList:
     summary="Delete one take (the model follows)",
     responses={404: {"description": "No such take of mine", **_PROBLEM}},
 )
-def delete_take(utterance_id: int, token: CurrentToken, ctx: Context) -> None:
+def delete_take(
+    utterance_id: Annotated[int, Path(ge=1, le=2**63 - 1)], token: CurrentToken, ctx: Context
+) -> None:  # bounded: ids are 64-bit, larger numbers overflow the database driver (found by schemathesis)
     enrolment.delete_take(ctx, token.user_id, utterance_id)
 
 
