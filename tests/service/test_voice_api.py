@@ -320,17 +320,20 @@ def test_models_are_rebuilt_from_stored_takes_when_the_ubm_changes(
         assert s.scalar(select(SpeakerModelRow.ubm_id)) == default.ubm_id
     with TestClient(create_app(settings.with_(ubm_file=path))) as client:
         auth = api.login()  # any process issues tokens every other one accepts
-        ch = client.post("/api/v1/challenges", headers=auth)
-        assert ch.status_code == 201, ch.text
-        r = client.post(
-            "/api/v1/verifications",
-            headers=auth,
-            json={
+        scores = {}
+        for speaker, take_no in (("yweweler", 40), ("theo", 40)):
+            ch = client.post("/api/v1/challenges", headers=auth)
+            assert ch.status_code == 201, ch.text
+            body = {
                 "challenge_id": ch.json()["challenge_id"],
-                "segments": segments_for("yweweler", ch.json()["digits"], 40),
-            },
-        )
-        assert r.json()["decision"] == "accept", r.text
+                "segments": segments_for(speaker, ch.json()["digits"], take_no),
+            }
+            r = client.post("/api/v1/verifications", headers=auth, json=body)
+            assert r.status_code == 200, r.text
+            scores[speaker] = r.json()["score"]
+        # The rebuilt model still tells its speaker from another one (the decision itself depends on
+        # the provisional threshold, which this shifted UBM was not calibrated for).
+        assert scores["yweweler"] > scores["theo"] + 0.5, scores
         assert client.get("/api/v1/enrolment/utterances", headers=auth).json()["progress"]["ready"]
     with database.read_session() as s:
         assert s.scalar(select(SpeakerModelRow.ubm_id)) == "test-shifted-ubm"
