@@ -278,7 +278,7 @@ def main() -> None:
         if not opts.skip_postgres:
             pg = pgserver_module().PostgresServer()
             try:
-                url = pg.url(pg.create_database())
+                url = pg.create_database()
                 label = "ours, PostgreSQL, 2 workers"
                 r, rss[label] = run_ours(
                     label,
@@ -306,7 +306,7 @@ def main() -> None:
     ratio = ["| operation | clients | original p50 / ours p50 (SQLite, 1 worker) |", "|---|---:|---:|"]
     for r in rows:
         if r["config"] == "ours, SQLite, 1 worker" and (r["op"], r["clients"]) in base:
-            ratio.append(f"| {r['op']} | {r['clients']} | {base[(r['op'], r['clients'])]['p50'] / r['p50']:.1f}x |")
+            ratio.append(f"| {r['op']} | {r['clients']} | {base[(r['op'], r['clients'])]['p50'] / r['p50']:.2f}x |")
     body = "\n\n".join(
         [
             "## HTTP performance",
@@ -317,6 +317,12 @@ def main() -> None:
             "stored takes (60 stored before the run), every score deserialises the model from the database.",
             "\n".join(table),
             "\n".join(ratio),
+            "The original's verification row is one scoring request (no challenge, no content check, no replay "
+            "check, no calibration, no decision); ours is a challenge plus a checked, calibrated, recorded answer. "
+            "Targets of the performance issue not met in this run: verification p99 <= 50 ms at 8 clients and "
+            ">= 150 verifications/s on PostgreSQL with 2 workers; enrolment p50 <= 15 ms and 10x the original's "
+            "refit at 60 takes (the refit costs ~20 ms here); growth to 100,000 users is not measured (see "
+            "the issue's closing note).",
             "Peak RSS of the server processes: " + ", ".join(f"{k}: {v:.0f} MB" for k, v in rss.items()) + ".",
             "Payload of one 5-digit verification answer:\n\n" + payload_table(feats, opts.corpus),
         ]
