@@ -52,8 +52,10 @@ def enrol_speaker(client: TestClient, auth: dict[str, str], speaker: str) -> Non
             assert r.status_code == 201, r.text
 
 
-def segments_for(speaker: str, digits: list[int], takes: int) -> list[dict[str, Any]]:
-    return [{"digit": d, **features_payload(*take(speaker, d, takes))} for d in digits]
+def segments_for(speaker: str, digits: list[int], takes: int, spoken: list[int] | None = None) -> list[dict[str, Any]]:
+    """One segment per prompted digit, labelled with it; ``spoken`` gives the digits actually said."""
+    spoken = spoken or digits
+    return [{"digit": d, **features_payload(*take(speaker, s, takes))} for d, s in zip(digits, spoken, strict=True)]
 
 
 def _b64(obj: Any) -> str:
@@ -242,10 +244,13 @@ def test_login_limits_and_lockout_settings_come_from_the_environment(tmp_path: A
 # --- verification lockout and replays ------------------------------------------------------------------
 
 
-def _answer(client: TestClient, auth: dict[str, str], speaker: str, take_no: int) -> Any:
+def _answer(client: TestClient, auth: dict[str, str], speaker: str, take_no: int, wrong: bool = False) -> Any:
+    """Answer a fresh challenge with the speaker's takes; ``wrong``: of other digits than prompted."""
     ch = client.post("/api/v1/challenges", headers=auth)
     assert ch.status_code == 201, ch.text
-    body = {"challenge_id": ch.json()["challenge_id"], "segments": segments_for(speaker, ch.json()["digits"], take_no)}
+    digits = ch.json()["digits"]
+    spoken = [(d + 5) % 10 for d in digits] if wrong else None
+    body = {"challenge_id": ch.json()["challenge_id"], "segments": segments_for(speaker, digits, take_no, spoken)}
     return client.post("/api/v1/verifications", json=body, headers=auth)
 
 
@@ -257,8 +262,9 @@ def test_lockout_after_consecutive_rejections_with_backoff(settings: Settings, a
         auth = api.login()
         enrol_speaker(client, auth, "jackson")
         uid = uuid.UUID(profile["id"])
+        # Rejections that do not depend on the threshold: the prompted digits are not what is said.
         for n in range(3):
-            r = _answer(client, auth, "theo", 30 + n)
+            r = _answer(client, auth, "jackson", 30 + n, wrong=True)
             assert r.status_code == 200 and r.json()["decision"] == "reject", r.text
         with database.read_session() as s:
             scored = len(s.scalars(select(VerificationAttempt.id).where(VerificationAttempt.user_id == uid)).all())
@@ -278,7 +284,7 @@ def test_lockout_after_consecutive_rejections_with_backoff(settings: Settings, a
             )
         time.sleep(2.1)
         for n in range(3):  # the next streak locks for twice as long
-            assert _answer(client, auth, "theo", 41 + n).json()["decision"] == "reject"
+            assert _answer(client, auth, "jackson", 41 + n, wrong=True).json()["decision"] == "reject"
         assert 3 <= int(client.post("/api/v1/challenges", headers=auth).headers["Retry-After"]) <= 4
         with database.write_session() as s:  # skip the wait: an accept then clears streak and backoff
             s.execute(update(VerificationLockout).values(locked_until=utcnow() - timedelta(seconds=1)))
@@ -296,7 +302,7 @@ def test_lockout_zero_disables_it(settings: Settings, api: Any) -> None:
         auth = api.login()
         enrol_speaker(client, auth, "jackson")
         for n in range(7):
-            assert _answer(client, auth, "theo", 30 + n).json()["decision"] == "reject"
+            assert _answer(client, auth, "jackson", 30 + n, wrong=True).json()["decision"] == "reject"
         assert client.post("/api/v1/challenges", headers=auth).status_code == 201
 
 
