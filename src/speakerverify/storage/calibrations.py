@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -22,6 +23,29 @@ def calibration_scores(row: Calibration) -> np.ndarray:
     return decode_f32(row.impostor_scores, (-1,))
 
 
+def _upsert(
+    session: Session, table: type[Calibration] | type[DeploymentThreshold], key: Any, values: dict[str, Any]
+) -> None:
+    """Insert the row with primary key ``key`` or overwrite it, under a row lock.
+
+    The values are deterministic functions of the stored data, so when two workers race to insert,
+    the loser's savepoint rolls back and it overwrites the winner's row with the same values.
+    """
+    row = session.get(table, key, with_for_update=True)
+    if row is None:
+        try:
+            with session.begin_nested():
+                pk = table.__mapper__.primary_key[0].name
+                session.add(table(**{pk: key}, **values))
+            return
+        except IntegrityError:
+            row = session.get(table, key, with_for_update=True, populate_existing=True)
+            assert row is not None
+    for name, value in values.items():
+        setattr(row, name, value)
+    session.flush()
+
+
 def put_calibration(
     session: Session,
     user_id: uuid.UUID,
@@ -34,7 +58,7 @@ def put_calibration(
     location: float,
     impostor_scores: np.ndarray,
 ) -> None:
-    """Insert or replace the user's calibration (the values are deterministic, so a race is harmless)."""
+    """Insert or replace the user's calibration."""
     values = {
         "ubm_id": ubm_id,
         "model_version": model_version,
@@ -45,18 +69,7 @@ def put_calibration(
         "impostor_scores": encode_f32(np.asarray(impostor_scores).ravel()),
         "computed_at": utcnow(),
     }
-    row = session.get(Calibration, user_id, with_for_update=True)
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(Calibration(user_id=user_id, **values))
-            return
-        except IntegrityError:
-            row = session.get(Calibration, user_id, with_for_update=True, populate_existing=True)
-            assert row is not None
-    for key, value in values.items():
-        setattr(row, key, value)
-    session.flush()
+    _upsert(session, Calibration, user_id, values)
 
 
 def pooled(session: Session, ubm_id: str, k: int, limit: int) -> list[Calibration]:
@@ -94,18 +107,7 @@ def put_threshold(
         "n_scores": n_scores,
         "computed_at": utcnow(),
     }
-    row = session.get(DeploymentThreshold, k, with_for_update=True)
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(DeploymentThreshold(k=k, **values))
-            return
-        except IntegrityError:
-            row = session.get(DeploymentThreshold, k, with_for_update=True, populate_existing=True)
-            assert row is not None
-    for key, value in values.items():
-        setattr(row, key, value)
-    session.flush()
+    _upsert(session, DeploymentThreshold, k, values)
 
 
 def delete_calibration(session: Session, user_id: uuid.UUID) -> None:
