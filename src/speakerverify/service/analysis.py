@@ -65,9 +65,32 @@ def _ready_model(ctx: AppContext, session, user_id: uuid.UUID) -> CachedModel:
     return model
 
 
+def _impostor_row(
+    ctx: AppContext,
+    alias: str,
+    digit_means: np.ndarray,
+    takes: list[tuple[int, np.ndarray]],
+    calib: Calibration,
+    rng: np.random.Generator,
+) -> ImpostorRow:
+    """One speaker's takes, assembled into trials, against a model decided with ``calib``."""
+    rt = ctx.voice
+    sums, counts = take_llr_sums(rt.ubm.gmm, digit_means, takes, rt.adaptation.top_c)
+    digits = np.array([d for d, _ in takes])
+    trials = assemble_trials(digits, np.zeros(len(takes), dtype=int), calib.k, TRIALS_PER_OTHER, rng)
+    n, accepted, mean = _summary(np.asarray(calib.normalise(trial_scores(sums, counts, trials))), calib.threshold)
+    return ImpostorRow(alias=alias, trials=n, false_accepts=accepted, mean_score=mean)
+
+
+def _reference_summary(
+    ctx: AppContext, model: CachedModel, takes: list[tuple[int, np.ndarray]], calib: Calibration
+) -> ScoreSummary:
+    n, accepted, mean = _summary(_reference(ctx, model, takes, calib), calib.threshold)
+    return ScoreSummary(trials=n, accepts=accepted, mean_score=mean)
+
+
 def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
     calib = calibrate(ctx, user_id)
-    rt = ctx.voice
     with ctx.db.read_session() as session:
         model = _ready_model(ctx, session, user_id)
         mine = _takes(ctx, session, user_id)
@@ -79,19 +102,12 @@ def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
             takes = _takes(ctx, session, other)
             if user is None or not takes:
                 continue
-            sums, counts = take_llr_sums(rt.ubm.gmm, model.digit_means, takes, rt.adaptation.top_c)
-            digits = np.array([d for d, _ in takes])
-            trials = assemble_trials(digits, np.zeros(len(takes), dtype=int), calib.k, TRIALS_PER_OTHER, rng)
-            scores = calib.normalise(trial_scores(sums, counts, trials))
-            n, accepted, mean = _summary(np.asarray(scores), calib.threshold)
-            rows.append(ImpostorRow(alias=user.alias, trials=n, false_accepts=accepted, mean_score=mean))
-    ref = _reference(ctx, model, mine, calib)
-    n, accepted, mean = _summary(ref, calib.threshold)
+            rows.append(_impostor_row(ctx, user.alias, model.digit_means, takes, calib, rng))
     return IntrusionReport(
         threshold=calib.threshold,
         calibration=calib.mode,  # type: ignore[arg-type]
         k=calib.k,  # type: ignore[arg-type]
-        reference=ScoreSummary(trials=n, accepts=accepted, mean_score=mean),
+        reference=_reference_summary(ctx, model, mine, calib),
         impostors=rows,
     )
 
@@ -103,7 +119,6 @@ def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
         model = _ready_model(ctx, session, user_id)
         mine = _takes(ctx, session, user_id)
         others = speaker_models.ready_user_ids(session, exclude=user_id, limit=MAX_OTHERS)
-    digits = np.array([d for d, _ in mine])
     rows = []
     for other in others:
         their_calib = calibrate(ctx, other)
@@ -112,12 +127,5 @@ def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
             theirs = rt.speaker(session, other)
         if user is None or theirs is None:
             continue
-        sums, counts = take_llr_sums(rt.ubm.gmm, theirs.digit_means, mine, rt.adaptation.top_c)
-        rng = np.random.default_rng(2)
-        trials = assemble_trials(digits, np.zeros(len(mine), dtype=int), their_calib.k, TRIALS_PER_OTHER, rng)
-        scores = their_calib.normalise(trial_scores(sums, counts, trials))
-        n, accepted, mean = _summary(np.asarray(scores), their_calib.threshold)
-        rows.append(ImpostorRow(alias=user.alias, trials=n, false_accepts=accepted, mean_score=mean))
-    ref = _reference(ctx, model, mine, calib)
-    n, accepted, mean = _summary(ref, calib.threshold)
-    return BenchmarkReport(k=calib.k, reference=ScoreSummary(trials=n, accepts=accepted, mean_score=mean), others=rows)
+        rows.append(_impostor_row(ctx, user.alias, theirs.digit_means, mine, their_calib, np.random.default_rng(2)))
+    return BenchmarkReport(k=calib.k, reference=_reference_summary(ctx, model, mine, calib), others=rows)
