@@ -17,6 +17,7 @@ from ..evaluation.corpus import Recording, read_fsdd
 from ..features import AudioError, extract, read_audio
 from ..service import accounts, enrolment
 from ..service.context import AppContext
+from ..service.features_in import utterance_from_json
 from ..service.problems import ProblemError
 from ..service.schemas import RegisterRequest, UtteranceIn
 from ..service.settings import Settings
@@ -99,8 +100,8 @@ def _enrol(ctx: AppContext, user_id: uuid.UUID, rec: Recording, sample: SampleUs
         return False
     config_id = ctx.voice.config.config_id
     body = UtteranceIn(config_id=config_id, digit=rec.digit, mfcc=mfcc.tolist(), energy=energy.tolist())
-    try:
-        enrolment.enrol(ctx, user_id, body)
+    try:  # validated as the API would, so a sample take is held to the same checks
+        enrolment.enrol(ctx, user_id, utterance_from_json(body, ctx.voice.config, ctx.settings.voice))
     except ProblemError as exc:
         sample.rejected.append(f"{rec.path.name}: {exc.detail}")
         return False

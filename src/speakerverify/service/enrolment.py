@@ -14,10 +14,10 @@ from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Utterance
 from . import replay
 from .context import AppContext
-from .features_in import check_config_id, decode_features
+from .features_in import DigitFrames
 from .problems import ProblemError
 from .runtime import VoiceRuntime
-from .schemas import EnrolmentProgressOut, EnrolmentResult, UtteranceIn, UtteranceList, UtteranceOut
+from .schemas import EnrolmentProgressOut, EnrolmentResult, UtteranceList, UtteranceOut
 
 # Frame energy of a full-scale sine through Meyda's window at int16 scale: 32768^2 * 0.5 * sum(w^2).
 _FULL_SCALE_ENERGY = 32768.0**2 * 0.5 * 101.7408
@@ -67,10 +67,10 @@ def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> Non
     rt.forget(user_id)
 
 
-def enrol(ctx: AppContext, user_id: uuid.UUID, body: UtteranceIn) -> EnrolmentResult:
+def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolmentResult:
+    """Store one validated take of ``take.digit`` and add it to the user's model."""
     rt, policy = ctx.voice, ctx.settings.voice
-    check_config_id(body.config_id, rt.config)
-    mfcc, energy = decode_features(body, rt.config, policy, [])
+    mfcc, energy = take.mfcc, take.energy
     level = level_dbfs(energy)
     if level < policy.quiet_dbfs:
         raise _rejected("too_quiet", f"The take peaks at {level:.0f} dBFS; speak louder or closer to the microphone.")
@@ -88,24 +88,24 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, body: UtteranceIn) -> EnrolmentRe
             model = speaker_models.decode_model(row.stats)
             if np.all(model.takes >= policy.enrol_check_after):
                 scores = digit_scores(gmm, digit_means(gmm, model, rt.adaptation), feats, rt.adaptation.top_c)
-                margin = content_margin(scores, body.digit)
+                margin = content_margin(scores, take.digit)
                 if margin < -policy.enrol_content_margin:
                     heard = int(np.argmax(scores))
                     raise _rejected(
                         "wrong_digit",
-                        f"This take does not sound like {body.digit} to your other takes (closest: {heard}); "
+                        f"This take does not sound like {take.digit} to your other takes (closest: {heard}); "
                         "please say the prompted digit again.",
                     )
-        utt = utterances.add_utterance(session, user_id, body.digit, rt.config.config_id, mfcc, energy)
+        utt = utterances.add_utterance(session, user_id, take.digit, rt.config.config_id, mfcc, energy)
         utt.stats_ubm_id = rt.ubm.ubm_id
-        replay.record_take(session, user_id, utt.id, body.digit, mfcc, energy)  # for replay detection
+        replay.record_take(session, user_id, utt.id, take.digit, mfcc, energy)  # for replay detection
         speaker_models.update_model(
             session,
             user_id,
             rt.ubm.ubm_id,
             gmm.n_components,
             gmm.dim,
-            lambda m: m.add(body.digit, stats),
+            lambda m: m.add(take.digit, stats),
             policy.takes_per_digit,
         )
         progress = utterances.enrolment_progress(session, user_id, policy.takes_per_digit)

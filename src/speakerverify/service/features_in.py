@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..features import FeatureConfig
 from .problems import ProblemError
-from .schemas import FeatureArrays
+from .schemas import FeatureArrays, UtteranceIn, VerificationIn
 from .settings import VoicePolicy
+
+
+@dataclass(frozen=True)
+class DigitFrames:
+    """One spoken digit as validated arrays, whatever the wire form: mfcc (T, n_mfcc), energy (T,) float32."""
+
+    digit: int
+    mfcc: np.ndarray
+    energy: np.ndarray
 
 
 def _invalid(field: list[Any], message: str) -> ProblemError:
@@ -84,3 +94,16 @@ def check_config_id(config_id: str | None, config: FeatureConfig) -> None:
             title="Wrong feature configuration",
             errors=[{"detail": f"expected {config.config_id}", "pointer": "#/config_id"}],
         )
+
+
+def utterance_from_json(body: UtteranceIn, config: FeatureConfig, policy: VoicePolicy) -> DigitFrames:
+    check_config_id(body.config_id, config)
+    return DigitFrames(body.digit, *decode_features(body, config, policy, []))
+
+
+def segments_from_json(body: VerificationIn, config: FeatureConfig, policy: VoicePolicy) -> list[DigitFrames]:
+    check_config_id(body.config_id, config)
+    return [
+        DigitFrames(seg.digit, *decode_features(seg, config, policy, ["segments", i]))
+        for i, seg in enumerate(body.segments)
+    ]

@@ -18,9 +18,9 @@ from . import lockout
 from .calibration import calibrate
 from .context import AppContext
 from .enrolment import ensure_current, progress_out
-from .features_in import check_config_id, decode_features
+from .features_in import DigitFrames
 from .problems import ProblemError
-from .schemas import AttemptList, AttemptOut, ChallengeOut, DigitResult, VerificationIn, VerificationOut
+from .schemas import AttemptList, AttemptOut, ChallengeOut, DigitResult, VerificationOut
 
 
 def _not_ready(ctx: AppContext, user_id: uuid.UUID) -> ProblemError:
@@ -68,19 +68,19 @@ def _challenge_problem(state: Consumed) -> ProblemError:
     return ProblemError(404, "No such challenge for this account.", slug="challenge-not-found")
 
 
-def verify(ctx: AppContext, user_id: uuid.UUID, body: VerificationIn) -> VerificationOut:
+def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[DigitFrames]) -> VerificationOut:
+    """Answer ``challenge`` (its id) with one validated segment per prompted digit."""
     rt, policy = ctx.voice, ctx.settings.voice
-    check_config_id(body.config_id, rt.config)
-    arrays = [decode_features(seg, rt.config, policy, ["segments", i]) for i, seg in enumerate(body.segments)]
+    arrays = [(s.mfcc, s.energy) for s in segments]
     try:
-        challenge_id = uuid.UUID(body.challenge_id)
+        challenge_id = uuid.UUID(challenge)
     except ValueError:
         raise _challenge_problem(Consumed.UNKNOWN) from None
     with ctx.db.read_session() as session:
         pending = session.get(Challenge, challenge_id)
         if pending is None or pending.user_id != user_id:
             raise _challenge_problem(Consumed.UNKNOWN)
-        if len(body.segments) != len(pending.digits):
+        if len(segments) != len(pending.digits):
             raise ProblemError(
                 422,
                 f"The challenge prompts {len(pending.digits)} digits; send one segment for each, in order.",
@@ -99,7 +99,7 @@ def verify(ctx: AppContext, user_id: uuid.UUID, body: VerificationIn) -> Verific
     gmm = rt.ubm.gmm
     per_digit: list[DigitResult] = []
     total, frames = 0.0, 0
-    for seg, (mfcc, energy), digit in zip(body.segments, arrays, prompted, strict=True):
+    for seg, (mfcc, energy), digit in zip(segments, arrays, prompted, strict=True):
         feats = postprocess(mfcc, energy, rt.post)
         if len(feats) < policy.min_speech_frames:
             per_digit.append(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, status
 
 from .. import enrolment
 from ..auth import Context, CurrentToken
+from ..features_in import utterance_from_json
 from ..middleware import StrictJSONRoute
 from ..schemas import EnrolmentResult, FeatureConfigOut, UtteranceIn, UtteranceList
 
@@ -35,7 +36,7 @@ def feature_config(ctx: Context) -> FeatureConfigOut:
     },
 )
 def add_take(body: UtteranceIn, token: CurrentToken, ctx: Context) -> EnrolmentResult:
-    return enrolment.enrol(ctx, token.user_id, body)
+    return enrolment.enrol(ctx, token.user_id, utterance_from_json(body, ctx.voice.config, ctx.settings.voice))
 
 
 @router.get("/enrolment/utterances", summary="My enrolment takes and progress")

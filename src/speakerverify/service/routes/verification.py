@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 
 from .. import verification
 from ..auth import Context, CurrentToken
+from ..features_in import segments_from_json
 from ..middleware import StrictJSONRoute
 from ..schemas import AttemptList, ChallengeOut, VerificationIn, VerificationOut
 
@@ -39,7 +40,8 @@ def new_challenge(token: CurrentToken, ctx: Context) -> ChallengeOut:
     },
 )
 def verify(body: VerificationIn, token: CurrentToken, ctx: Context) -> VerificationOut:
-    return verification.verify(ctx, token.user_id, body)
+    segments = segments_from_json(body, ctx.voice.config, ctx.settings.voice)
+    return verification.verify(ctx, token.user_id, body.challenge_id, segments)
 
 
 @router.get("/verifications", summary="My verification attempts, newest first")
