@@ -15,19 +15,39 @@ from collections.abc import Sequence
 import numpy as np
 
 from .gmm import DiagGMM
-from .scoring import align, models_frame_llr
+from .scoring import ModelTerms, align, chosen_frame_llr, model_terms
+
+_FRAMES_PER_PASS = 20000  # bounds the (frames, top_c, D) gather in memory
 
 
 def take_llr_sums(
-    ubm: DiagGMM, digit_means: np.ndarray, takes: Sequence[tuple[int, np.ndarray]], top_c: int = 8
+    ubm: DiagGMM,
+    digit_means: np.ndarray,
+    takes: Sequence[tuple[int, np.ndarray]],
+    top_c: int = 8,
+    terms: ModelTerms | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For takes (digit, feats (T, D)): summed frame LLR against that digit's model, and T. Both (N,)."""
+    """For takes (digit, feats (T, D)): summed frame LLR against that digit's model, and T. Both (N,).
+
+    ``terms`` are ``model_terms(ubm, digit_means)`` if the caller has them.
+    """
+    terms = model_terms(ubm, digit_means) if terms is None else terms
+    counts = np.array([len(f) for _, f in takes], dtype=np.float64)
     sums = np.zeros(len(takes))
-    counts = np.zeros(len(takes))
-    for i, (digit, feats) in enumerate(takes):
-        if len(feats):
-            llr = models_frame_llr(ubm, digit_means[digit][None], feats, align(ubm, feats, top_c))[0]
-            sums[i], counts[i] = llr.sum(), len(llr)
+    i = 0
+    while i < len(takes):  # takes in batches of about _FRAMES_PER_PASS frames, aligned in one pass each
+        j, frames = i, 0
+        while j < len(takes) and (j == i or frames + counts[j] <= _FRAMES_PER_PASS):
+            frames += counts[j]
+            j += 1
+        batch = [k for k in range(i, j) if counts[k] > 0]
+        if batch:
+            feats = np.concatenate([np.asarray(takes[k][1], dtype=np.float64) for k in batch])
+            digit_of_frame = np.repeat([takes[k][0] for k in batch], counts[batch].astype(int))
+            llr = chosen_frame_llr(terms, feats, align(ubm, feats, top_c), digit_of_frame)
+            starts = np.concatenate([[0], np.cumsum(counts[batch])[:-1]]).astype(int)
+            sums[batch] = np.add.reduceat(llr, starts)
+        i = j
     return sums, counts
 
 

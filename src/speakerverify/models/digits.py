@@ -9,18 +9,36 @@ digit almost never comes within the margin (see BENCHMARKS.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .gmm import DiagGMM
-from .scoring import align, models_frame_llr
+from .scoring import ModelTerms, align, model_terms, terms_frame_llr
 
 
 def digit_scores(ubm: DiagGMM, digit_means: np.ndarray, feats: np.ndarray, top_c: int = 8) -> np.ndarray:
     """Mean frame LLR of a segment (T, D) under each digit model (10, C, D). (10,); -inf if T = 0."""
-    if len(feats) == 0:
-        return np.full(len(digit_means), -np.inf)
-    llr = models_frame_llr(ubm, digit_means, feats, align(ubm, feats, top_c))
-    return llr.mean(axis=1)
+    return segment_digit_scores(ubm, model_terms(ubm, digit_means), [feats], top_c)[0]
+
+
+def segment_digit_scores(
+    ubm: DiagGMM, digit_terms: ModelTerms, segments: Sequence[np.ndarray], top_c: int = 8
+) -> np.ndarray:
+    """Mean frame LLR of each segment (T_i, D) under each digit model. (S, 10); a row of -inf if T_i = 0.
+
+    All segments' frames are aligned to the UBM in one pass.
+    """
+    n_models = len(digit_terms.const)
+    lengths = np.array([len(f) for f in segments])
+    out = np.full((len(segments), n_models), -np.inf)
+    if lengths.sum() == 0:
+        return out
+    feats = np.concatenate([np.asarray(f, dtype=np.float64) for f in segments if len(f)])
+    llr = terms_frame_llr(digit_terms, feats, align(ubm, feats, top_c))  # (10, sum T)
+    starts = np.concatenate([[0], np.cumsum(lengths[lengths > 0])[:-1]])
+    out[lengths > 0] = (np.add.reduceat(llr, starts, axis=1) / lengths[lengths > 0]).T
+    return out
 
 
 def content_margin(scores: np.ndarray, digit: int) -> float:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from scipy.special import logsumexp
 
 LOG_2PI = float(np.log(2 * np.pi))
 _CHUNK = 20000  # frames per block: bounds the (T, C) matrices in memory
@@ -34,28 +34,67 @@ class DiagGMM:
     def with_means(self, means: np.ndarray) -> DiagGMM:
         return DiagGMM(self.weights, means, self.variances)
 
+    @cached_property
+    def terms(self) -> DensityTerms:
+        """The density's frame-independent parts, computed once per mixture (scoring is hot)."""
+        precision = 1.0 / self.variances
+        log_norm = np.log(self.weights) - 0.5 * (self.dim * LOG_2PI + np.sum(np.log(self.variances), axis=1))
+        return DensityTerms(
+            precision=precision,
+            log_norm=log_norm,
+            const=log_norm - 0.5 * np.sum(self.means**2 * precision, axis=1),
+            linear_t=np.ascontiguousarray((self.means * precision).T),
+            precision_t=np.ascontiguousarray(precision.T),
+        )
 
-def weighted_log_densities(gmm: DiagGMM, x: np.ndarray) -> np.ndarray:
-    """log(w_c) + log N(x_t | mu_c, diag var_c) for every frame and component. (T, C)."""
+
+@dataclass(frozen=True)
+class DensityTerms:
+    """log w_c + log N(x | mu_c, var_c) = const_c + x . (mu_c / var_c) - 0.5 x^2 . (1 / var_c).
+
+    precision (C, D); log_norm (C,) = log w_c - 0.5 (D log 2 pi + sum log var_c);
+    const (C,) = log_norm - 0.5 sum mu_c^2 / var_c; linear_t (D, C); precision_t (D, C).
+    """
+
+    precision: np.ndarray
+    log_norm: np.ndarray
+    const: np.ndarray
+    linear_t: np.ndarray
+    precision_t: np.ndarray
+
+
+def quadratic_terms(gmm: DiagGMM, x: np.ndarray) -> np.ndarray:
+    """x^2 . (1 / var_c) for every frame and component. (T, C)"""
     x = np.asarray(x, dtype=np.float64)
-    precision = 1.0 / gmm.variances
-    const = (
-        np.log(gmm.weights)
-        - 0.5 * (gmm.dim * LOG_2PI + np.sum(np.log(gmm.variances), axis=1))
-        - 0.5 * np.sum(gmm.means**2 * precision, axis=1)
-    )
-    return const + x @ (gmm.means * precision).T - 0.5 * (x**2) @ precision.T
+    return (x**2) @ gmm.terms.precision_t
+
+
+def weighted_log_densities(gmm: DiagGMM, x: np.ndarray, quadratic: np.ndarray | None = None) -> np.ndarray:
+    """log(w_c) + log N(x_t | mu_c, diag var_c) for every frame and component. (T, C).
+
+    ``quadratic`` is ``quadratic_terms(gmm, x)`` if the caller has it already.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    q = quadratic_terms(gmm, x) if quadratic is None else quadratic
+    return gmm.terms.const + x @ gmm.terms.linear_t - 0.5 * q
+
+
+def log_sum_exp_rows(a: np.ndarray) -> np.ndarray:
+    """log sum exp over the last axis (numerically safe; -inf rows stay -inf)."""
+    peak = np.max(a, axis=-1, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    return np.log(np.sum(np.exp(a - peak), axis=-1)) + peak[..., 0]
 
 
 def frame_log_likelihood(gmm: DiagGMM, x: np.ndarray) -> np.ndarray:
     """log p(x_t) per frame. (T,)"""
-    return logsumexp(weighted_log_densities(gmm, x), axis=1)
+    return log_sum_exp_rows(weighted_log_densities(gmm, x))
 
 
 def posteriors(gmm: DiagGMM, x: np.ndarray) -> np.ndarray:
     """Component responsibilities gamma_tc, rows sum to 1. (T, C)"""
     log_dens = weighted_log_densities(gmm, x)
-    return np.exp(log_dens - logsumexp(log_dens, axis=1, keepdims=True))
+    return np.exp(log_dens - log_sum_exp_rows(log_dens)[:, None])
 
 
 def accumulate(gmm: DiagGMM, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -70,7 +109,7 @@ def accumulate(gmm: DiagGMM, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     for start in range(0, len(x), _CHUNK):
         block = np.asarray(x[start : start + _CHUNK], dtype=np.float64)
         log_dens = weighted_log_densities(gmm, block)
-        norm = logsumexp(log_dens, axis=1, keepdims=True)
+        norm = log_sum_exp_rows(log_dens)[:, None]
         gamma = np.exp(log_dens - norm)
         total += float(norm.sum())
         n += gamma.sum(axis=0)
