@@ -152,10 +152,11 @@ def _evaluate(
         if len(have) < k:
             continue
         full_means = person.model.digit_means
+        full_stats = person.model.model
         for _ in range(n_trials):
             digits = [int(d) for d in rng.choice(have, size=k, replace=False)]
             chosen = [int(rng.choice(digit_index[i][d])) for d in digits]
-            reduced = person.model.model
+            reduced = full_stats
             for c in chosen:
                 reduced = reduced.remove(person.takes[c].digit, person.takes[c].stats)
             means = digit_means(gmm, reduced, rt.adaptation)

@@ -46,8 +46,9 @@ def _reference(
     rng = np.random.default_rng(0)
     trials = assemble_trials(digits, np.zeros(len(takes), dtype=int), calib.k, REFERENCE_TRIALS, rng)
     scores = []
+    full = model.model
     for trial in trials:
-        reduced = model.model
+        reduced = full
         stats = {int(i): utterance_stats(gmm, takes[int(i)][1]) for i in trial}
         for i, s in stats.items():
             reduced = reduced.remove(takes[i][0], s)
@@ -60,7 +61,7 @@ def _reference(
 
 def _ready_model(ctx: AppContext, session, user_id: uuid.UUID) -> CachedModel:
     model = ctx.voice.speaker(session, user_id)
-    if model is None or not bool(np.all(model.model.takes >= ctx.settings.voice.takes_per_digit)):
+    if model is None or not bool(np.all(model.takes >= ctx.settings.voice.takes_per_digit)):
         raise ProblemError(409, "Finish enrolment first: the analysis needs a ready model.", slug="enrolment-not-ready")
     return model
 

@@ -1,7 +1,9 @@
 """Per-process voice state: the active UBM and a cache of derived speaker models.
 
 The cache is keyed by the model row's version, which every request reads from the
-database first, so a model changed by another worker is never scored stale.
+database first, so a model changed by another worker is never scored stale. It is
+bounded in bytes (least recently used out first), not in users, so a worker's memory
+stays flat however many users the database holds.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, FeatureConfig, PostConfig
 from ..models.io import load_gmm
+from ..models.scoring import ModelTerms, model_terms
 from ..models.speaker import DEFAULT_ADAPTATION, AdaptationConfig, SpeakerModel, digit_means
 from ..models.ubm import UBM, load_default_ubm
 from ..storage import deployment, speaker_models, ubms
@@ -52,9 +55,33 @@ def resolve_ubm(db: Database, path: Path | None) -> UBM:
 
 @dataclass(frozen=True)
 class CachedModel:
+    """A user's model as scoring needs it: take counts (10,) and the ten digit models' density terms
+    (float32); the stored statistics stay encoded (``model`` decodes them, for the rarer uses)."""
+
     version: int
-    model: SpeakerModel
-    digit_means: np.ndarray  # (10, C, D)
+    takes: np.ndarray
+    terms: ModelTerms
+    blob: bytes
+    variances: np.ndarray  # the UBM's (C, D), shared, to give back the means
+
+    @property
+    def model(self) -> SpeakerModel:
+        return speaker_models.decode_model(self.blob)
+
+    @property
+    def digit_means(self) -> np.ndarray:
+        """(10, C, D)"""
+        return self.terms.linear.astype(np.float64) * self.variances[None]
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.blob) + self.terms.linear.nbytes + self.terms.const.nbytes + self.takes.nbytes
+
+
+def cached_model(ubm: UBM, version: int, blob: bytes, adaptation: AdaptationConfig) -> CachedModel:
+    model = speaker_models.decode_model(blob)
+    terms = model_terms(ubm.gmm, digit_means(ubm.gmm, model, adaptation), dtype=np.float32)
+    return CachedModel(version, model.takes, terms, blob, ubm.gmm.variances)
 
 
 @dataclass
@@ -63,8 +90,9 @@ class VoiceRuntime:
     config: FeatureConfig = DEFAULT_CONFIG
     post: PostConfig = DEFAULT_POST
     adaptation: AdaptationConfig = DEFAULT_ADAPTATION
-    cache_size: int = 1024
+    cache_bytes: int = 256 * 2**20  # ~570 KB a user: ~450 users per worker
     _cache: OrderedDict[uuid.UUID, CachedModel] = field(default_factory=OrderedDict)
+    _cached_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -88,15 +116,20 @@ class VoiceRuntime:
         row = speaker_models.get_model(session, user_id)
         if row is None:
             return None
-        model = speaker_models.decode_model(row.stats)
-        entry = CachedModel(row.version, model, digit_means(self.ubm.gmm, model, self.adaptation))
+        entry = cached_model(self.ubm, row.version, row.stats, self.adaptation)
         with self._lock:
+            self._drop(user_id)
             self._cache[user_id] = entry
-            self._cache.move_to_end(user_id)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+            self._cached_bytes += entry.nbytes
+            while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+                self._drop(next(iter(self._cache)))
         return entry
+
+    def _drop(self, user_id: uuid.UUID) -> None:
+        gone = self._cache.pop(user_id, None)
+        if gone is not None:
+            self._cached_bytes -= gone.nbytes
 
     def forget(self, user_id: uuid.UUID) -> None:
         with self._lock:
-            self._cache.pop(user_id, None)
+            self._drop(user_id)

@@ -40,7 +40,7 @@ def _ready(ctx: AppContext, user_id: uuid.UUID) -> bool:
     with ctx.db.read_session() as session:
         current = ctx.voice.speaker(session, user_id)
         if current is not None:  # a model against the active UBM: its take counts say it all
-            return bool(current.model.takes.min() >= ctx.settings.voice.takes_per_digit)
+            return bool(current.takes.min() >= ctx.settings.voice.takes_per_digit)
     with ctx.db.write_session() as session:  # no model, or one against another UBM: rebuild first
         ensure_current(session, ctx, user_id)
         progress = utterances.enrolment_progress(session, user_id, ctx.settings.voice.takes_per_digit)
