@@ -62,17 +62,24 @@ def decode(blob: bytes) -> np.ndarray:
 
 def distances(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """DTW distance (module docstring) from one fingerprint (L, D) to each of N candidates (N, L, D) -> (N,)."""
-    q = np.asarray(query, dtype=np.float64)
     c = np.asarray(candidates, dtype=np.float64)
     if c.ndim == 2:
         c = c[None]
+    q = np.broadcast_to(np.asarray(query, dtype=np.float64), (len(c), *np.shape(query)))
+    return pair_distances(q, c)
+
+
+def pair_distances(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """DTW distance between each query (P, L, D) and its own candidate (P, L, D) -> (P,)."""
+    q = np.asarray(queries, dtype=np.float64)
+    c = np.asarray(candidates, dtype=np.float64)
     if len(c) == 0:
         return np.zeros(0)
     if len(c) > _CHUNK:
-        return np.concatenate([distances(q, c[i : i + _CHUNK]) for i in range(0, len(c), _CHUNK)])
-    n, m, dim = q.shape[0], c.shape[1], q.shape[1]
+        return np.concatenate([pair_distances(q[i : i + _CHUNK], c[i : i + _CHUNK]) for i in range(0, len(c), _CHUNK)])
+    n, m, dim = q.shape[1], c.shape[1], q.shape[2]
     # Frame costs: RMS difference over the coefficients, for every (query frame, candidate frame).
-    sq = (q**2).sum(1)[None, :, None] + (c**2).sum(2)[:, None, :] - 2 * np.einsum("id,njd->nij", q, c)
+    sq = (q**2).sum(2)[:, :, None] + (c**2).sum(2)[:, None, :] - 2 * np.einsum("nid,njd->nij", q, c)
     cost = np.sqrt(np.maximum(sq, 0.0) / dim)
     inf = np.inf
     # D padded by two rows/columns of +inf so the (1,2) and (2,1) steps need no bounds checks.
@@ -100,6 +107,21 @@ def aligned_distances(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     if len(c) == 0:
         return np.zeros(0)
     return np.asarray(np.sqrt(((c - q[None]) ** 2).mean(axis=2)).mean(axis=1), dtype=np.float64)
+
+
+def nearest_many(queries: np.ndarray, candidates: np.ndarray, k: int = NEAREST_K) -> np.ndarray:
+    """``nearest`` for each of S queries (S, L, D) against the same candidates (N, L, D), batched. (S,)"""
+    q = np.asarray(queries, dtype=np.float32)
+    c = np.asarray(candidates, dtype=np.float32)
+    if len(c) == 0:
+        return np.full(len(q), np.inf)
+    # aligned[s, i]: frame-by-frame mean RMS difference of query s and candidate i
+    sq = (q**2).sum(2)[:, None, :] + (c**2).sum(2)[None, :, :] - 2 * np.einsum("sld,nld->snl", q, c)
+    aligned = np.sqrt(np.maximum(sq, 0.0) / q.shape[2]).mean(axis=2).astype(np.float64)
+    kk = min(k, len(c))
+    pick = np.argpartition(aligned, kk - 1, axis=1)[:, :kk] if kk < len(c) else np.tile(np.arange(len(c)), (len(q), 1))
+    dtw = pair_distances(np.repeat(q, kk, axis=0), c[pick.ravel()]).reshape(len(q), kk)
+    return np.minimum(dtw.min(axis=1), np.take_along_axis(aligned, pick, axis=1).min(axis=1))
 
 
 def nearest(query: np.ndarray, candidates: np.ndarray, k: int = NEAREST_K) -> float:

@@ -151,6 +151,12 @@ def _current(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -> C
     return Calibration("deployment", location, row.threshold, k)
 
 
+def current_calibration(ctx: AppContext, session: Session, user_id: uuid.UUID) -> Calibration | None:
+    """The user's calibration read in the caller's transaction; None when something must be recomputed
+    (then ``calibrate`` does it)."""
+    return _current(ctx, session, user_id, ctx.settings.voice.challenge_digits)
+
+
 def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
     """The user's current calibration, computing what is stale.
 

@@ -1,8 +1,9 @@
 """Brute-force defences: verification lockout with exponential backoff, and login rate limits.
 
-Verification: every answer is counted as a failure when its scoring starts (so parallel answers
-cannot slip past the limit) and cleared by an accept. At ``lockout_after`` consecutive failures the
-user's challenges and verifications get 429 with ``Retry-After`` for ``lockout_seconds * 2**k``
+Verification: an answer is decided and recorded in one transaction that holds the user's lockout
+row, so parallel answers are counted one after the other and none can slip past the limit; a reject
+counts a failure, an accept clears them. At ``lockout_after`` consecutive failures the user's
+challenges and verifications get 429 with ``Retry-After`` for ``lockout_seconds * 2**k``
 (k = locks since the last accept). Login: failed attempts per account and per client address in a
 fixed window; over the limit, 429 before any password hashing. All counters live in the database.
 """
@@ -14,19 +15,13 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models import replay as replay_maths
 from ..storage import lockouts
 from ..storage.tables import VerificationLockout, utcnow
-from . import replay
 from .context import AppContext
 from .problems import ProblemError
 from .settings import LoginLimits, VoicePolicy
-
-# An attempt still counted as in flight after this long has died with its worker: it counts as a failure.
-STALE_ATTEMPT_SECONDS = 120
 
 
 def _retry_after(until: datetime, now: datetime) -> int:
@@ -58,67 +53,50 @@ def _impose(row: VerificationLockout, policy: VoicePolicy, now: datetime) -> Non
 
 def check_open(ctx: AppContext, user_id: uuid.UUID) -> None:
     """429 while the user's verification is locked (checked before handing out a challenge)."""
-    if ctx.settings.voice.lockout_after <= 0:
-        return
     with ctx.db.read_session() as session:
-        row = lockouts.get_lockout(session, user_id)
-        until = row.locked_until if row is not None else None
+        check_open_in(session, ctx.settings.voice, user_id)
+
+
+def check_open_in(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> None:
+    """``check_open`` inside the caller's transaction (read-only)."""
+    if policy.lockout_after <= 0:
+        return
+    row = lockouts.get_lockout(session, user_id)
+    until = row.locked_until if row is not None else None
     now = utcnow()
     if until is not None and until > now:
         raise _locked(until, now)
 
 
-def begin_attempt(
-    ctx: AppContext,
-    user_id: uuid.UUID,
-    challenge_id: uuid.UUID,
-    digits: list[int],
-    arrays: list[tuple[np.ndarray, np.ndarray]],
-) -> list[bool]:
-    """Before scoring: refuse (429) a locked user, count the attempt, check and record replays.
-
-    Returns, per segment, whether it is a replay of something already seen for the user.
-    """
-    policy = ctx.settings.voice
-    refusal: ProblemError | None = None
-    distances: list[float] = []
-    with ctx.db.write_session() as session:
-        if policy.lockout_after > 0:
-            refusal = _charge(session, policy, user_id)
-        if refusal is None:
-            distances = replay.check_and_record(session, user_id, challenge_id, digits, arrays)
-    if refusal is not None:  # raised after the commit: a lock imposed here must be kept
-        raise refusal
-    return [d < replay_maths.REPLAY_THRESHOLD for d in distances]
-
-
-def _charge(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> ProblemError | None:
-    now = utcnow()
+def admit(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> ProblemError | None:
+    """In the transaction that will record an answer: lock the user's lockout row (serialising the user's
+    answers) and return the 429 to raise, after committing, if verification is locked."""
     row = lockouts.lockout_for_update(session, user_id)
+    if policy.lockout_after <= 0:
+        return None
+    now = utcnow()
     if row.locked_until is not None and row.locked_until > now:
         return _locked(row.locked_until, now)
-    if row.failures >= policy.lockout_after:
-        # The earlier attempts of this streak are still being scored, or their worker died.
-        if row.updated_at is not None and row.updated_at > now - timedelta(seconds=STALE_ATTEMPT_SECONDS):
-            return too_many(1, "Other answers of yours are still being scored; try again in a moment.")
+    if row.failures >= policy.lockout_after:  # a streak left at the limit (e.g. by a lower setting): lock now
         _impose(row, policy, now)
         assert row.locked_until is not None
         return _locked(row.locked_until, now)
-    row.failures += 1
-    row.updated_at = now
     return None
 
 
 def settle(session: Session, policy: VoicePolicy, user_id: uuid.UUID, accepted: bool) -> None:
-    """After the decision, in the transaction that records the attempt: clear or lock."""
+    """After the decision, in the transaction that ``admit`` opened: clear the streak, or count a failure
+    and lock at the limit."""
     if policy.lockout_after <= 0:
         return
     now = utcnow()
     row = lockouts.lockout_for_update(session, user_id)
     if accepted:
         row.failures, row.level, row.locked_until = 0, 0, None
-    elif row.failures >= policy.lockout_after:
-        _impose(row, policy, now)
+    else:
+        row.failures += 1
+        if row.failures >= policy.lockout_after:
+            _impose(row, policy, now)
     row.updated_at = now
 
 

@@ -10,12 +10,13 @@ user's own stored takes is caught the same way, segment by segment.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from ..models import replay
-from ..storage import fingerprints, lockouts
+from ..storage import fingerprints
 
 
 def record_take(
@@ -25,26 +26,39 @@ def record_take(
     fingerprints.add(session, user_id, digit, replay.fingerprint(mfcc, energy), utterance_id=utterance_id)
 
 
-def check_and_record(
+@dataclass(frozen=True)
+class Seen:
+    """What was seen for a user when an answer was read: fingerprints (N, L, D) and their stored ids."""
+
+    fingerprints: np.ndarray
+    ids: set[int]
+
+
+def seen(session: Session, user_id: uuid.UUID) -> Seen:
+    return Seen(*fingerprints.user_fingerprints_with_ids(session, user_id))
+
+
+def distances(segment_fps: list[np.ndarray], before: Seen) -> np.ndarray:
+    """Distance of each segment to the nearest fingerprint in ``before``; a segment is a replay when
+    it is below ``REPLAY_THRESHOLD``. (S,) Done outside any write transaction: it is the costly part."""
+    return replay.nearest_many(np.stack(segment_fps), before.fingerprints)
+
+
+def settle_and_record(
     session: Session,
     user_id: uuid.UUID,
     challenge_id: uuid.UUID,
     digits: list[int],
-    arrays: list[tuple[np.ndarray, np.ndarray]],
-    threshold: float = replay.REPLAY_THRESHOLD,
-) -> list[float]:
-    """Distance of each segment to the nearest fingerprint already seen for the user; records the segments.
-
-    Runs under the user's lockout-row lock, so two concurrent answers carrying the same segment cannot both
-    pass: the second sees the first's fingerprint. A segment is a replay when its distance < threshold.
-    """
-    # Serialised per user on the lockout row (not the users row: FOR UPDATE there would conflict with the
-    # KEY SHARE locks that inserting the attempt takes on PostgreSQL, and deadlock with settle()).
-    lockouts.lockout_for_update(session, user_id)
-    seen = fingerprints.user_fingerprints(session, user_id)
-    out = []
-    for digit, (mfcc, energy) in zip(digits, arrays, strict=True):
-        fp = replay.fingerprint(mfcc, energy)
-        out.append(replay.nearest(fp, seen))
+    segment_fps: list[np.ndarray],
+    before: Seen,
+    found: np.ndarray,
+) -> np.ndarray:
+    """In the write transaction that holds the user's lockout row: check the segments against what was
+    stored since ``before`` (a concurrent answer carrying the same segment), then record them.
+    Returns the final distances. (S,)"""
+    newer = fingerprints.fingerprints_not_in(session, user_id, before.ids)
+    if len(newer):
+        found = np.minimum(found, replay.nearest_many(np.stack(segment_fps), newer))
+    for digit, fp in zip(digits, segment_fps, strict=True):
         fingerprints.add(session, user_id, digit, fp, challenge_id=challenge_id)
-    return out
+    return found

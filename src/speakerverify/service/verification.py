@@ -8,14 +8,16 @@ from datetime import timedelta
 from typing import Literal
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from ..features import postprocess
-from ..models.digits import content_margin, digit_scores
+from ..models import replay as replay_maths
+from ..models.digits import content_margin, segment_digit_scores
 from ..storage import attempts, challenges, utterances
 from ..storage.challenges import Consumed
 from ..storage.tables import Challenge, utcnow
-from . import lockout
-from .calibration import calibrate
+from . import lockout, replay
+from .calibration import calibrate, current_calibration
 from .context import AppContext
 from .enrolment import ensure_current, progress_out
 from .features_in import DigitFrames
@@ -49,10 +51,17 @@ def _ready(ctx: AppContext, user_id: uuid.UUID) -> bool:
 
 def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> ChallengeOut:
     policy = ctx.settings.voice
-    lockout.check_open(ctx, user_id)  # 429 while locked after repeated rejections
-    if not _ready(ctx, user_id):
+    with ctx.db.read_session() as session:  # the common case: one read, then one insert
+        lockout.check_open_in(session, policy, user_id)  # 429 while locked after repeated rejections
+        model = ctx.voice.speaker(session, user_id)
+        ready = model is not None and bool(model.takes.min() >= policy.takes_per_digit)
+        current = current_calibration(ctx, session, user_id) if ready else None
+    if model is None:  # no model against the active UBM: _ready rebuilds it if takes exist
+        ready = _ready(ctx, user_id)
+    if not ready:
         raise _not_ready(ctx, user_id)
-    calibrate(ctx, user_id)  # done now, while the user reads the prompt, so the answer is fast
+    if current is None:
+        calibrate(ctx, user_id)  # recomputed now, while the user reads the prompt, so the answer is fast
     digits = secrets.SystemRandom().sample(range(10), policy.challenge_digits)
     expires = utcnow() + timedelta(seconds=policy.challenge_ttl_seconds)
     with ctx.db.write_session() as session:
@@ -68,87 +77,109 @@ def _challenge_problem(state: Consumed) -> ProblemError:
     return ProblemError(404, "No such challenge for this account.", slug="challenge-not-found")
 
 
+def _pending_digits(session: Session, challenge_id: uuid.UUID, user_id: uuid.UUID, n_segments: int) -> list[int]:
+    pending = session.get(Challenge, challenge_id)
+    if pending is None or pending.user_id != user_id:
+        raise _challenge_problem(Consumed.UNKNOWN)
+    if n_segments != len(pending.digits):
+        raise ProblemError(
+            422,
+            f"The challenge prompts {len(pending.digits)} digits; send one segment for each, in order.",
+            slug="segment-count",
+        )
+    if pending.used_at is not None:
+        raise _challenge_problem(Consumed.USED)
+    if pending.expires_at <= utcnow():
+        raise _challenge_problem(Consumed.EXPIRED)
+    return [int(c) for c in pending.digits]
+
+
 def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[DigitFrames]) -> VerificationOut:
-    """Answer ``challenge`` (its id) with one validated segment per prompted digit."""
+    """Answer ``challenge`` (its id) with one validated segment per prompted digit.
+
+    One read transaction gathers what the decision needs, the scoring runs outside any transaction, and
+    one write transaction (holding the user's lockout row) re-checks replays against anything stored
+    meanwhile, consumes the challenge, records the attempt and updates the lockout streak.
+    """
     rt, policy = ctx.voice, ctx.settings.voice
-    arrays = [(s.mfcc, s.energy) for s in segments]
     try:
         challenge_id = uuid.UUID(challenge)
     except ValueError:
         raise _challenge_problem(Consumed.UNKNOWN) from None
     with ctx.db.read_session() as session:
-        pending = session.get(Challenge, challenge_id)
-        if pending is None or pending.user_id != user_id:
-            raise _challenge_problem(Consumed.UNKNOWN)
-        if len(segments) != len(pending.digits):
-            raise ProblemError(
-                422,
-                f"The challenge prompts {len(pending.digits)} digits; send one segment for each, in order.",
-                slug="segment-count",
-            )
-        if pending.used_at is not None:
-            raise _challenge_problem(Consumed.USED)
-        if pending.expires_at <= utcnow():
-            raise _challenge_problem(Consumed.EXPIRED)
-        prompted = [int(c) for c in pending.digits]
+        prompted = _pending_digits(session, challenge_id, user_id, len(segments))
+        lockout.check_open_in(session, policy, user_id)  # a locked user's answer is not even scored
         model = rt.speaker(session, user_id)
+        calib = current_calibration(ctx, session, user_id) if model is not None else None
+        before = replay.seen(session, user_id)
     if model is None:
         raise _not_ready(ctx, user_id)
-    replayed = lockout.begin_attempt(ctx, user_id, challenge_id, prompted, arrays)  # 429 if locked
-    calib = calibrate(ctx, user_id)
-    gmm = rt.ubm.gmm
+    if calib is None:
+        calib = calibrate(ctx, user_id)
+
+    fps = [replay_maths.fingerprint(s.mfcc, s.energy) for s in segments]
+    found = replay.distances(fps, before)
+    feats = [postprocess(s.mfcc, s.energy, rt.post) for s in segments]
+    enough = [len(f) >= policy.min_speech_frames for f in feats]
+    scores = segment_digit_scores(
+        rt.ubm.gmm, model.terms, [f if ok else f[:0] for f, ok in zip(feats, enough, strict=True)], rt.adaptation.top_c
+    )
     per_digit: list[DigitResult] = []
     total, frames = 0.0, 0
-    for seg, (mfcc, energy), digit in zip(segments, arrays, prompted, strict=True):
-        feats = postprocess(mfcc, energy, rt.post)
-        if len(feats) < policy.min_speech_frames:
+    for seg, f, ok_len, row, digit in zip(segments, feats, enough, scores, prompted, strict=True):
+        if not ok_len:
             per_digit.append(
-                DigitResult(digit=digit, n_frames=len(feats), score=None, content_ok=False, content_margin=None)
+                DigitResult(digit=digit, n_frames=len(f), score=None, content_ok=False, content_margin=None)
             )
             continue
-        scores = digit_scores(gmm, model.digit_means, feats, rt.adaptation.top_c)
-        margin = content_margin(scores, digit)
+        margin = content_margin(row, digit)
         ok = seg.digit == digit and margin >= -policy.content_margin
         per_digit.append(
-            DigitResult(
-                digit=digit, n_frames=len(feats), score=float(scores[digit]), content_ok=ok, content_margin=margin
-            )
+            DigitResult(digit=digit, n_frames=len(f), score=float(row[digit]), content_ok=ok, content_margin=margin)
         )
-        total += float(scores[digit]) * len(feats)
-        frames += len(feats)
+        total += float(row[digit]) * len(f)
+        frames += len(f)
     digits_match = all(r.content_ok for r in per_digit)
     score = calib.normalise(total / frames) if frames else float("-inf")
-    accept = digits_match and not any(replayed) and score >= calib.threshold
-    decision: Literal["accept", "reject"] = "accept" if accept else "reject"
-    detail = {
-        "digits": prompted,
-        "digits_match": digits_match,
-        "calibration": calib.mode,
-        "raw_score": total / frames if frames else None,
-        "target_far": policy.target_far,
-        "per_digit": [r.model_dump() for r in per_digit],
-        "replay": replayed,
-    }
-    # One write transaction: the conditional UPDATE consumes the challenge, so of concurrent answers
-    # exactly one is recorded; the others roll back and get 409.
+
+    refusal: ProblemError | None = None
     with ctx.db.write_session() as session:
-        state, _ = challenges.consume_challenge(session, challenge_id, user_id)
-        if state is not Consumed.OK:
-            raise _challenge_problem(state)
-        row = attempts.record_attempt(
-            session,
-            user_id,
-            challenge_id=challenge_id,
-            ubm_id=rt.ubm.ubm_id,
-            model_version=model.version,
-            n_frames=frames,
-            score=score if np.isfinite(score) else None,
-            threshold=calib.threshold,
-            decision=decision,
-            detail=detail,
-        )
-        attempt_id = row.id
-        lockout.settle(session, policy, user_id, accept)
+        refusal = lockout.admit(session, policy, user_id)  # serialises this user's answers; 429 if locked
+        if refusal is None:
+            found = replay.settle_and_record(session, user_id, challenge_id, prompted, fps, before, found)
+            replayed = [bool(d < replay_maths.REPLAY_THRESHOLD) for d in found]
+            accept = digits_match and not any(replayed) and score >= calib.threshold
+            decision: Literal["accept", "reject"] = "accept" if accept else "reject"
+            # The conditional UPDATE consumes the challenge: of concurrent answers exactly one is recorded,
+            # the others roll back and get 409.
+            state, _ = challenges.consume_challenge(session, challenge_id, user_id)
+            if state is not Consumed.OK:
+                raise _challenge_problem(state)
+            detail = {
+                "digits": prompted,
+                "digits_match": digits_match,
+                "calibration": calib.mode,
+                "raw_score": total / frames if frames else None,
+                "target_far": policy.target_far,
+                "per_digit": [r.model_dump() for r in per_digit],
+                "replay": replayed,
+            }
+            row = attempts.record_attempt(
+                session,
+                user_id,
+                challenge_id=challenge_id,
+                ubm_id=rt.ubm.ubm_id,
+                model_version=model.version,
+                n_frames=frames,
+                score=score if np.isfinite(score) else None,
+                threshold=calib.threshold,
+                decision=decision,
+                detail=detail,
+            )
+            attempt_id = row.id
+            lockout.settle(session, policy, user_id, accept)
+    if refusal is not None:  # raised after the commit: a lock imposed by admit() must be kept
+        raise refusal
     return VerificationOut(
         attempt_id=attempt_id,
         decision=decision,

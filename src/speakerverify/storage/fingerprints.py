@@ -33,14 +33,37 @@ def add(
     )
 
 
-def user_fingerprints(session: Session, user_id: uuid.UUID) -> np.ndarray:
-    """(N, FP_FRAMES, FP_COEFFS) of everything seen for the user, including takes stored before
-    fingerprints existed (computed from their frames on the fly)."""
-    blobs = list(session.scalars(select(ReplayFingerprint.fingerprint).where(ReplayFingerprint.user_id == user_id)))
-    fps = [replay.decode(b) for b in blobs]
-    has_fp = select(ReplayFingerprint.id).where(ReplayFingerprint.utterance_id == Utterance.id).exists()
-    for row in session.scalars(select(Utterance).where(Utterance.user_id == user_id, ~has_fp)):
-        fps.append(replay.fingerprint(*utterance_arrays(row)))
+def _stack(fps: list[np.ndarray]) -> np.ndarray:
     if not fps:
         return np.zeros((0, replay.FP_FRAMES, replay.FP_COEFFS), dtype=replay.FP_DTYPE)
     return np.stack(fps)
+
+
+def user_fingerprints(session: Session, user_id: uuid.UUID) -> np.ndarray:
+    """(N, FP_FRAMES, FP_COEFFS) of everything seen for the user, including takes stored before
+    fingerprints existed (computed from their frames on the fly)."""
+    return user_fingerprints_with_ids(session, user_id)[0]
+
+
+def user_fingerprints_with_ids(session: Session, user_id: uuid.UUID) -> tuple[np.ndarray, set[int]]:
+    """``user_fingerprints`` and the ids of the stored ones among them, so that a later transaction can
+    fetch only what was added since (``fingerprints_not_in``)."""
+    rows = session.execute(
+        select(ReplayFingerprint.id, ReplayFingerprint.fingerprint).where(ReplayFingerprint.user_id == user_id)
+    ).all()
+    fps = [replay.decode(blob) for _, blob in rows]
+    ids = {int(i) for i, _ in rows}
+    has_fp = select(ReplayFingerprint.id).where(ReplayFingerprint.utterance_id == Utterance.id).exists()
+    for row in session.scalars(select(Utterance).where(Utterance.user_id == user_id, ~has_fp)):
+        fps.append(replay.fingerprint(*utterance_arrays(row)))
+    return _stack(fps), ids
+
+
+def fingerprints_not_in(session: Session, user_id: uuid.UUID, seen: set[int]) -> np.ndarray:
+    """The user's stored fingerprints whose ids are not in ``seen`` (ids only are scanned; ids are not
+    committed in order on PostgreSQL, so "above the largest seen" could miss one). (N, FP_FRAMES, FP_COEFFS)"""
+    ids = set(session.scalars(select(ReplayFingerprint.id).where(ReplayFingerprint.user_id == user_id))) - seen
+    if not ids:
+        return _stack([])
+    blobs = session.scalars(select(ReplayFingerprint.fingerprint).where(ReplayFingerprint.id.in_(sorted(ids))))
+    return _stack([replay.decode(b) for b in blobs])
