@@ -121,10 +121,11 @@ def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple
     return threshold_at_far(pooled, target_far), grand, len(pooled)
 
 
-def _current(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -> Calibration | None:
+def _current(
+    ctx: AppContext, session: Session, user_id: uuid.UUID, k: int, model: CachedModel | None
+) -> Calibration | None:
     """The calibration if nothing needs recomputing (read-only); None when something is stale."""
     policy = ctx.settings.voice
-    model = ctx.voice.speaker(session, user_id)
     if model is None:
         return Calibration("provisional", 0.0, policy.provisional_threshold, k)
     cohort = speaker_models.ready_user_ids(session, exclude=user_id, limit=policy.max_cohort_users)
@@ -151,10 +152,12 @@ def _current(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -> C
     return Calibration("deployment", location, row.threshold, k)
 
 
-def current_calibration(ctx: AppContext, session: Session, user_id: uuid.UUID) -> Calibration | None:
-    """The user's calibration read in the caller's transaction; None when something must be recomputed
-    (then ``calibrate`` does it)."""
-    return _current(ctx, session, user_id, ctx.settings.voice.challenge_digits)
+def current_calibration(
+    ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel
+) -> Calibration | None:
+    """The calibration of the user's ``model`` (just read in the caller's transaction); None when
+    something must be recomputed (then ``calibrate`` does it)."""
+    return _current(ctx, session, user_id, ctx.settings.voice.challenge_digits, model)
 
 
 def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
@@ -167,7 +170,7 @@ def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
     k = policy.challenge_digits
     ubm_id = ctx.voice.ubm.ubm_id
     with ctx.db.read_session() as session:
-        current = _current(ctx, session, user_id, k)
+        current = _current(ctx, session, user_id, k, ctx.voice.speaker(session, user_id))
     if current is not None:
         return current
     with ctx.db.write_session() as session:

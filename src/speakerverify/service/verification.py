@@ -55,7 +55,7 @@ def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> ChallengeOut:
         lockout.check_open_in(session, policy, user_id)  # 429 while locked after repeated rejections
         model = ctx.voice.speaker(session, user_id)
         ready = model is not None and bool(model.takes.min() >= policy.takes_per_digit)
-        current = current_calibration(ctx, session, user_id) if ready else None
+        current = current_calibration(ctx, session, user_id, model) if ready and model else None
     if model is None:  # no model against the active UBM: _ready rebuilds it if takes exist
         ready = _ready(ctx, user_id)
     if not ready:
@@ -110,7 +110,7 @@ def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[D
         prompted = _pending_digits(session, challenge_id, user_id, len(segments))
         lockout.check_open_in(session, policy, user_id)  # a locked user's answer is not even scored
         model = rt.speaker(session, user_id)
-        calib = current_calibration(ctx, session, user_id) if model is not None else None
+        calib = current_calibration(ctx, session, user_id, model) if model is not None else None
         before = replay.seen(session, user_id)
     if model is None:
         raise _not_ready(ctx, user_id)

@@ -160,7 +160,7 @@ class SpeakerModelRow(Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ubm_id: Mapped[str] = mapped_column(ForeignKey("ubms.id"))
-    stats: Mapped[bytes] = mapped_column(LargeBinary)  # npz: n (10, C), f (10, C, D), takes (10,)
+    stats: Mapped[bytes] = mapped_column(LargeBinary)  # storage.speaker_models.encode_model
     # Denormalised from the take counts so "who is ready" is an indexed lookup, not a scan of utterances.
     ready: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     version: Mapped[int] = mapped_column(Integer)
