@@ -8,8 +8,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
-from ..models.digits import content_margin, digit_scores
-from ..models.speaker import SpeakerModel, digit_means, utterance_stats
+from ..models.digits import content_margin, segment_digit_scores
+from ..models.speaker import SpeakerModel, utterance_stats
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Utterance
 from . import replay
@@ -83,19 +83,19 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolmentRe
     stats = utterance_stats(gmm, feats)
     with ctx.db.write_session() as session:
         ensure_current(session, ctx, user_id)
-        row = speaker_models.get_model(session, user_id, for_update=True)
-        if row is not None:
-            model = speaker_models.decode_model(row.stats)
-            if np.all(model.takes >= policy.enrol_check_after):
-                scores = digit_scores(gmm, digit_means(gmm, model, rt.adaptation), feats, rt.adaptation.top_c)
-                margin = content_margin(scores, take.digit)
-                if margin < -policy.enrol_content_margin:
-                    heard = int(np.argmax(scores))
-                    raise _rejected(
-                        "wrong_digit",
-                        f"This take does not sound like {take.digit} to your other takes (closest: {heard}); "
-                        "please say the prompted digit again.",
-                    )
+        # The content check reads the cached digit models; the statistics are read once, by update_model,
+        # under its row lock. Version-checked like every cache read, so never a stale model.
+        cached = rt.speaker(session, user_id)
+        if cached is not None and np.all(cached.takes >= policy.enrol_check_after):
+            scores = segment_digit_scores(gmm, cached.terms, [feats], rt.adaptation.top_c)[0]
+            margin = content_margin(scores, take.digit)
+            if margin < -policy.enrol_content_margin:
+                heard = int(np.argmax(scores))
+                raise _rejected(
+                    "wrong_digit",
+                    f"This take does not sound like {take.digit} to your other takes (closest: {heard}); "
+                    "please say the prompted digit again.",
+                )
         utt = utterances.add_utterance(session, user_id, take.digit, rt.config.config_id, mfcc, energy)
         utt.stats_ubm_id = rt.ubm.ubm_id
         replay.record_take(session, user_id, utt.id, take.digit, mfcc, energy)  # for replay detection
