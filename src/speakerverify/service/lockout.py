@@ -90,7 +90,7 @@ def settle(session: Session, policy: VoicePolicy, user_id: uuid.UUID, accepted: 
     if policy.lockout_after <= 0:
         return
     now = utcnow()
-    row = lockouts.lockout_for_update(session, user_id)
+    row = lockouts.lockout_for_update(session, user_id, known=True)
     if accepted:
         row.failures, row.level, row.locked_until = 0, 0, None
     else:

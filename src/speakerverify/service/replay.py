@@ -59,6 +59,5 @@ def settle_and_record(
     newer = fingerprints.fingerprints_not_in(session, user_id, before.ids)
     if len(newer):
         found = np.minimum(found, replay.nearest_many(np.stack(segment_fps), newer))
-    for digit, fp in zip(digits, segment_fps, strict=True):
-        fingerprints.add(session, user_id, digit, fp, challenge_id=challenge_id)
+    fingerprints.add_many(session, user_id, digits, segment_fps, challenge_id)
     return found

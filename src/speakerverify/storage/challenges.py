@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .tables import Challenge, utcnow
@@ -43,12 +43,13 @@ def consume_challenge(session: Session, challenge_id: uuid.UUID, user_id: uuid.U
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        prompted = session.scalar(select(Challenge.digits).where(Challenge.id == challenge_id)) or ""
+        return Consumed.OK, [int(c) for c in prompted]
     row = session.get(Challenge, challenge_id, populate_existing=True)
     if row is None or row.user_id != user_id:
         return Consumed.UNKNOWN, []
     digits = [int(c) for c in row.digits]
-    if result.rowcount == 1:  # type: ignore[attr-defined]
-        return Consumed.OK, digits
     if row.used_at is not None:
         return Consumed.USED, digits
     return Consumed.EXPIRED, digits

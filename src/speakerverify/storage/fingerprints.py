@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..models import replay
-from .tables import ReplayFingerprint, Utterance
+from .tables import ReplayFingerprint, Utterance, utcnow
 from .utterances import utterance_arrays
 
 
@@ -30,6 +30,26 @@ def add(
             digit=digit,
             fingerprint=replay.encode(fp),
         )
+    )
+
+
+def add_many(
+    session: Session, user_id: uuid.UUID, digits: list[int], fps: list[np.ndarray], challenge_id: uuid.UUID
+) -> None:
+    """The fingerprints of one answer's segments, in one statement."""
+    now = utcnow()
+    session.execute(
+        insert(ReplayFingerprint),
+        [
+            {
+                "user_id": user_id,
+                "challenge_id": challenge_id,
+                "digit": digit,
+                "fingerprint": replay.encode(fp),
+                "created_at": now,
+            }
+            for digit, fp in zip(digits, fps, strict=True)
+        ],
     )
 
 

@@ -24,8 +24,13 @@ def get_lockout(session: Session, user_id: uuid.UUID, for_update: bool = False) 
     return session.scalar(stmt)
 
 
-def lockout_for_update(session: Session, user_id: uuid.UUID) -> VerificationLockout:
-    """The user's lockout row, locked, created (with zero counts) if missing."""
+def lockout_for_update(session: Session, user_id: uuid.UUID, known: bool = False) -> VerificationLockout:
+    """The user's lockout row, locked, created (with zero counts) if missing. ``known``: this transaction
+    has locked it already, so the session's copy is current and no second query is needed."""
+    if known:
+        held = session.get(VerificationLockout, user_id)  # from the identity map, no query
+        if held is not None:
+            return held
     row = get_lockout(session, user_id, for_update=True)
     if row is None:
         try:
