@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from ..features import DEFAULT_CONFIG, extract, read_audio
+from ..features import DEFAULT_CONFIG, extract, read_audio, wire
 from .corpus import read_fsdd
 from .metrics import eer
 
@@ -29,6 +29,7 @@ SPARE_TAKES = tuple(range(6, 25))
 ENROL_TAKES = tuple(range(0, 6))
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
+FORMS = ("json", "b64", "binary")  # request forms: JSON numbers, base64 float32 in JSON, the binary body
 
 
 def features_payload(mfcc: np.ndarray, energy: np.ndarray, form: str = "b64") -> dict[str, Any]:
@@ -42,10 +43,17 @@ def features_payload(mfcc: np.ndarray, energy: np.ndarray, form: str = "b64") ->
 
 
 class ApiClient:
-    """The calls a client makes, one account at a time; errors raise with the server's problem text."""
+    """The calls a client makes, one account at a time; errors raise with the server's problem text.
 
-    def __init__(self, http: httpx.Client) -> None:
+    ``form`` is how features are sent (``FORMS``): ``json`` numbers, ``b64`` (compact float32 in JSON,
+    the default) or ``binary`` (``application/vnd.speakerverify.frames``, features/wire.py).
+    """
+
+    def __init__(self, http: httpx.Client, form: str = "b64") -> None:
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, not {form!r}")
         self.http = http
+        self.form = form
 
     def _ok(self, response: httpx.Response, *expected: int) -> Any:
         if response.status_code not in expected:
@@ -61,15 +69,34 @@ class ApiClient:
         return {"Authorization": f"Bearer {token['access_token']}"}
 
     def enrol(self, auth: dict[str, str], digit: int, mfcc: np.ndarray, energy: np.ndarray) -> httpx.Response:
-        body = {"config_id": DEFAULT_CONFIG.config_id, "digit": digit, **features_payload(mfcc, energy)}
-        return self.http.post("/api/v1/enrolment/utterances", json=body, headers=auth)
+        """One take, mfcc (T, n_mfcc) and energy (T,), in this client's form; the response as it came."""
+        url = "/api/v1/enrolment/utterances"
+        if self.form == "binary":
+            raw = wire.encode_take(mfcc, energy, DEFAULT_CONFIG.config_id, digit)
+            return self.http.post(url, content=raw, headers={**auth, "Content-Type": wire.CONTENT_TYPE})
+        body = {"config_id": DEFAULT_CONFIG.config_id, "digit": digit, **features_payload(mfcc, energy, self.form)}
+        return self.http.post(url, json=body, headers=auth)
+
+    def segment(self, digit: int, mfcc: np.ndarray, energy: np.ndarray) -> dict[str, Any]:
+        """One answer segment for ``verify``: the JSON segment of this form, or the arrays for ``binary``."""
+        if self.form == "binary":
+            return {"digit": digit, "mfcc": mfcc, "energy": energy}
+        return {"digit": digit, **features_payload(mfcc, energy, self.form)}
 
     def challenge(self, auth: dict[str, str]) -> dict[str, Any]:
         return dict(self._ok(self.http.post("/api/v1/challenges", headers=auth), 201))
 
     def verify(self, auth: dict[str, str], challenge_id: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
+        """Answer a challenge with ``segments`` (from ``segment``; for json/b64 any JSON segments do)."""
+        url = "/api/v1/verifications"
+        if self.form == "binary":
+            if not all("mfcc" in s and "energy" in s for s in segments):
+                raise ValueError("the binary form needs segments with mfcc and energy arrays (ApiClient.segment)")
+            raw = wire.encode_answer(challenge_id, [(s["digit"], s["mfcc"], s["energy"]) for s in segments])
+            headers = {**auth, "Content-Type": wire.CONTENT_TYPE}
+            return dict(self._ok(self.http.post(url, content=raw, headers=headers), 200))
         body = {"challenge_id": challenge_id, "segments": segments}
-        return dict(self._ok(self.http.post("/api/v1/verifications", json=body, headers=auth), 200))
+        return dict(self._ok(self.http.post(url, json=body, headers=auth), 200))
 
 
 @dataclass
@@ -125,15 +152,17 @@ def run(
     wrong_digit: int = 5,
     seed: int = 0,
     progress: Progress = _no_progress,
+    form: str = "b64",
 ) -> ApiProtocolResult:
-    """Register, enrol and verify every speaker of an FSDD-style corpus through the API at ``http``."""
+    """Register, enrol and verify every speaker of an FSDD-style corpus through the API at ``http``,
+    sending features in ``form`` (see ApiClient)."""
     recs = read_fsdd(corpus)
     speakers = sorted({r.speaker for r in recs})
     wanted = [r for r in recs if r.take < 50]
     feats = {
         (r.speaker, r.digit, r.take): extract(read_audio(r.path)) for r in progress(wanted, "features", len(wanted))
     }
-    api = ApiClient(http)
+    api = ApiClient(http, form)
     rng = np.random.default_rng(seed)
     result = ApiProtocolResult()
     auth: dict[str, dict[str, str]] = {}
@@ -174,7 +203,7 @@ def run(
         else:
             spoken = [(d + 1 + int(rng.integers(0, 9))) % 10 for d in digits]  # any digit but the prompted one
             keys = [pick(spk, spk, d, (GENUINE_TAKES, SPARE_TAKES)) for d in spoken]
-        segments = [{"digit": d, **features_payload(*feats[k])} for k, d in zip(keys, digits, strict=True)]
+        segments = [api.segment(d, *feats[k]) for k, d in zip(keys, digits, strict=True)]
         out = api.verify(auth[spk], ch["challenge_id"], segments)
         result.calibration.add(out["calibration"])
         result.threshold = out["threshold"]

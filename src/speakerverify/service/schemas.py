@@ -161,6 +161,38 @@ class VerificationIn(_Strict):
     segments: list[SegmentIn] = Field(min_length=1, max_length=8, description="One per prompted digit, in order.")
 
 
+# The binary form (application/vnd.speakerverify.frames, see features/wire.py): its JSON header says what
+# the float16 arrays after it are; the same constraints as the JSON form, with a frame count T per utterance.
+
+FRAMES_DOC = (
+    "The compact binary form: `SVF1`, a uint32 little-endian header length H, H bytes of UTF-8 JSON header "
+    "(a take: `{config_id, digit, frames}`; an answer: `{challenge_id, config_id?, segments: [{digit, frames}]}`), "
+    "then for the take or each segment in order T x n_mfcc float16 MFCCs (row-major) and T float16 values of "
+    "ln(1 + energy), all little-endian; the length must match exactly."
+)
+
+
+class TakeHeader(_Strict):
+    """The header of an enrolment take in the binary form."""
+
+    config_id: str = Field(max_length=64)
+    digit: int = Field(ge=0, le=9)
+    frames: int = Field(ge=0, strict=True, description="T: frames in the arrays that follow.")
+
+
+class SegmentHeader(_Strict):
+    digit: int = Field(ge=0, le=9)
+    frames: int = Field(ge=0, strict=True, description="T: frames of this segment's arrays.")
+
+
+class AnswerHeader(_Strict):
+    """The header of a verification answer in the binary form."""
+
+    challenge_id: str = Field(max_length=64)
+    config_id: str | None = Field(default=None, max_length=64)
+    segments: list[SegmentHeader] = Field(min_length=1, max_length=8)
+
+
 class FeatureConfigOut(BaseModel):
     config_id: str
     sample_rate: int

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, Request, status
 
 from .. import enrolment
 from ..auth import Context, CurrentToken
-from ..features_in import utterance_from_json
+from ..features_in import (
+    FRAMES_TYPE,
+    feature_request_body,
+    read_feature_body,
+    utterance_from_binary,
+    utterance_from_json,
+)
 from ..middleware import StrictJSONRoute
 from ..schemas import EnrolmentResult, FeatureConfigOut, UtteranceIn, UtteranceList
 
@@ -23,20 +29,34 @@ def feature_config(ctx: Context) -> FeatureConfigOut:
     return FeatureConfigOut(**ctx.voice.config.to_dict(), min_frames=policy.min_frames, max_frames=policy.max_frames)
 
 
+async def _take_body(request: Request) -> UtteranceIn | bytes:
+    return await read_feature_body(request, UtteranceIn)
+
+
 @router.post(
     "/enrolment/utterances",
     status_code=status.HTTP_201_CREATED,
     summary="Add one enrolment take",
+    description=f"The take as JSON (`UtteranceIn`) or in the binary form (`{FRAMES_TYPE}`).",
     responses={
+        415: {"description": f"Neither application/json nor {FRAMES_TYPE}", **_PROBLEM},
         422: {
             "description": "Invalid features, or the take was rejected (`reason`: too_short, "
             "too_quiet, wrong_digit); nothing is stored",
             **_PROBLEM,
-        }
+        },
     },
+    openapi_extra=feature_request_body(UtteranceIn),
 )
-def add_take(body: UtteranceIn, token: CurrentToken, ctx: Context) -> EnrolmentResult:
-    return enrolment.enrol(ctx, token.user_id, utterance_from_json(body, ctx.voice.config, ctx.settings.voice))
+def add_take(
+    token: CurrentToken, ctx: Context, body: Annotated[UtteranceIn | bytes, Depends(_take_body)]
+) -> EnrolmentResult:
+    config, policy = ctx.voice.config, ctx.settings.voice
+    if isinstance(body, bytes):
+        take = utterance_from_binary(body, config, policy)
+    else:
+        take = utterance_from_json(body, config, policy)
+    return enrolment.enrol(ctx, token.user_id, take)
 
 
 @router.get("/enrolment/utterances", summary="My enrolment takes and progress")

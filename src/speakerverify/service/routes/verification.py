@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, Request, status
 
 from .. import verification
 from ..auth import Context, CurrentToken
-from ..features_in import segments_from_json
+from ..features_in import FRAMES_TYPE, feature_request_body, read_feature_body, segments_from_binary, segments_from_json
 from ..middleware import StrictJSONRoute
 from ..schemas import AttemptList, ChallengeOut, VerificationIn, VerificationOut
 
@@ -28,20 +28,33 @@ def new_challenge(token: CurrentToken, ctx: Context) -> ChallengeOut:
     return verification.new_challenge(ctx, token.user_id)
 
 
+async def _answer_body(request: Request) -> VerificationIn | bytes:
+    return await read_feature_body(request, VerificationIn)
+
+
 @router.post(
     "/verifications",
     summary="Answer a challenge: accept or reject",
+    description=f"The answer as JSON (`VerificationIn`) or in the binary form (`{FRAMES_TYPE}`).",
     responses={
         404: {"description": "No such challenge for this account", **_PROBLEM},
         409: {"description": "Challenge already answered, or enrolment not ready", **_PROBLEM},
         410: {"description": "Challenge expired", **_PROBLEM},
+        415: {"description": f"Neither application/json nor {FRAMES_TYPE}", **_PROBLEM},
         422: {"description": "Invalid features or segment count; the challenge stays usable", **_PROBLEM},
         429: _LOCKED,
     },
+    openapi_extra=feature_request_body(VerificationIn),
 )
-def verify(body: VerificationIn, token: CurrentToken, ctx: Context) -> VerificationOut:
-    segments = segments_from_json(body, ctx.voice.config, ctx.settings.voice)
-    return verification.verify(ctx, token.user_id, body.challenge_id, segments)
+def verify(
+    token: CurrentToken, ctx: Context, body: Annotated[VerificationIn | bytes, Depends(_answer_body)]
+) -> VerificationOut:
+    config, policy = ctx.voice.config, ctx.settings.voice
+    if isinstance(body, bytes):
+        challenge_id, segments = segments_from_binary(body, config, policy)
+    else:
+        challenge_id, segments = body.challenge_id, segments_from_json(body, config, policy)
+    return verification.verify(ctx, token.user_id, challenge_id, segments)
 
 
 @router.get("/verifications", summary="My verification attempts, newest first")

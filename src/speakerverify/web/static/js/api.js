@@ -1,6 +1,8 @@
 // The REST API on this origin: bearer token in sessionStorage (per tab, gone when it closes),
 // RFC 9457 problem details turned into ApiError.
 
+import { FRAMES_TYPE } from "./wire.js";
+
 const TOKEN_KEY = "speakerverify.token";
 
 export class ApiError extends Error {
@@ -23,9 +25,11 @@ export const session = {
   onExpired: null,
 };
 
+/** body: undefined, a JSON-able value, or a Uint8Array from wire.js (sent as application/vnd.speakerverify.frames). */
 export async function api(method, path, body) {
   const headers = { Accept: "application/json, application/problem+json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const binary = body instanceof Uint8Array;
+  if (body !== undefined) headers["Content-Type"] = binary ? FRAMES_TYPE : "application/json";
   const token = session.token;
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -33,7 +37,7 @@ export async function api(method, path, body) {
     response = await fetch(`/api/v1${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || binary ? body : JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
     });

@@ -7,6 +7,7 @@ import { barChart, scoreGauge } from "./chart.js";
 import { $, $$, clear, fmtNum, fmtTime, h } from "./dom.js";
 import { Microphone, microphoneUnavailable } from "./microphone.js";
 import { energyDb, Segmenter } from "./segmenter.js";
+import { encodeAnswer, encodeTake } from "./wire.js";
 
 const VIEWS = ["login", "enrol", "verify", "intrusion", "account"];
 const MIC_VIEWS = new Set(["enrol", "verify"]);
@@ -302,10 +303,6 @@ function onFrame(features) {
   }
 }
 
-function payload(frames) {
-  return { mfcc: frames.map((f) => f.mfcc), energy: frames.map((f) => f.energy) };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Enrol
 
@@ -428,11 +425,9 @@ const enrol = {
   async send(digit, frames, item) {
     const status = item.querySelector("span");
     try {
-      const result = await api("POST", "/enrolment/utterances", {
-        config_id: app.config.config_id,
-        digit,
-        ...payload(frames),
-      });
+      // The compact binary form (wire.js): float16 MFCCs and log-energies, 28 bytes a frame.
+      const body = encodeTake({ configId: app.config.config_id, digit, frames });
+      const result = await api("POST", "/enrolment/utterances", body);
       this.pending[digit] -= 1;
       this.tiles[digit] = "sent";
       item.className = "state-sent";
@@ -662,7 +657,7 @@ const verify = {
       this.setState("listening");
       return;
     }
-    this.segments.push({ digit: this.challenge.digits[this.index], ...payload(frames) });
+    this.segments.push({ digit: this.challenge.digits[this.index], frames });
     this.index += 1;
     this.render();
     if (this.index === this.challenge.digits.length) guard(() => this.submit())();
@@ -698,7 +693,12 @@ const verify = {
     const challenge = this.challenge;
     let result;
     try {
-      result = await api("POST", "/verifications", { challenge_id: challenge.challenge_id, segments: this.segments });
+      const body = encodeAnswer({
+        challengeId: challenge.challenge_id,
+        configId: app.config.config_id,
+        segments: this.segments,
+      });
+      result = await api("POST", "/verifications", body);
     } finally {
       this.abandon();
     }
