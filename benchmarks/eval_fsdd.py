@@ -57,24 +57,29 @@ def main() -> None:
                 f"| {k} | {cond} | {thr:.3f} | {100 * np.mean(i >= thr):.2f} | {100 * np.mean(t < thr):.2f} | "
                 f"{np.mean(np.asarray(cal.llr(t)) > 0) * 100:.1f} / {np.mean(np.asarray(cal.llr(i)) <= 0) * 100:.1f} |"
             )
-    plot_det({f"{sy} {c}": result.scores[(sy, c, 3)] for sy in SYSTEMS for c in ("clean", "noisy10")},
-             HERE / "det-k3.png", title="FSDD, 3-digit trials")
-    body = "\n\n".join([
-        "## Verification on FSDD",
-        f"`benchmarks/eval_fsdd.py` (the README protocol; UBM `{ubm.ubm_id}`), {args.trials} trials per "
-        f"speaker and K, seed 0; whole run {took:.0f} s including feature extraction.",
-        format_table(result.records),
-        "gmm-ubm-digit against seed-baseline (same trials):\n\n| K | condition | gmm-ubm-digit EER % | "
-        "seed-baseline EER % | ratio |\n|---:|---|---:|---:|---:|\n" + "\n".join(ratio_lines),
-        "Operating point set on the development takes (clean, FAR 1%), applied unchanged to the reported "
-        "trials (gmm-ubm-digit). The last column uses a logistic calibration fitted on the same development "
-        "scores: % of target trials with LLR > 0 / % of impostor trials with LLR <= 0.\n\n"
-        "| K | condition | threshold (mean LLR) | FAR % | FRR % | calibrated accept / reject % |\n"
-        "|---:|---|---:|---:|---:|---:|\n" + "\n".join(op_lines),
-        "Per-speaker EER %, K = 3, clean:\n\n" + format_speaker_table(result.per_speaker, 3, "clean"),
-        "Per-speaker EER %, K = 3, noisy10:\n\n" + format_speaker_table(result.per_speaker, 3, "noisy10"),
-        "DET curves of the 3-digit trials: `benchmarks/det-k3.png`.",
-    ])
+    plot_det(
+        {f"{sy} {c}": result.scores[(sy, c, 3)] for sy in SYSTEMS for c in ("clean", "noisy10")},
+        HERE / "det-k3.png",
+        title="FSDD, 3-digit trials",
+    )
+    body = "\n\n".join(
+        [
+            "## Verification on FSDD",
+            f"`benchmarks/eval_fsdd.py` (the README protocol; UBM `{ubm.ubm_id}`), {args.trials} trials per "
+            f"speaker and K, seed 0; whole run {took:.0f} s including feature extraction.",
+            format_table(result.records),
+            "gmm-ubm-digit against seed-baseline (same trials):\n\n| K | condition | gmm-ubm-digit EER % | "
+            "seed-baseline EER % | ratio |\n|---:|---|---:|---:|---:|\n" + "\n".join(ratio_lines),
+            "Operating point set on the development takes (clean, FAR 1%), applied unchanged to the reported "
+            "trials (gmm-ubm-digit). The last column uses a logistic calibration fitted on the same development "
+            "scores: % of target trials with LLR > 0 / % of impostor trials with LLR <= 0.\n\n"
+            "| K | condition | threshold (mean LLR) | FAR % | FRR % | calibrated accept / reject % |\n"
+            "|---:|---|---:|---:|---:|---:|\n" + "\n".join(op_lines),
+            "Per-speaker EER %, K = 3, clean:\n\n" + format_speaker_table(result.per_speaker, 3, "clean"),
+            "Per-speaker EER %, K = 3, noisy10:\n\n" + format_speaker_table(result.per_speaker, 3, "noisy10"),
+            "DET curves of the 3-digit trials: `benchmarks/det-k3.png`.",
+        ]
+    )
     print(body)
     (HERE / "eval_fsdd.json").write_text(json.dumps(result.records, indent=1) + "\n")
     if not args.no_write:

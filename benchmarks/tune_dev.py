@@ -54,8 +54,15 @@ def ubm_for(post: PostConfig, corpus: str) -> UBM:
 
 def dev_eer(corpus: str, ubm: UBM, post: PostConfig, adaptation: AdaptationConfig, conditions, trials: int) -> dict:
     result = evaluate(
-        corpus, ubm, ks=(3,), trials_per_speaker=trials, conditions=conditions, systems=("gmm-ubm-digit",),
-        post=post, adaptation=adaptation, test_takes=DEV_TAKES,
+        corpus,
+        ubm,
+        ks=(3,),
+        trials_per_speaker=trials,
+        conditions=conditions,
+        systems=("gmm-ubm-digit",),
+        post=post,
+        adaptation=adaptation,
+        test_takes=DEV_TAKES,
     )
     return {r["condition"]: r["eer"] for r in result.records}
 
@@ -68,8 +75,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
-    lines = ["### Adaptation (shipped UBM, dev trials, K = 3, gmm-ubm-digit, EER %)", "",
-             "| speaker relevance | digit relevance | top-C | clean | noisy10 |", "|---:|---:|---:|---:|---:|"]
+    lines = [
+        "### Adaptation (shipped UBM, dev trials, K = 3, gmm-ubm-digit, EER %)",
+        "",
+        "| speaker relevance | digit relevance | top-C | clean | noisy10 |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     ubm = load_default_ubm()
     grid = [(r, rd, c) for r in (8, 16, 32) for rd in (2, 4, 8, 16) for c in (8,)]
     grid += [(DEFAULT_ADAPTATION.relevance, DEFAULT_ADAPTATION.digit_relevance, c) for c in (2, 4, 16, 0)]
@@ -80,8 +91,13 @@ def main() -> None:
         lines.append(f"| {r} | {rd} | {c or 'all'}{mark} | {e['clean']:.2f} | {e['noisy10']:.2f} |")
         print(lines[-1], flush=True)
 
-    lines += ["", "### Post-processing (a UBM trained per variant, dev trials, K = 3, gmm-ubm-digit, EER %)", "",
-              "| variant | clean | noisy10 | UBM training s |", "|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "### Post-processing (a UBM trained per variant, dev trials, K = 3, gmm-ubm-digit, EER %)",
+        "",
+        "| variant | clean | noisy10 | UBM training s |",
+        "|---|---:|---:|---:|",
+    ]
     for name, post in tqdm(POST_VARIANTS.items(), desc="post-processing", file=sys.stderr):
         t0 = time.perf_counter()
         vubm = ubm_for(post, args.ubm_corpus)
