@@ -1,9 +1,10 @@
 """The 2020 design, reproduced only as a baseline for the performance benchmark (not part of the product).
 
-Enrolment stores the take and refits a 5-component full-covariance GaussianMixture on every
-stored take of the user (SeedBaseline); scoring loads and deserialises the model from the
-database on every request. Storage is SQLite; models are npz arrays (the original pickled them:
-the deserialisation cost is of the same kind, without the code-execution hazard).
+Enrolment stores the take in a circular log of the user's last 60 takes (as the original's train
+log) and refits a 5-component full-covariance GaussianMixture on them (SeedBaseline); scoring loads
+and deserialises the model from the database on every request. Storage is SQLite; models are npz
+arrays (the original pickled them: the deserialisation cost is of the same kind, without the
+code-execution hazard).
 
     SPEAKERVERIFY_BASELINE_DB=/tmp/base.sqlite3 uvicorn --factory baseline_app:create_app
 """
@@ -40,6 +41,9 @@ def _arrays(take: Take) -> tuple[np.ndarray, np.ndarray]:
     return mfcc, energy
 
 
+LOG_TAKES = 60
+
+
 def create_app() -> FastAPI:
     path = os.environ["SPEAKERVERIFY_BASELINE_DB"]
     lock = threading.Lock()
@@ -54,6 +58,11 @@ def create_app() -> FastAPI:
         mfcc, energy = _arrays(take)
         with lock:
             db.execute("INSERT INTO takes VALUES (?, ?, ?, ?)", (user, take.digit, mfcc.tobytes(), energy.tobytes()))
+            db.execute(  # the original's train log is circular: its last 60 takes
+                "DELETE FROM takes WHERE user = ? AND rowid NOT IN "
+                "(SELECT rowid FROM takes WHERE user = ? ORDER BY rowid DESC LIMIT ?)",
+                (user, user, LOG_TAKES),
+            )
             rows = db.execute("SELECT digit, mfcc, energy FROM takes WHERE user = ? ORDER BY rowid", (user,)).fetchall()
         utts = []
         for digit, m, e in rows:

@@ -3,14 +3,17 @@
     python benchmarks/loadgen.py --base URL --plan plan.json --mode verify|enrol|baseline-score|baseline-train
         --clients N --seconds S
 
-plan.json holds the accounts' bearer headers and the features to send. Prints one JSON
-object: latencies in ms of every completed operation, errors, wall time.
+plan.json holds the accounts' bearer headers and the features to send; with ``"pick": "random"``
+every operation uses a uniformly random account of the plan (default: each client walks the
+accounts in turn). Prints one JSON object: latencies in ms of every completed operation, errors,
+wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import time
 from typing import Any
@@ -18,16 +21,26 @@ from typing import Any
 import httpx
 import numpy as np
 
+from speakerverify.features import DEFAULT_CONFIG, wire
+
+
+def synthetic_frames(rng: np.random.Generator, frames: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Random Meyda-like frames: (mfcc (T, 13), energy (T,)), loud enough to count as speech."""
+    mfcc = rng.normal(0, 8, (frames, 13)).astype("<f4")
+    mfcc[:, 0] += 250
+    return mfcc, np.full(frames, 1e9, dtype="<f4")
+
+
+def synthetic_answer(rng: np.random.Generator, challenge_id: str, digits: list[int]) -> bytes:
+    """A binary answer body (features/wire.py) of fresh random frames per prompted digit."""
+    return wire.encode_answer(challenge_id, [(d, *synthetic_frames(rng)) for d in digits], DEFAULT_CONFIG.config_id)
+
 
 def synthetic_segments(rng: np.random.Generator, digits: list[int], frames: int = 60) -> list[dict[str, Any]]:
     """Fresh random frames per request (never a replay); scoring costs the same as for real speech."""
-    import base64
-
     segs = []
     for d in digits:
-        mfcc = rng.normal(0, 8, (frames, 13)).astype("<f4")
-        mfcc[:, 0] += 250
-        energy = np.full(frames, 1e9, dtype="<f4")
+        mfcc, energy = synthetic_frames(rng, frames)
         segs.append(
             {
                 "digit": d,
@@ -49,9 +62,10 @@ async def client_loop(
 ) -> None:
     rng = np.random.default_rng(index)
     accounts = plan["accounts"]
+    pick_random = plan.get("pick") == "random"
     n = 0
     while time.perf_counter() < stop:
-        account = accounts[(index + n) % len(accounts)]
+        account = accounts[int(rng.integers(len(accounts))) if pick_random else (index + n) % len(accounts)]
         n += 1
         t0 = time.perf_counter()
         try:
@@ -59,13 +73,15 @@ async def client_loop(
                 r = await http.post("/api/v1/challenges", headers=account["auth"])
                 r.raise_for_status()
                 ch = r.json()
-                body = {"challenge_id": ch["challenge_id"], "segments": synthetic_segments(rng, ch["digits"])}
-                r = await http.post("/api/v1/verifications", json=body, headers=account["auth"])
+                body = synthetic_answer(rng, ch["challenge_id"], ch["digits"])
+                headers = {**account["auth"], "Content-Type": wire.CONTENT_TYPE}
+                r = await http.post("/api/v1/verifications", content=body, headers=headers)
                 r.raise_for_status()
             elif mode == "enrol":
                 take = plan["takes"][(index * 7919 + n) % len(plan["takes"])]
-                body = {"config_id": "mfcc-8k-v1", **take}
-                r = await http.post("/api/v1/enrolment/utterances", json=body, headers=account["auth"])
+                headers = {**account["auth"], "Content-Type": wire.CONTENT_TYPE}
+                body = base64.b64decode(take["binary_b64"])
+                r = await http.post("/api/v1/enrolment/utterances", content=body, headers=headers)
                 if r.status_code not in (201, 422):
                     r.raise_for_status()
             elif mode == "baseline-train":
