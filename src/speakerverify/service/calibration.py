@@ -145,7 +145,9 @@ def _current(
         row is None
         or row.ubm_id != ctx.voice.ubm.ubm_id
         or row.target_far != policy.target_far
-        or _threshold_stale(speaker_models.count_ready(session), row.n_users, policy.max_threshold_users)
+        or _threshold_stale(
+            ctx.voice.ready_count(session, policy.max_threshold_users), row.n_users, policy.max_threshold_users
+        )
     ):
         return None
     location = shrunk_location(mine.location, row.grand_location, mine.n_cohort_users)

@@ -9,6 +9,7 @@ stays flat however many users the database holds.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class VoiceRuntime:
     _cache: OrderedDict[uuid.UUID, CachedModel] = field(default_factory=OrderedDict)
     _cached_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ready_count: tuple[int, float] | None = None  # (count, time.monotonic() when counted)
 
     def __post_init__(self) -> None:
         if self.ubm.config_id != self.config.config_id or self.ubm.post_id != self.post.post_id:
@@ -129,6 +131,20 @@ class VoiceRuntime:
         gone = self._cache.pop(user_id, None)
         if gone is not None:
             self._cached_bytes -= gone.nbytes
+
+    def ready_count(self, session: Session, exact_up_to: int, max_age_seconds: float = 30.0) -> int:
+        """How many users are ready. Exact while it is at most ``exact_up_to``; above that, a count up
+        to ``max_age_seconds`` old: counting is the one per-request cost that grows with the user base,
+        and at that size only a 10% change in the population matters (``calibration._threshold_stale``)."""
+        now = time.monotonic()
+        with self._lock:
+            held = self._ready_count
+        if held is not None and held[0] > exact_up_to and now - held[1] < max_age_seconds:
+            return held[0]
+        count = speaker_models.count_ready(session)
+        with self._lock:
+            self._ready_count = (count, now)
+        return count
 
     def forget(self, user_id: uuid.UUID) -> None:
         with self._lock:

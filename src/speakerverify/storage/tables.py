@@ -161,13 +161,15 @@ class SpeakerModelRow(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ubm_id: Mapped[str] = mapped_column(ForeignKey("ubms.id"))
     stats: Mapped[bytes] = mapped_column(LargeBinary)  # storage.speaker_models.encode_model
-    # Denormalised from the take counts so "who is ready" is an indexed lookup, not a scan of utterances.
-    ready: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Denormalised from the take counts so "who is ready" is an indexed lookup, not a scan of utterances;
+    # indexed with user_id so that the first N ready users by id (the calibration cohort) are N entries.
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declared shape
+    __table_args__ = (Index("ix_speaker_models_ready_user_id", "ready", "user_id"),)
 
 
 class Challenge(Base):
