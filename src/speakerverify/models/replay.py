@@ -109,8 +109,17 @@ def aligned_distances(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return np.asarray(np.sqrt(((c - q[None]) ** 2).mean(axis=2)).mean(axis=1), dtype=np.float64)
 
 
-def nearest_many(queries: np.ndarray, candidates: np.ndarray, k: int = NEAREST_K) -> np.ndarray:
-    """``nearest`` for each of S queries (S, L, D) against the same candidates (N, L, D), batched. (S,)"""
+def nearest_many(
+    queries: np.ndarray,
+    candidates: np.ndarray,
+    query_keys: np.ndarray | None = None,
+    candidate_keys: np.ndarray | None = None,
+    k: int = NEAREST_K,
+) -> np.ndarray:
+    """``nearest`` for each of S queries (S, L, D) among candidates (N, L, D), batched. (S,)
+
+    With keys (S,) and (N,), a query is compared only with the candidates of its own key (its digit).
+    """
     q = np.asarray(queries, dtype=np.float32)
     c = np.asarray(candidates, dtype=np.float32)
     if len(c) == 0:
@@ -118,10 +127,14 @@ def nearest_many(queries: np.ndarray, candidates: np.ndarray, k: int = NEAREST_K
     # aligned[s, i]: frame-by-frame mean RMS difference of query s and candidate i
     sq = (q**2).sum(2)[:, None, :] + (c**2).sum(2)[None, :, :] - 2 * np.einsum("sld,nld->snl", q, c)
     aligned = np.sqrt(np.maximum(sq, 0.0) / q.shape[2]).mean(axis=2).astype(np.float64)
+    if query_keys is not None and candidate_keys is not None:
+        aligned[np.asarray(query_keys)[:, None] != np.asarray(candidate_keys)[None, :]] = np.inf
     kk = min(k, len(c))
     pick = np.argpartition(aligned, kk - 1, axis=1)[:, :kk] if kk < len(c) else np.tile(np.arange(len(c)), (len(q), 1))
+    chosen = np.take_along_axis(aligned, pick, axis=1)
     dtw = pair_distances(np.repeat(q, kk, axis=0), c[pick.ravel()]).reshape(len(q), kk)
-    return np.minimum(dtw.min(axis=1), np.take_along_axis(aligned, pick, axis=1).min(axis=1))
+    dtw[~np.isfinite(chosen)] = np.inf  # picked only to fill k: another key
+    return np.minimum(dtw.min(axis=1), chosen.min(axis=1))
 
 
 def nearest(query: np.ndarray, candidates: np.ndarray, k: int = NEAREST_K) -> float:

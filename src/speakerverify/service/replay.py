@@ -28,20 +28,26 @@ def record_take(
 
 @dataclass(frozen=True)
 class Seen:
-    """What was seen for a user when an answer was read: fingerprints (N, L, D) and their stored ids."""
+    """What was seen for a user when an answer was read, for the prompted digits: fingerprints (N, L, D),
+    their digits (N,) and their stored ids."""
 
     fingerprints: np.ndarray
+    digits: np.ndarray
     ids: set[int]
 
 
-def seen(session: Session, user_id: uuid.UUID) -> Seen:
-    return Seen(*fingerprints.user_fingerprints_with_ids(session, user_id))
+def seen(session: Session, user_id: uuid.UUID, digits: list[int]) -> Seen:
+    """Only the prompted digits' fingerprints: a replayed segment repeats an earlier recording of the
+    same digit (one of another digit would fail the content check), and the per-answer cost then grows
+    with half the user's history, not all of it."""
+    return Seen(*fingerprints.user_fingerprints_with_ids(session, user_id, digits))
 
 
-def distances(segment_fps: list[np.ndarray], before: Seen) -> np.ndarray:
-    """Distance of each segment to the nearest fingerprint in ``before``; a segment is a replay when
-    it is below ``REPLAY_THRESHOLD``. (S,) Done outside any write transaction: it is the costly part."""
-    return replay.nearest_many(np.stack(segment_fps), before.fingerprints)
+def distances(digits: list[int], segment_fps: list[np.ndarray], before: Seen) -> np.ndarray:
+    """Distance of each segment to the nearest fingerprint of its digit in ``before``; a segment is a
+    replay when it is below ``REPLAY_THRESHOLD``. (S,) Done outside any write transaction: it is the
+    costly part."""
+    return replay.nearest_many(np.stack(segment_fps), before.fingerprints, np.array(digits), before.digits)
 
 
 def settle_and_record(
@@ -56,8 +62,8 @@ def settle_and_record(
     """In the write transaction that holds the user's lockout row: check the segments against what was
     stored since ``before`` (a concurrent answer carrying the same segment), then record them.
     Returns the final distances. (S,)"""
-    newer = fingerprints.fingerprints_not_in(session, user_id, before.ids)
+    newer, newer_digits = fingerprints.fingerprints_not_in(session, user_id, digits, before.ids)
     if len(newer):
-        found = np.minimum(found, replay.nearest_many(np.stack(segment_fps), newer))
+        found = np.minimum(found, replay.nearest_many(np.stack(segment_fps), newer, np.array(digits), newer_digits))
     fingerprints.add_many(session, user_id, digits, segment_fps, challenge_id)
     return found

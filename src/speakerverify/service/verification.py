@@ -111,14 +111,14 @@ def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[D
         lockout.check_open_in(session, policy, user_id)  # a locked user's answer is not even scored
         model = rt.speaker(session, user_id)
         calib = current_calibration(ctx, session, user_id, model) if model is not None else None
-        before = replay.seen(session, user_id)
+        before = replay.seen(session, user_id, prompted)
     if model is None:
         raise _not_ready(ctx, user_id)
     if calib is None:
         calib = calibrate(ctx, user_id)
 
     fps = [replay_maths.fingerprint(s.mfcc, s.energy) for s in segments]
-    found = replay.distances(fps, before)
+    found = replay.distances(prompted, fps, before)
     feats = [postprocess(s.mfcc, s.energy, rt.post) for s in segments]
     enough = [len(f) >= policy.min_speech_frames for f in feats]
     scores = segment_digit_scores(

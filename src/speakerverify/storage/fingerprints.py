@@ -65,25 +65,50 @@ def user_fingerprints(session: Session, user_id: uuid.UUID) -> np.ndarray:
     return user_fingerprints_with_ids(session, user_id)[0]
 
 
-def user_fingerprints_with_ids(session: Session, user_id: uuid.UUID) -> tuple[np.ndarray, set[int]]:
-    """``user_fingerprints`` and the ids of the stored ones among them, so that a later transaction can
-    fetch only what was added since (``fingerprints_not_in``)."""
-    rows = session.execute(
-        select(ReplayFingerprint.id, ReplayFingerprint.fingerprint).where(ReplayFingerprint.user_id == user_id)
-    ).all()
-    fps = [replay.decode(blob) for _, blob in rows]
-    ids = {int(i) for i, _ in rows}
-    has_fp = select(ReplayFingerprint.id).where(ReplayFingerprint.utterance_id == Utterance.id).exists()
-    for row in session.scalars(select(Utterance).where(Utterance.user_id == user_id, ~has_fp)):
+def user_fingerprints_with_ids(
+    session: Session, user_id: uuid.UUID, digits: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray, set[int]]:
+    """The user's fingerprints (N, FP_FRAMES, FP_COEFFS), of ``digits`` only if given; their digits (N,);
+    and the ids of the stored ones, so that a later transaction can fetch only what was added since
+    (``fingerprints_not_in``). Takes stored before fingerprints existed are fingerprinted on the fly."""
+    stmt = select(ReplayFingerprint.id, ReplayFingerprint.digit, ReplayFingerprint.fingerprint).where(
+        ReplayFingerprint.user_id == user_id
+    )
+    takes = select(Utterance).where(
+        Utterance.user_id == user_id,
+        ~select(ReplayFingerprint.id).where(ReplayFingerprint.utterance_id == Utterance.id).exists(),
+    )
+    if digits is not None:
+        stmt = stmt.where(ReplayFingerprint.digit.in_(digits))
+        takes = takes.where(Utterance.digit.in_(digits))
+    rows = session.execute(stmt).all()
+    fps = [replay.decode(blob) for _, _, blob in rows]
+    of_digit = [int(d) for _, d, _ in rows]
+    for row in session.scalars(takes):
         fps.append(replay.fingerprint(*utterance_arrays(row)))
-    return _stack(fps), ids
+        of_digit.append(row.digit)
+    return _stack(fps), np.array(of_digit, dtype=int), {int(i) for i, _, _ in rows}
 
 
-def fingerprints_not_in(session: Session, user_id: uuid.UUID, seen: set[int]) -> np.ndarray:
-    """The user's stored fingerprints whose ids are not in ``seen`` (ids only are scanned; ids are not
-    committed in order on PostgreSQL, so "above the largest seen" could miss one). (N, FP_FRAMES, FP_COEFFS)"""
-    ids = set(session.scalars(select(ReplayFingerprint.id).where(ReplayFingerprint.user_id == user_id))) - seen
+def fingerprints_not_in(
+    session: Session, user_id: uuid.UUID, digits: list[int], seen: set[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The user's stored fingerprints of ``digits`` whose ids are not in ``seen``, and their digits (ids
+    only are scanned first; ids are not committed in order on PostgreSQL, so "above the largest seen"
+    could miss one). ((N, FP_FRAMES, FP_COEFFS), (N,))"""
+    ids = (
+        set(
+            session.scalars(
+                select(ReplayFingerprint.id).where(
+                    ReplayFingerprint.user_id == user_id, ReplayFingerprint.digit.in_(digits)
+                )
+            )
+        )
+        - seen
+    )
     if not ids:
-        return _stack([])
-    blobs = session.scalars(select(ReplayFingerprint.fingerprint).where(ReplayFingerprint.id.in_(sorted(ids))))
-    return _stack([replay.decode(b) for b in blobs])
+        return _stack([]), np.zeros(0, dtype=int)
+    rows = session.execute(
+        select(ReplayFingerprint.digit, ReplayFingerprint.fingerprint).where(ReplayFingerprint.id.in_(sorted(ids)))
+    ).all()
+    return _stack([replay.decode(b) for _, b in rows]), np.array([int(d) for d, _ in rows], dtype=int)

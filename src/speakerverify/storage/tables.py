@@ -295,12 +295,15 @@ class ReplayFingerprint(Base):
     __tablename__ = "replay_fingerprints"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     utterance_id: Mapped[int | None] = mapped_column(ForeignKey("utterances.id", ondelete="CASCADE"), index=True)
     challenge_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     digit: Mapped[int] = mapped_column(SmallInteger)
     fingerprint: Mapped[bytes] = mapped_column(LargeBinary)  # (32, 12) float16 little-endian
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # An answer reads the fingerprints of its prompted digits only (service/replay.py).
+    __table_args__ = (Index("ix_replay_fingerprints_user_id_digit", "user_id", "digit"),)
 
 
 class VerificationLockout(Base):
