@@ -1,4 +1,4 @@
-"""Load generator, run as its own process: N concurrent clients for S seconds against one server.
+"""Load generator (asyncio + aiohttp), run as its own process: N concurrent clients for S seconds against one server.
 
     python benchmarks/loadgen.py --base URL --plan plan.json --mode verify|enrol|baseline-score|baseline-train
         --clients N --seconds S
@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 import numpy as np
 
 from speakerverify.features import DEFAULT_CONFIG, wire
@@ -51,8 +51,16 @@ def synthetic_segments(rng: np.random.Generator, digits: list[int], frames: int 
     return segs
 
 
+async def _post(http: aiohttp.ClientSession, path: str, ok: tuple[int, ...], **kwargs: Any) -> Any:
+    async with http.post(path, **kwargs) as r:
+        body = await r.read()
+        if r.status not in ok:
+            raise RuntimeError(f"POST {path}: {r.status} {body[:200]!r}")
+        return json.loads(body) if body else None
+
+
 async def client_loop(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     plan: dict[str, Any],
     mode: str,
     index: int,
@@ -70,30 +78,23 @@ async def client_loop(
         t0 = time.perf_counter()
         try:
             if mode == "verify":
-                r = await http.post("/api/v1/challenges", headers=account["auth"])
-                r.raise_for_status()
-                ch = r.json()
+                ch = await _post(http, "/api/v1/challenges", (201,), headers=account["auth"])
                 body = synthetic_answer(rng, ch["challenge_id"], ch["digits"])
                 headers = {**account["auth"], "Content-Type": wire.CONTENT_TYPE}
-                r = await http.post("/api/v1/verifications", content=body, headers=headers)
-                r.raise_for_status()
+                await _post(http, "/api/v1/verifications", (200,), data=body, headers=headers)
             elif mode == "enrol":
                 take = plan["takes"][(index * 7919 + n) % len(plan["takes"])]
                 headers = {**account["auth"], "Content-Type": wire.CONTENT_TYPE}
                 body = base64.b64decode(take["binary_b64"])
-                r = await http.post("/api/v1/enrolment/utterances", content=body, headers=headers)
-                if r.status_code not in (201, 422):
-                    r.raise_for_status()
+                await _post(http, "/api/v1/enrolment/utterances", (201, 422), data=body, headers=headers)
             elif mode == "baseline-train":
                 take = plan["takes"][(index * 7919 + n) % len(plan["takes"])]
-                r = await http.post(f"/train/{account['user']}", json=take)
-                r.raise_for_status()
+                await _post(http, f"/train/{account['user']}", (200,), json=take)
             elif mode == "baseline-score":
                 segs = synthetic_segments(rng, [int(d) for d in rng.choice(10, 5, replace=False)])
-                r = await http.post(f"/score/{account['user']}", json={"segments": segs})
-                r.raise_for_status()
+                await _post(http, f"/score/{account['user']}", (200,), json={"segments": segs})
             out.append((time.perf_counter() - t0) * 1000)
-        except (httpx.HTTPError, KeyError) as exc:
+        except (TimeoutError, aiohttp.ClientError, RuntimeError, KeyError) as exc:
             errors.append(repr(exc)[:200])
 
 
@@ -101,8 +102,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     plan = json.loads(open(args.plan).read())
     latencies: list[float] = []
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(base_url=args.base, timeout=60, limits=limits) as http:
+    # aiohttp rather than httpx: the generator shares the 2 cores with the server, and aiohttp spends
+    # about a third of httpx's CPU per request (measured: ~8 ms vs ~2.5 ms per challenge + answer).
+    connector = aiohttp.TCPConnector(limit=args.clients)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(args.base, connector=connector, timeout=timeout) as http:
         start = time.perf_counter()
         stop = start + args.seconds
         await asyncio.gather(

@@ -2,7 +2,8 @@
 
 Two kinds of transaction, so that concurrent writers never lose updates on either database:
 
-* ``read_session``: a plain transaction, for requests that only read.
+* ``read_session``: for requests that only read (a plain transaction on SQLite; autocommit statements
+  on PostgreSQL).
 * ``write_session``: on SQLite ``BEGIN IMMEDIATE`` takes the database write lock up front, so two
   read-modify-write transactions are serialised instead of both reading the old value; on
   PostgreSQL the storage functions lock the rows they modify (``SELECT ... FOR UPDATE``) and
@@ -24,6 +25,11 @@ _IMMEDIATE = "speakerverify_sqlite_immediate"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+# Kept open for the request threads (the server runs up to 40): beyond the pool, connections are opened
+# and closed per request, and opening one (PRAGMAs; a PostgreSQL backend) costs more than the query.
+_POOL = {"pool_size": 16, "max_overflow": 32}
+
+
 def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -37,13 +43,13 @@ def make_engine(url: str | URL, echo: bool = False) -> Engine:
     """An engine configured for this service's transaction discipline (see module docstring)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
+        engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False}, **_POOL)
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database {safe_url(parsed)!r}: use sqlite:/// or postgresql+psycopg://")
     # pool_pre_ping: a PostgreSQL restart must not turn the next request into a 500.
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    return create_engine(parsed, echo=echo, pool_pre_ping=True, **_POOL)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -75,7 +81,11 @@ class Database:
         # free (measured: a 1-worker server at 8 clients spent most of its time asleep in BEGIN).
         # Other processes on the same file still meet the busy handler.
         self._write_lock: threading.RLock | None = threading.RLock() if is_sqlite(url) else None
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads run in autocommit: no BEGIN/COMMIT round trips around them (two of the few
+        # statements a verification makes). A read session then sees each statement's own snapshot,
+        # which none of the read paths depends on; writes belong in write_session.
+        read_engine = self.engine if is_sqlite(url) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read = sessionmaker(read_engine, expire_on_commit=False)
         self.write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
 
