@@ -129,9 +129,11 @@ def run_ours(
     with serve(work, args, env) as base, httpx.Client(base_url=base, timeout=120) as http:
         api = api_protocol.ApiClient(http, form="binary")
         accounts = []
-        for spk, takes in setup["enrol"].items():
-            auth = api.register_and_login(f"{spk}@perf.example.org", f"perf-{spk}")
-            for digit, mfcc, energy in takes:
+        speakers = sorted(setup["enrol"])
+        for i in range(opts.accounts):  # account i: speaker i mod 6, its takes 0-5
+            spk = speakers[i % len(speakers)]
+            auth = api.register_and_login(f"{spk}-{i}@perf.example.org", f"perf-{spk}-{i}")
+            for digit, mfcc, energy in setup["enrol"][spk]:
                 r = api.enrol(auth, digit, mfcc, energy)
                 if r.status_code != 201:
                     raise RuntimeError(r.text)
@@ -339,6 +341,13 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(Path("../shared/data/fsdd").resolve()))
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=60,
+        help="ready accounts the verification load spreads over (each answer stores 5 replay fingerprints for its "
+        "account, and the next answers compare against them: few accounts would pile up years of history)",
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     opts = parser.parse_args()
@@ -401,7 +410,8 @@ def main() -> None:
             f"`benchmarks/perf_http.py`: load from `benchmarks/loadgen.py` (asyncio httpx, its own process, on the "
             f"same 2-core machine), {opts.seconds:.0f} s per row. Verification = challenge + 5-digit answer in the "
             "binary form (fresh random frames each time, so never a replay; they are rejected, which costs the same "
-            "as an accept); enrolment = one FSDD take in the binary form (6 ready FSDD users hold the deployment). "
+            f"as an accept), spread over {opts.accounts} ready accounts (account i enrolled FSDD speaker i mod 6's "
+            "takes 0-5 through the API); enrolment = one FSDD take in the binary form. "
             "The original design: every enrolment refits a 5-component full-covariance GMM on the user's circular "
             "log of 60 takes, every score deserialises the model from the database.",
             "\n".join(table),
