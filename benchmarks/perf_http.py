@@ -17,6 +17,7 @@ import base64
 import importlib.util
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -76,9 +77,41 @@ def stats(result: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def _cpu_seconds(pid: str) -> float:
+    fields = (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(port: int) -> dict[str, float]:
+    """CPU seconds so far of the server on ``port`` (its master and the master's children, the workers)
+    and of every PostgreSQL process."""
+    master, parents, pg = None, {}, 0.0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = (proc / "status").read_text()
+            parents[proc.name] = next(x.split()[1] for x in status.splitlines() if x.startswith("PPid:"))
+            if f"--port {port}" in cmd and ("speakerverify" in cmd or "uvicorn" in cmd):
+                master = proc.name
+            elif cmd.startswith("postgres"):
+                pg += _cpu_seconds(proc.name)
+        except (OSError, StopIteration, IndexError):
+            continue
+    server = 0.0
+    for pid, parent in parents.items():
+        if master is not None and master in (pid, parent):
+            try:
+                server += _cpu_seconds(pid)
+            except OSError:
+                continue
+    return {"server": server, "postgres": pg}
+
+
 def load(base: str, plan: dict[str, Any], mode: str, clients: int, seconds: float, tmp: Path) -> dict[str, float]:
     plan_file = tmp / f"plan-{mode}.json"
     plan_file.write_text(json.dumps(plan))
+    port = int(base.rsplit(":", 1)[1])
+    before, children = process_cpu(port), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [
             sys.executable,
@@ -98,10 +131,17 @@ def load(base: str, plan: dict[str, Any], mode: str, clients: int, seconds: floa
         text=True,
         check=True,
     )
+    after, children_after = process_cpu(port), resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(out.stdout)
     if result["n_errors"]:
         print(f"  {mode} x{clients}: {result['n_errors']} errors, e.g. {result['errors'][:2]}", file=sys.stderr)
-    return stats(result)
+    row = stats(result)
+    ops = max(row["n"], 1)
+    loadgen = (children_after.ru_utime + children_after.ru_stime) - (children.ru_utime + children.ru_stime)
+    row["cpu_server"] = 1000 * (after["server"] - before["server"]) / ops
+    row["cpu_db"] = 1000 * (after["postgres"] - before["postgres"]) / ops
+    row["cpu_loadgen"] = 1000 * loadgen / ops
+    return row
 
 
 def peak_rss_mb(port: int) -> float:
@@ -390,13 +430,15 @@ def main() -> None:
         rows += run_baseline(setup, opts, tmp)
 
     table = [
-        "| configuration | operation | clients | completed | p50 ms | p95 ms | p99 ms | per second | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| configuration | operation | clients | completed | p50 ms | p95 ms | p99 ms | per second | errors | "
+        "CPU ms per op: server / PostgreSQL / load generator |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         table.append(
             f"| {row['config']} | {row['op']} | {row['clients']} | {row['n']} | {row['p50']:.1f} | "
-            f"{row['p95']:.1f} | {row['p99']:.1f} | {row['rps']:.1f} | {row['errors']} |"
+            f"{row['p95']:.1f} | {row['p99']:.1f} | {row['rps']:.1f} | {row['errors']} | "
+            f"{row['cpu_server']:.1f} / {row['cpu_db']:.1f} / {row['cpu_loadgen']:.1f} |"
         )
     base = {(r["op"], r["clients"]): r for r in rows if r["config"].startswith("original")}
     ratio = ["| operation | clients | original p50 / ours p50 (SQLite, 1 worker) |", "|---|---:|---:|"]
@@ -408,8 +450,8 @@ def main() -> None:
     body = "\n\n".join(
         [
             "## HTTP performance",
-            f"`benchmarks/perf_http.py`: load from `benchmarks/loadgen.py` (asyncio httpx, its own process, on the "
-            f"same 2-core machine), {opts.seconds:.0f} s per row. Verification = challenge + 5-digit answer in the "
+            f"`benchmarks/perf_http.py`: load from `benchmarks/loadgen.py` (asyncio + aiohttp, its own process, on "
+            f"the same 2-core machine), {opts.seconds:.0f} s per row. Verification = challenge + 5-digit answer in the "
             "binary form (fresh random frames each time, so never a replay; they are rejected, which costs the same "
             f"as an accept), spread over {opts.accounts} ready accounts (account i enrolled FSDD speaker i mod 6's "
             "takes 0-5 through the API); enrolment = one FSDD take in the binary form. "
@@ -418,7 +460,10 @@ def main() -> None:
             "\n".join(table),
             "\n".join(ratio),
             "The original's verification row is one scoring request (no challenge, no content check, no replay "
-            "check, no calibration, no decision); ours is a challenge plus a checked, calibrated, recorded answer.",
+            "check, no calibration, no decision); ours is a challenge plus a checked, calibrated, recorded answer. "
+            "The CPU columns are the processes' CPU time during the row divided by the completed operations: with "
+            "the load generator on the same 2 cores, 2000 ms of CPU a second divided by their sum is the ceiling "
+            "on operations per second.",
             f"Model work of one enrolment take alone (median of 30, same run): the original's refit on 60 takes "
             f"{compute['refit']:.1f} ms; ours (take statistics + stored-model update) {compute['ours']:.2f} ms: "
             f"{compute['refit'] / compute['ours']:.0f}x.",
