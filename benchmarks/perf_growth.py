@@ -683,14 +683,15 @@ def body_text(
         target,
         "First challenge per account after the restart (includes any calibration recomputation). While the "
         "first account's first challenge runs, a second client keeps enrolling and deleting a take of the "
-        "6-take account: how many of its requests completed, the slowest, and their status codes (500 and "
-        "ReadError, a dropped connection, are requests that waited out SQLite's busy timeout):\n\n" + "\n".join(first),
+        "6-take account: how many of its requests completed, the slowest, and their status codes (its writes "
+        "queue behind the recomputation's write transaction):\n\n" + "\n".join(first),
         "Enrolment (one take, 1 client):\n\n" + "\n".join(enrol),
         'Memory of the server process (1 worker); "per account first seen" is the growth of VmRSS over the '
         "first challenge + answer of every sampled account, divided by their number (model cache entries, "
         "calibration work):\n\n" + "\n".join(memory),
-        "Storage queries that every challenge and every answer run (through `calibration._current`), timed "
-        "from the benchmark process on the database with the server stopped (warm page cache):\n\n"
+        "Storage queries behind every challenge and answer (through `calibration._current`; above 50 ready users "
+        "the service runs `count_ready()` at most every 30 s), timed from the benchmark process on the database "
+        "with the server stopped (warm page cache):\n\n"
         + "\n".join(queries),
     ]
     errors = [

@@ -82,29 +82,36 @@ def _cpu_seconds(pid: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu(port: int) -> dict[str, float]:
-    """CPU seconds so far of the server on ``port`` (its master and the master's children, the workers)
-    and of every PostgreSQL process."""
-    master, parents, pg = None, {}, 0.0
+def process_cpu(port: int) -> dict[str, dict[str, float]]:
+    """CPU seconds so far, per pid, of the server on ``port`` (its master and the master's children, the
+    workers) and of every PostgreSQL process: {"server": {pid: s}, "postgres": {pid: s}}."""
+    found: dict[str, dict[str, float]] = {"server": {}, "postgres": {}}
+    master, parents, pg = None, {}, []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             status = (proc / "status").read_text()
             parents[proc.name] = next(x.split()[1] for x in status.splitlines() if x.startswith("PPid:"))
-            if f"--port {port}" in cmd and ("speakerverify" in cmd or "uvicorn" in cmd):
-                master = proc.name
-            elif cmd.startswith("postgres"):
-                pg += _cpu_seconds(proc.name)
         except (OSError, StopIteration, IndexError):
             continue
-    server = 0.0
-    for pid, parent in parents.items():
-        if master is not None and master in (pid, parent):
+        if f"--port {port}" in cmd and ("speakerverify" in cmd or "uvicorn" in cmd):
+            master = proc.name
+        elif cmd.startswith("postgres"):
+            pg.append(proc.name)
+    server = [pid for pid, parent in parents.items() if master is not None and master in (pid, parent)]
+    for kind, pids in (("server", server), ("postgres", pg)):
+        for pid in pids:
             try:
-                server += _cpu_seconds(pid)
+                found[kind][pid] = _cpu_seconds(pid)
             except OSError:
                 continue
-    return {"server": server, "postgres": pg}
+    return found
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU seconds spent between two ``process_cpu`` readings by the processes alive at the second (a
+    process that exited meanwhile, e.g. a PostgreSQL autovacuum worker, is left out, not subtracted)."""
+    return sum(s - before.get(pid, 0.0) for pid, s in after.items())
 
 
 def load(base: str, plan: dict[str, Any], mode: str, clients: int, seconds: float, tmp: Path) -> dict[str, float]:
@@ -138,8 +145,8 @@ def load(base: str, plan: dict[str, Any], mode: str, clients: int, seconds: floa
     row = stats(result)
     ops = max(row["n"], 1)
     loadgen = (children_after.ru_utime + children_after.ru_stime) - (children.ru_utime + children.ru_stime)
-    row["cpu_server"] = 1000 * (after["server"] - before["server"]) / ops
-    row["cpu_db"] = 1000 * (after["postgres"] - before["postgres"]) / ops
+    row["cpu_server"] = 1000 * cpu_delta(before["server"], after["server"]) / ops
+    row["cpu_db"] = 1000 * cpu_delta(before["postgres"], after["postgres"]) / ops
     row["cpu_loadgen"] = 1000 * loadgen / ops
     return row
 
