@@ -1,8 +1,8 @@
 """Replay and splice detection for verification segments (the maths is in ``models.replay``).
 
 Every enrolment take and every verification segment leaves a 768-byte fingerprint. A segment whose
-fingerprint is within ``REPLAY_THRESHOLD`` of anything already seen for the user (their stored takes,
-their earlier segments) is a replay: natural repetitions of a digit are never that close (FSDD: the
+fingerprint is within ``REPLAY_THRESHOLD`` of anything of the same digit already seen for the user (their
+stored takes, their earlier segments) is a replay: natural repetitions of a digit are never that close (FSDD: the
 closest pair of different takes of one speaker is 2.3, see RELIABILITY.md). A response spliced from the
 user's own stored takes is caught the same way, segment by segment.
 """
