@@ -27,6 +27,7 @@ from ..models.calibration import shrunk_location, threshold_at_far
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
+from ..storage.tables import DeploymentThreshold
 from .context import AppContext
 from .enrolment import take_features
 from .runtime import CachedModel
@@ -91,17 +92,35 @@ def _fresh_user(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -
     if len(cohort) < policy.min_cohort_users:
         return False, None
     row = calibrations.get_calibration(session, user_id)
-    if (
-        row is None
-        or row.model_version != model.version
-        or row.ubm_id != ctx.voice.ubm.ubm_id
-        or row.k != k
-        or row.cohort_key != _cohort_key(cohort)
-    ):
+    if not _user_row_current(ctx, row, model, k, cohort):
         _compute_user(ctx, session, user_id, model, cohort, k)
         row = calibrations.get_calibration(session, user_id)
         assert row is not None
     return True, row
+
+
+def _user_row_current(
+    ctx: AppContext, row: StoredCalibration | None, model: CachedModel, k: int, cohort: list[uuid.UUID]
+) -> bool:
+    """Was the stored calibration computed for this model, UBM, challenge length and cohort?"""
+    return (
+        row is not None
+        and row.model_version == model.version
+        and row.ubm_id == ctx.voice.ubm.ubm_id
+        and row.k == k
+        and row.cohort_key == _cohort_key(cohort)
+    )
+
+
+def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_ready: int) -> bool:
+    """Was the stored deployment threshold computed for this UBM, target FAR and ready population?"""
+    policy = ctx.settings.voice
+    return (
+        row is not None
+        and row.ubm_id == ctx.voice.ubm.ubm_id
+        and row.target_far == policy.target_far
+        and not _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
+    )
 
 
 def _threshold_stale(n_ready: int, computed_for: int, max_users: int) -> bool:
@@ -121,45 +140,27 @@ def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple
     return threshold_at_far(pooled, target_far), grand, len(pooled)
 
 
-def _current(
-    ctx: AppContext, session: Session, user_id: uuid.UUID, k: int, model: CachedModel | None
+def current_calibration(
+    ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel | None
 ) -> Calibration | None:
-    """The calibration if nothing needs recomputing (read-only); None when something is stale."""
+    """The calibration of the user's ``model`` (just read in the caller's transaction) if nothing needs
+    recomputing (read-only); None when something is stale (then ``calibrate`` recomputes it)."""
     policy = ctx.settings.voice
+    k = policy.challenge_digits
     if model is None:
         return Calibration("provisional", 0.0, policy.provisional_threshold, k)
     cohort = speaker_models.ready_user_ids(session, exclude=user_id, limit=policy.max_cohort_users)
     if len(cohort) < policy.min_cohort_users:
         return Calibration("provisional", 0.0, policy.provisional_threshold, k)
     mine = calibrations.get_calibration(session, user_id)
-    if (
-        mine is None
-        or mine.model_version != model.version
-        or mine.ubm_id != ctx.voice.ubm.ubm_id
-        or mine.k != k
-        or mine.cohort_key != _cohort_key(cohort)
-    ):
+    if not _user_row_current(ctx, mine, model, k, cohort):
         return None
     row = calibrations.get_threshold(session, k)
-    if (
-        row is None
-        or row.ubm_id != ctx.voice.ubm.ubm_id
-        or row.target_far != policy.target_far
-        or _threshold_stale(
-            ctx.voice.ready_count(session, policy.max_threshold_users), row.n_users, policy.max_threshold_users
-        )
-    ):
+    if row is None or not _threshold_row_current(ctx, row, ctx.voice.ready_count(session, policy.max_threshold_users)):
         return None
+    assert mine is not None
     location = shrunk_location(mine.location, row.grand_location, mine.n_cohort_users)
     return Calibration("deployment", location, row.threshold, k)
-
-
-def current_calibration(
-    ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel
-) -> Calibration | None:
-    """The calibration of the user's ``model`` (just read in the caller's transaction); None when
-    something must be recomputed (then ``calibrate`` does it)."""
-    return _current(ctx, session, user_id, ctx.settings.voice.challenge_digits, model)
 
 
 def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
@@ -172,7 +173,7 @@ def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
     k = policy.challenge_digits
     ubm_id = ctx.voice.ubm.ubm_id
     with ctx.db.read_session() as session:
-        current = _current(ctx, session, user_id, k, ctx.voice.speaker(session, user_id))
+        current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
     if current is not None:
         return current
     with ctx.db.write_session() as session:
@@ -181,12 +182,7 @@ def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
             return Calibration("provisional", 0.0, policy.provisional_threshold, k)
         n_ready = speaker_models.count_ready(session)
         row = calibrations.get_threshold(session, k)
-        if (
-            row is None
-            or row.ubm_id != ubm_id
-            or row.target_far != policy.target_far
-            or _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
-        ):
+        if row is None or not _threshold_row_current(ctx, row, n_ready):
             for other in speaker_models.ready_user_ids(session, limit=policy.max_threshold_users):
                 if other != user_id:
                     _fresh_user(ctx, session, other, k)
