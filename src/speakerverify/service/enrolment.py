@@ -82,10 +82,12 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolmentRe
     gmm = rt.ubm.gmm
     stats = utterance_stats(gmm, feats)
     with ctx.db.write_session() as session:
-        ensure_current(session, ctx, user_id)
         # The content check reads the cached digit models; the statistics are read once, by update_model,
         # under its row lock. Version-checked like every cache read, so never a stale model.
         cached = rt.speaker(session, user_id)
+        if cached is None:  # no model yet, or one against another UBM: rebuilt from the stored takes
+            ensure_current(session, ctx, user_id)
+            cached = rt.speaker(session, user_id)
         if cached is not None and np.all(cached.takes >= policy.enrol_check_after):
             scores = segment_digit_scores(gmm, cached.terms, [feats], rt.adaptation.top_c)[0]
             margin = content_margin(scores, take.digit)
