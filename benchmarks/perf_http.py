@@ -82,6 +82,19 @@ def _cpu_seconds(pid: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def load_rows(
+    config: str, op: str, base: str, plan: dict[str, Any], mode: str, opts: argparse.Namespace, tmp: Path
+) -> list[dict[str, Any]]:
+    """One table row per client count in ``opts.clients``: ``mode`` of loadgen.py against ``base``."""
+    rows = []
+    for clients in opts.clients:
+        rows.append(
+            {"config": config, "op": op, "clients": clients, **load(base, plan, mode, clients, opts.seconds, tmp)}
+        )
+        print(rows[-1], file=sys.stderr)
+    return rows
+
+
 def process_cpu(port: int) -> dict[str, dict[str, float]]:
     """CPU seconds so far, per pid, of the server on ``port`` (its master and the master's children, the
     workers) and of every PostgreSQL process: {"server": {pid: s}, "postgres": {pid: s}}."""
@@ -187,29 +200,12 @@ def run_ours(
             accounts.append({"auth": auth})
         for account in accounts:  # computes each account's calibration (and the deployment threshold) up front
             api.challenge(account["auth"])
-        for c in opts.clients:
-            rows.append(
-                {
-                    "config": label,
-                    "op": "verify",
-                    "clients": c,
-                    **load(base, {"accounts": accounts}, "verify", c, opts.seconds, tmp),
-                }
-            )
-            print(rows[-1], file=sys.stderr)
+        rows += load_rows(label, "verify", base, {"accounts": accounts}, "verify", opts, tmp)
         enrol_accounts = [
             {"auth": api.register_and_login(f"e{i}@perf.example.org", f"perf-e{i}")} for i in range(max(opts.clients))
         ]
-        for c in opts.clients:
-            rows.append(
-                {
-                    "config": label,
-                    "op": "enrol",
-                    "clients": c,
-                    **load(base, {"accounts": enrol_accounts, "takes": setup["takes"]}, "enrol", c, opts.seconds, tmp),
-                }
-            )
-            print(rows[-1], file=sys.stderr)
+        enrol_plan = {"accounts": enrol_accounts, "takes": setup["takes"]}
+        rows += load_rows(label, "enrol", base, enrol_plan, "enrol", opts, tmp)
         port = int(base.rsplit(":", 1)[1])
         rss = peak_rss_mb(port)
     return rows, rss
@@ -248,33 +244,10 @@ def run_baseline(setup: dict[str, Any], opts: argparse.Namespace, tmp: Path) -> 
                 for t in setup["baseline_takes"][:60]:
                     http.post(f"/train/{user}", json=t).raise_for_status()
         accounts = [{"user": u} for u in users]
-        for c in opts.clients:
-            rows.append(
-                {
-                    "config": "original design, SQLite, 1 worker",
-                    "op": "verify",
-                    "clients": c,
-                    **load(base, {"accounts": accounts}, "baseline-score", c, opts.seconds, tmp),
-                }
-            )
-            print(rows[-1], file=sys.stderr)
-        for c in opts.clients:
-            rows.append(
-                {
-                    "config": "original design, SQLite, 1 worker",
-                    "op": "enrol",
-                    "clients": c,
-                    **load(
-                        base,
-                        {"accounts": accounts, "takes": setup["baseline_takes"]},
-                        "baseline-train",
-                        c,
-                        opts.seconds,
-                        tmp,
-                    ),
-                }
-            )
-            print(rows[-1], file=sys.stderr)
+        label = "original design, SQLite, 1 worker"
+        rows += load_rows(label, "verify", base, {"accounts": accounts}, "baseline-score", opts, tmp)
+        train_plan = {"accounts": accounts, "takes": setup["baseline_takes"]}
+        rows += load_rows(label, "enrol", base, train_plan, "baseline-train", opts, tmp)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
