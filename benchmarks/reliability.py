@@ -46,6 +46,23 @@ def _timed(label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     return out
 
 
+def concurrency(
+    bases: list[str], url: str, corpus: str, backend: str, n_enrol: int, n_answers: int
+) -> list[reliability.Figure]:
+    """Parallel enrolment posts and parallel answers to one challenge against the servers at ``bases``."""
+    figures = [
+        _timed(
+            f"parallel enrolment, {backend}", reliability.parallel_enrolment, bases, url, corpus, "george", n=n_enrol
+        ),
+        _timed(
+            f"parallel answers, {backend}", reliability.parallel_answers, bases, url, corpus, "jackson", n=n_answers
+        ),
+    ]
+    for figure in figures:
+        figure.name += f" ({backend})"
+    return figures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=REPO / "RELIABILITY.md")
@@ -96,53 +113,12 @@ def main() -> int:
         wd = tmp / "sqlite"
         url = reliability.sqlite_url(wd)
         with reliability.servers(wd, 1, url) as procs:
-            bases = [p.base for p in procs]
-            figures.append(
-                _timed(
-                    "parallel enrolment, SQLite",
-                    reliability.parallel_enrolment,
-                    bases,
-                    url,
-                    corpus,
-                    "george",
-                    n=n_enrol,
-                )
-            )
-            figures[-1].name += " (SQLite)"
-            figures.append(
-                _timed(
-                    "parallel answers, SQLite", reliability.parallel_answers, bases, url, corpus, "jackson", n=n_answers
-                )
-            )
-            figures[-1].name += " (SQLite)"
+            figures += concurrency([p.base for p in procs], url, corpus, "SQLite", n_enrol, n_answers)
         wd = tmp / "pg"
         url = pg.fresh_database_url("postgresql", wd)
         with reliability.servers(wd, 2, url, lockout_after=5, lockout_seconds=3 if quick else 5) as procs:
             bases = [p.base for p in procs]
-            figures.append(
-                _timed(
-                    "parallel enrolment, PostgreSQL",
-                    reliability.parallel_enrolment,
-                    bases,
-                    url,
-                    corpus,
-                    "george",
-                    n=n_enrol,
-                )
-            )
-            figures[-1].name += " (PostgreSQL)"
-            figures.append(
-                _timed(
-                    "parallel answers, PostgreSQL",
-                    reliability.parallel_answers,
-                    bases,
-                    url,
-                    corpus,
-                    "jackson",
-                    n=n_answers,
-                )
-            )
-            figures[-1].name += " (PostgreSQL)"
+            figures += concurrency(bases, url, corpus, "PostgreSQL", n_enrol, n_answers)
             figures.append(
                 _timed(
                     "brute force, PostgreSQL",
