@@ -51,14 +51,9 @@ def _impose(row: VerificationLockout, policy: VoicePolicy, now: datetime) -> Non
     row.failures = 0
 
 
-def check_open(ctx: AppContext, user_id: uuid.UUID) -> None:
-    """429 while the user's verification is locked (checked before handing out a challenge)."""
-    with ctx.db.read_session() as session:
-        check_open_in(session, ctx.settings.voice, user_id)
-
-
-def check_open_in(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> None:
-    """``check_open`` inside the caller's transaction (read-only)."""
+def check_open(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> None:
+    """429 while the user's verification is locked after repeated rejections (read-only, in the
+    caller's transaction: before handing out a challenge, before scoring an answer)."""
     if policy.lockout_after <= 0:
         return
     row = lockouts.get_lockout(session, user_id)

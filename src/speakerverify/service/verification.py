@@ -52,7 +52,7 @@ def _ready(ctx: AppContext, user_id: uuid.UUID) -> bool:
 def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> ChallengeOut:
     policy = ctx.settings.voice
     with ctx.db.read_session() as session:  # the common case: one read, then one insert
-        lockout.check_open_in(session, policy, user_id)  # 429 while locked after repeated rejections
+        lockout.check_open(session, policy, user_id)  # 429 while locked after repeated rejections
         model = ctx.voice.speaker(session, user_id)
         ready = model is not None and bool(model.takes.min() >= policy.takes_per_digit)
         current = current_calibration(ctx, session, user_id, model) if ready and model else None
@@ -108,7 +108,7 @@ def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[D
         raise _challenge_problem(Consumed.UNKNOWN) from None
     with ctx.db.read_session() as session:
         prompted = _pending_digits(session, challenge_id, user_id, len(segments))
-        lockout.check_open_in(session, policy, user_id)  # a locked user's answer is not even scored
+        lockout.check_open(session, policy, user_id)  # a locked user's answer is not even scored
         model = rt.speaker(session, user_id)
         calib = current_calibration(ctx, session, user_id, model) if model is not None else None
         before = replay.seen(session, user_id, prompted)

@@ -59,12 +59,6 @@ def _stack(fps: list[np.ndarray]) -> np.ndarray:
     return np.stack(fps)
 
 
-def user_fingerprints(session: Session, user_id: uuid.UUID) -> np.ndarray:
-    """(N, FP_FRAMES, FP_COEFFS) of everything seen for the user, including takes stored before
-    fingerprints existed (computed from their frames on the fly)."""
-    return user_fingerprints_with_ids(session, user_id)[0]
-
-
 def user_fingerprints_with_ids(
     session: Session, user_id: uuid.UUID, digits: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, set[int]]:
