@@ -22,16 +22,15 @@ _FRAMES_PER_PASS = 20000  # bounds the (frames, top_c, D) gather in memory
 
 def take_llr_sums(
     ubm: DiagGMM,
-    digit_means: np.ndarray,
+    digit_models: np.ndarray | ModelTerms,
     takes: Sequence[tuple[int, np.ndarray]],
     top_c: int = 8,
-    terms: ModelTerms | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For takes (digit, feats (T, D)): summed frame LLR against that digit's model, and T. Both (N,).
 
-    ``terms`` are ``model_terms(ubm, digit_means)`` if the caller has them.
+    ``digit_models``: the digit models' means (10, C, D), or their ``model_terms`` if the caller has them.
     """
-    terms = model_terms(ubm, digit_means) if terms is None else terms
+    terms = digit_models if isinstance(digit_models, ModelTerms) else model_terms(ubm, digit_models)
     counts = np.array([len(f) for _, f in takes], dtype=np.float64)
     sums = np.zeros(len(takes))
     i = 0

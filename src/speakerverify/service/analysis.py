@@ -14,6 +14,7 @@ import uuid
 import numpy as np
 
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
+from ..models.scoring import ModelTerms
 from ..models.speaker import digit_means, utterance_stats
 from ..storage import speaker_models, users, utterances
 from .calibration import Calibration, calibrate
@@ -69,14 +70,14 @@ def _ready_model(ctx: AppContext, session, user_id: uuid.UUID) -> CachedModel:
 def _impostor_row(
     ctx: AppContext,
     alias: str,
-    digit_means: np.ndarray,
+    digit_models: ModelTerms,
     takes: list[tuple[int, np.ndarray]],
     calib: Calibration,
     rng: np.random.Generator,
 ) -> ImpostorRow:
     """One speaker's takes, assembled into trials, against a model decided with ``calib``."""
     rt = ctx.voice
-    sums, counts = take_llr_sums(rt.ubm.gmm, digit_means, takes, rt.adaptation.top_c)
+    sums, counts = take_llr_sums(rt.ubm.gmm, digit_models, takes, rt.adaptation.top_c)
     digits = np.array([d for d, _ in takes])
     trials = assemble_trials(digits, np.zeros(len(takes), dtype=int), calib.k, TRIALS_PER_OTHER, rng)
     n, accepted, mean = _summary(np.asarray(calib.normalise(trial_scores(sums, counts, trials))), calib.threshold)
@@ -103,7 +104,7 @@ def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
             takes = _takes(ctx, session, other)
             if user is None or not takes:
                 continue
-            rows.append(_impostor_row(ctx, user.alias, model.digit_means, takes, calib, rng))
+            rows.append(_impostor_row(ctx, user.alias, model.terms, takes, calib, rng))
     return IntrusionReport(
         threshold=calib.threshold,
         calibration=calib.mode,  # type: ignore[arg-type]
@@ -128,5 +129,5 @@ def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
             theirs = rt.speaker(session, other)
         if user is None or theirs is None:
             continue
-        rows.append(_impostor_row(ctx, user.alias, theirs.digit_means, mine, their_calib, np.random.default_rng(2)))
+        rows.append(_impostor_row(ctx, user.alias, theirs.terms, mine, their_calib, np.random.default_rng(2)))
     return BenchmarkReport(k=calib.k, reference=_reference_summary(ctx, model, mine, calib), others=rows)

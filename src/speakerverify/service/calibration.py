@@ -64,7 +64,7 @@ def _compute_user(
             if row.config_id == rt.config.config_id:
                 segments.append((row.digit, take_features(rt, row)))
                 owners.append(owner_index)
-    sums, counts = take_llr_sums(rt.ubm.gmm, model.digit_means, segments, rt.adaptation.top_c, model.terms)
+    sums, counts = take_llr_sums(rt.ubm.gmm, model.terms, segments, rt.adaptation.top_c)
     digits = np.array([d for d, _ in segments])
     trials = assemble_trials(digits, np.array(owners), k, policy.cohort_trials_per_user, _user_rng(user_id, k))
     scores = trial_scores(sums, counts, trials)
