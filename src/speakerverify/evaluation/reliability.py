@@ -33,7 +33,7 @@ from ..storage import speaker_models, utterances
 from ..storage.db import Database
 from ..storage.tables import ReplayFingerprint, Utterance, VerificationAttempt
 from .api_protocol import features_payload
-from .server import free_port, speakerverify_command
+from .server import serve_process
 
 PASSWORD = "reliability-password-123"
 SECRET = "reliability-secret-key-0123456789-abcdefghij"
@@ -90,40 +90,8 @@ class Server:
 @contextmanager
 def running(workdir: Path, env: dict[str, str], args: list[str] | None = None, timeout: float = 90) -> Iterator[Server]:
     """A `speakerverify serve` process (its own session, so it can be killed as a group)."""
-    port = free_port()
-    log = workdir / f"serve-{port}.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKERVERIFY_")} | env
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*speakerverify_command(), "serve", *(args or []), "--port", str(port)],
-            cwd=workdir,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not become healthy:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    with serve_process(workdir, args or [], env, timeout) as (base, proc, log):
+        yield Server(base, proc, log)
 
 
 def server_env(workdir: Path, database_url: str | None = None, **settings: object) -> dict[str, str]:

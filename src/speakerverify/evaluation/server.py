@@ -29,8 +29,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(workdir: Path, args: list[str], env: dict[str, str], timeout: float = 60) -> Iterator[str]:
-    """Run `speakerverify serve ARGS --port FREE` in ``workdir`` until the block ends; yields its base URL.
+def serve_process(
+    workdir: Path, args: list[str], env: dict[str, str], timeout: float = 60
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """Run `speakerverify serve ARGS --port FREE` in ``workdir`` until the block ends; yields its base URL,
+    the process (in its own session, so ``os.killpg`` stops it with its workers) and its log file.
 
     Only ``env`` supplies SPEAKERVERIFY_* settings (the caller's own are dropped); the log goes to
     ``workdir/serve-PORT.log`` and is included in the error when the server does not come up.
@@ -45,7 +48,7 @@ def serve(workdir: Path, args: list[str], env: dict[str, str], timeout: float = 
             env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # so that stopping it also stops its worker processes
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -61,7 +64,7 @@ def serve(workdir: Path, args: list[str], env: dict[str, str], timeout: float = 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"serve did not become healthy:\n{log.read_text()}")
             time.sleep(0.2)
-        yield base
+        yield base, proc, log
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -70,3 +73,10 @@ def serve(workdir: Path, args: list[str], env: dict[str, str], timeout: float = 
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@contextmanager
+def serve(workdir: Path, args: list[str], env: dict[str, str], timeout: float = 60) -> Iterator[str]:
+    """``serve_process`` for callers that need only the base URL."""
+    with serve_process(workdir, args, env, timeout) as (base, _proc, _log):
+        yield base
