@@ -14,7 +14,7 @@ fi
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin postgres
 fi
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[test]'
+source scripts/venv.sh test
 # Meyda for the parity test comes from npm, pinned by tests/node/package-lock.json.
 npm ci --prefix tests/node --no-audit --no-fund --silent
 # The web client's Meyda (served by the service), pinned by src/speakerverify/web/package-lock.json.
@@ -26,4 +26,4 @@ fi
 
 ruff check .
 mypy
-python3 -m pytest "$@"
+python -m pytest "$@"
