@@ -46,12 +46,12 @@ import httpx
 import numpy as np
 from tqdm import tqdm
 
+from speakerverify.app.security import Passwords
+from speakerverify.config import SQLITE_FILE, Argon2Params
 from speakerverify.evaluation import api_protocol
 from speakerverify.evaluation.corpus import read_fsdd
 from speakerverify.evaluation.server import serve
 from speakerverify.features import extract, read_audio
-from speakerverify.service.security import Passwords
-from speakerverify.service.settings import SQLITE_FILE, Argon2Params
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -433,7 +433,7 @@ def server_errors(work: Path, port: int) -> dict[str, int]:
 
 def query_timings(work: Path, user_id: str) -> dict[str, float]:
     """ms per call of the storage queries every challenge and answer makes (server stopped, warm cache)."""
-    from speakerverify.service.settings import VoicePolicy
+    from speakerverify.config import VoicePolicy
     from speakerverify.storage import speaker_models
     from speakerverify.storage.db import Database
 
@@ -541,7 +541,7 @@ def model_cache_text() -> str:
     """The size of the server's model cache, as its runtime declares it."""
     from dataclasses import fields
 
-    from speakerverify.service.runtime import VoiceRuntime
+    from speakerverify.voice.runtime import VoiceRuntime
 
     defaults = {f.name: f.default for f in fields(VoiceRuntime)}
     if isinstance(defaults.get("cache_bytes"), int):

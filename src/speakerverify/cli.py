@@ -103,7 +103,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _service_settings(args: argparse.Namespace) -> Any:
     """Settings from the environment with CLI overrides, or None after printing why not."""
-    from .service.settings import SettingsError, settings_from_env
+    from .config import SettingsError, settings_from_env
 
     try:
         return settings_from_env(database_url=args.database_url)
@@ -143,7 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["SPEAKERVERIFY_DATA_DIR"] = str(settings.data_dir)
     os.environ["SPEAKERVERIFY_DATABASE_URL"] = settings.database_url
     uvicorn.run(
-        "speakerverify.service.app:app_from_env",
+        "speakerverify.http.app:app_from_env",
         factory=True,
         host=args.host,
         port=args.port,

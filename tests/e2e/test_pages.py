@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from speakerverify.service.routes import web
+from speakerverify.http.routes import web
 
 BLOCKED_MIC = """
 navigator.mediaDevices.getUserMedia = async () => {

@@ -16,9 +16,9 @@ import pytest
 from bson import json_util
 from sqlalchemy import select
 
+from speakerverify.app.security import Passwords
+from speakerverify.config import Argon2Params
 from speakerverify.operator.import_original import LEGACY_CONFIG_ID
-from speakerverify.service.security import Passwords
-from speakerverify.service.settings import Argon2Params
 from speakerverify.storage.arrays import decode_f32
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import Base, LegacyAccount, LegacyTake, SpeakerModelRow, User, Utterance

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from speakerverify.config import Argon2Params, Settings
 from speakerverify.features import extract, read_audio
+from speakerverify.http.app import create_app
 from speakerverify.models.ubm import load_default_ubm
-from speakerverify.service.app import create_app
-from speakerverify.service.settings import Argon2Params, Settings
 from speakerverify.storage import deployment, users
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import SpeakerModelRow, Ubm, User, Utterance

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from speakerverify.service.app import create_app
-from speakerverify.service.settings import Argon2Params, Settings
+from speakerverify.config import Argon2Params, Settings
+from speakerverify.http.app import create_app
 from speakerverify.storage.db import Database
 
 

@@ -16,9 +16,9 @@ from argon2 import extract_parameters
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from speakerverify.service import data_statement
-from speakerverify.service.app import create_app
-from speakerverify.service.settings import Argon2Params, Settings
+from speakerverify.app import data_statement
+from speakerverify.config import Argon2Params, Settings
+from speakerverify.http.app import create_app
 from speakerverify.storage import utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables

@@ -14,10 +14,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from speakerverify.http import routes as routes_package
 from speakerverify.models.gmm import DiagGMM
 from speakerverify.models.speaker import Stats
 from speakerverify.models.ubm import UBM
-from speakerverify.service import routes as routes_package
 from speakerverify.storage import calibrations, speaker_models, tokens, ubms, utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables
@@ -79,7 +79,7 @@ ERASE_ACCOUNT = ("DELETE", "/api/v1/me")
 
 
 def _routes(client: TestClient) -> list[tuple[str, str]]:
-    """Every (method, path) of every router in speakerverify.service.routes, hidden ones included."""
+    """Every (method, path) of every router in speakerverify.http.routes, hidden ones included."""
     found = set()
     for info in pkgutil.iter_modules(routes_package.__path__):
         router = getattr(importlib.import_module(f"{routes_package.__name__}.{info.name}"), "router", None)

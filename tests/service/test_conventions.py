@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from speakerverify.service.app import create_app
-from speakerverify.service.settings import SECRET_FILE, Settings, SettingsError, settings_from_env
+from speakerverify.config import SECRET_FILE, Settings, SettingsError, settings_from_env
+from speakerverify.http.app import create_app
 
 PROBLEM = "application/problem+json"
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from speakerverify.config import SECRET_FILE
 from speakerverify.evaluation.server import free_port, serve, speakerverify_command
-from speakerverify.service.settings import SECRET_FILE
 from speakerverify.storage import migrate
 
 REPO = Path(__file__).resolve().parents[2]

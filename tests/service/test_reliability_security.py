@@ -21,11 +21,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from speakerverify.app.security import issue_token
+from speakerverify.config import LoginLimits, Settings, VoicePolicy, settings_from_env
 from speakerverify.evaluation.api_protocol import features_payload
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
-from speakerverify.service.app import create_app
-from speakerverify.service.security import issue_token
-from speakerverify.service.settings import LoginLimits, Settings, VoicePolicy, settings_from_env
+from speakerverify.http.app import create_app
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import RateLimit, User, VerificationAttempt, VerificationLockout, utcnow
 

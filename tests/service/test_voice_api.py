@@ -305,9 +305,9 @@ def test_intrusion_test_and_benchmark_use_aliases_and_the_decision_rule(client: 
 def test_models_are_rebuilt_from_stored_takes_when_the_ubm_changes(
     client: TestClient, api: Any, settings: Any, database: Database, tmp_path: Path
 ) -> None:
+    from speakerverify.http.app import create_app
     from speakerverify.models.io import save_gmm
     from speakerverify.models.ubm import load_default_ubm
-    from speakerverify.service.app import create_app
 
     default = load_default_ubm()
     shifted = default.gmm.with_means(default.gmm.means + 0.05)

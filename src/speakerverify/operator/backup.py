@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
-from ..service.settings import Settings
+from ..config import Settings
 from ..storage.db import safe_url
 from .common import OperatorError
 

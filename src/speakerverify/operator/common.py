@@ -7,12 +7,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from ..service.context import AppContext
-from ..service.runtime import VoiceRuntime, resolve_ubm
-from ..service.security import Passwords
-from ..service.settings import Settings
+from ..app.context import AppContext
+from ..app.security import Passwords
+from ..config import Settings
 from ..storage import migrate, ubms
 from ..storage.db import Database, safe_url
+from ..voice.runtime import VoiceRuntime, resolve_ubm
 
 T = TypeVar("T")
 

@@ -24,16 +24,16 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
+from ..app.context import AppContext
+from ..app.enrolment import ensure_current, take_features
+from ..config import Settings
 from ..evaluation import metrics
 from ..models.calibration import shrunk_location, threshold_at_far
 from ..models.scoring import Alignment, align, models_frame_llr
 from ..models.speaker import N_DIGITS, Stats, digit_means, utterance_stats
-from ..service.context import AppContext
-from ..service.enrolment import ensure_current, take_features
-from ..service.runtime import CachedModel
-from ..service.settings import Settings
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import VerificationAttempt
+from ..voice.runtime import CachedModel
 from .common import OperatorError, make_context, open_database, progress
 
 P_TARGET = 0.01  # minDCF operating point, as in `speakerverify eval`

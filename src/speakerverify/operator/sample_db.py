@@ -13,14 +13,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..app import accounts, enrolment
+from ..app.context import AppContext
+from ..config import Settings
 from ..evaluation.corpus import Recording, read_fsdd
 from ..features import AudioError, extract, read_audio
-from ..service import accounts, enrolment
-from ..service.context import AppContext
-from ..service.features_in import utterance_from_json
-from ..service.problems import ProblemError
-from ..service.schemas import RegisterRequest, UtteranceIn
-from ..service.settings import Settings
+from ..http.features_in import utterance_from_json
+from ..http.problems import ProblemError
+from ..http.schemas import RegisterRequest, UtteranceIn
 from ..storage import users
 from .common import OperatorError, make_context, open_database, progress
 

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from ..config import Settings
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, AudioError, extract, postprocess, read_audio
 from ..models.speaker import SpeakerModel, utterance_stats
 from ..models.ubm import UBM, train_ubm
-from ..service.runtime import VoiceRuntime
-from ..service.settings import Settings
 from ..storage import deployment, speaker_models, ubms, utterances
 from ..storage.tables import SpeakerModelRow, User, Utterance
+from ..voice.runtime import VoiceRuntime
 from .common import OperatorError, open_database, progress
 
 MIN_FRAMES_PER_COMPONENT = 10

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..config import Settings
 from ..features import DEFAULT_CONFIG
 from ..models.speaker import N_DIGITS
-from ..service.settings import Settings
 from ..storage import users
 from ..storage.tables import LegacyTake, SpeakerModelRow, User, Utterance, VerificationAttempt
 from .common import OperatorError, make_context, open_database
@@ -151,7 +151,7 @@ def read_new_password(generate: bool) -> tuple[str, bool]:
 
 def set_password(settings: Settings, email: str, password: str) -> User:
     """Give the account ``email`` this password (e.g. an imported account, which has none)."""
-    from ..service.schemas import normalise_email
+    from ..http.schemas import normalise_email
 
     with open_database(settings) as db:
         ctx = make_context(settings, db)

@@ -13,16 +13,16 @@ import uuid
 
 import numpy as np
 
+from ..http.problems import ProblemError
+from ..http.schemas import BenchmarkReport, ImpostorRow, IntrusionReport, ScoreSummary
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..models.scoring import ModelTerms
 from ..models.speaker import digit_means, utterance_stats
 from ..storage import speaker_models, users, utterances
+from ..voice.runtime import CachedModel
 from .calibration import Calibration, calibrate
 from .context import AppContext
 from .enrolment import take_features
-from .problems import ProblemError
-from .runtime import CachedModel
-from .schemas import BenchmarkReport, ImpostorRow, IntrusionReport, ScoreSummary
 
 MAX_OTHERS = 20
 TRIALS_PER_OTHER = 10

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from ..config import LoginLimits, VoicePolicy
+from ..http.problems import ProblemError
 from ..storage import lockouts
 from ..storage.tables import VerificationLockout, utcnow
 from .context import AppContext
-from .problems import ProblemError
-from .settings import LoginLimits, VoicePolicy
 
 
 def _retry_after(until: datetime, now: datetime) -> int:

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from ..problems import ProblemError
 
-log = logging.getLogger("speakerverify.service")
+log = logging.getLogger("speakerverify.http")
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 STATIC_DIR = WEB_DIR / "static"

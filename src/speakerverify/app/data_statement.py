@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .settings import Settings
+from ..config import Settings
 
 VERSION = "2026-11-1"
 

@@ -6,11 +6,11 @@ import uuid
 
 from sqlalchemy import select
 
+from ..http.problems import ProblemError
+from ..http.schemas import PasswordChange, TokenResponse
 from ..storage.tables import User
 from .context import AppContext
 from .lockout import before_login, login_succeeded
-from .problems import ProblemError
-from .schemas import PasswordChange, TokenResponse
 from .security import issue_token
 
 

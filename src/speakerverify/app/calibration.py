@@ -28,9 +28,9 @@ from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
 from ..storage.tables import DeploymentThreshold
+from ..voice.runtime import CachedModel
 from .context import AppContext
 from .enrolment import take_features
-from .runtime import CachedModel
 
 
 @dataclass(frozen=True)

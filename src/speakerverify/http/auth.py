@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ..app.context import AppContext, get_context
+from ..app.security import AccessToken, InvalidToken, decode_token
 from ..storage import tokens
-from .context import AppContext, get_context
 from .problems import ProblemError
-from .security import AccessToken, InvalidToken, decode_token
 
 # auto_error=False: a missing header is answered by us, as a 401 problem with WWW-Authenticate.
 _bearer = HTTPBearer(auto_error=False, description="The access_token from POST /api/v1/sessions.")

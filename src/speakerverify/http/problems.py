@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:speakerverify:problem:"
 
-log = logging.getLogger("speakerverify.service")
+log = logging.getLogger("speakerverify.http")
 
 
 class ProblemError(Exception):

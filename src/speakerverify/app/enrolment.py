@@ -8,16 +8,16 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
+from ..http.features_in import DigitFrames
+from ..http.problems import ProblemError
+from ..http.schemas import EnrolmentProgressOut, EnrolmentResult, UtteranceList, UtteranceOut
 from ..models.digits import content_margin, segment_digit_scores
 from ..models.speaker import SpeakerModel, utterance_stats
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Utterance
+from ..voice.runtime import VoiceRuntime
 from . import replay
 from .context import AppContext
-from .features_in import DigitFrames
-from .problems import ProblemError
-from .runtime import VoiceRuntime
-from .schemas import EnrolmentProgressOut, EnrolmentResult, UtteranceList, UtteranceOut
 
 # Frame energy of a full-scale sine through Meyda's window at int16 scale: 32768^2 * 0.5 * sum(w^2).
 _FULL_SCALE_ENERGY = 32768.0**2 * 0.5 * 101.7408

@@ -18,11 +18,11 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from ..config import VoicePolicy
 from ..features import FeatureConfig, wire
 from .middleware import strict_json
 from .problems import ProblemError
 from .schemas import FRAMES_DOC, AnswerHeader, FeatureArrays, TakeHeader, UtteranceIn, VerificationIn
-from .settings import VoicePolicy
 
 FRAMES_TYPE = wire.CONTENT_TYPE
 M = TypeVar("M", bound=BaseModel)

@@ -12,7 +12,7 @@ import jwt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .settings import Argon2Params
+from ..config import Argon2Params
 
 JWT_ALGORITHM = "HS256"  # pinned: tokens naming any other algorithm (including "none") are refused
 JWT_ISSUER = "speakerverify"

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, status
 
-from .. import enrolment
+from ...app import enrolment
 from ..auth import Context, CurrentToken
 from ..features_in import (
     FRAMES_TYPE,

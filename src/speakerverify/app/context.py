@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from ..config import Settings
 from ..storage.db import Database
-from .runtime import VoiceRuntime
+from ..voice.runtime import VoiceRuntime
 from .security import Passwords
-from .settings import Settings
 
 
 @dataclass(frozen=True)

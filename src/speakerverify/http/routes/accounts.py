@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from .. import accounts, data_statement, lockout
+from ...app import accounts, data_statement, lockout
+from ...app.password_change import change_password
 from ..auth import Context, CurrentToken
 from ..middleware import StrictJSONRoute
-from ..password_change import change_password
 from ..schemas import (
     DataStatement,
     LoginRequest,

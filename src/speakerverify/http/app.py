@@ -10,15 +10,15 @@ from starlette.middleware.cors import CORSMiddleware
 from threadpoolctl import threadpool_limits
 
 from .. import __version__
+from ..app.context import AppContext
+from ..app.security import Passwords
+from ..config import Settings, settings_from_env
 from ..storage import migrate, ubms
 from ..storage.db import Database
+from ..voice.runtime import VoiceRuntime, resolve_ubm
 from . import problems
-from .context import AppContext
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import accounts, analysis, enrolment, health, verification, web
-from .runtime import VoiceRuntime, resolve_ubm
-from .security import Passwords
-from .settings import Settings, settings_from_env
 
 DESCRIPTION = (
     "Voice verification from browser-computed features. Errors are RFC 9457 problem details "

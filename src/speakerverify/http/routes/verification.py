@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 
-from .. import verification
+from ...app import verification
 from ..auth import Context, CurrentToken
 from ..features_in import FRAMES_TYPE, feature_request_body, read_feature_body, segments_from_binary, segments_from_json
 from ..middleware import StrictJSONRoute

@@ -11,6 +11,9 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
+from ..http.features_in import DigitFrames
+from ..http.problems import ProblemError
+from ..http.schemas import AttemptList, AttemptOut, ChallengeOut, DigitResult, VerificationOut
 from ..models import replay as replay_maths
 from ..models.digits import content_margin, segment_digit_scores
 from ..storage import attempts, challenges, utterances
@@ -20,9 +23,6 @@ from . import lockout, replay
 from .calibration import calibrate, current_calibration
 from .context import AppContext
 from .enrolment import ensure_current, progress_out
-from .features_in import DigitFrames
-from .problems import ProblemError
-from .schemas import AttemptList, AttemptOut, ChallengeOut, DigitResult, VerificationOut
 
 
 def _not_ready(ctx: AppContext, user_id: uuid.UUID) -> ProblemError:

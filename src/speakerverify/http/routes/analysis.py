@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .. import analysis
+from ...app import analysis
 from ..auth import Context, CurrentToken
 from ..schemas import BenchmarkReport, IntrusionReport
 

@@ -12,7 +12,7 @@ from ..problems import ProblemError
 from ..schemas import Health
 
 router = APIRouter(tags=["health"])
-log = logging.getLogger("speakerverify.service")
+log = logging.getLogger("speakerverify.http")
 
 
 @router.get("/healthz", summary="Service and database health")

@@ -9,12 +9,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from ..storage import export, tokens, users, utterances
-from ..storage.tables import User
-from . import data_statement
-from .context import AppContext
-from .problems import ProblemError
-from .schemas import (
+from ..http.problems import ProblemError
+from ..http.schemas import (
     Demographic,
     EnrolmentProgressOut,
     LoginRequest,
@@ -23,6 +19,10 @@ from .schemas import (
     TokenResponse,
     normalise_email,
 )
+from ..storage import export, tokens, users, utterances
+from ..storage.tables import User
+from . import data_statement
+from .context import AppContext
 from .security import AccessToken, issue_token
 
 
