@@ -22,13 +22,16 @@ PASSWORD = "correct horse battery"
 
 
 def _readme_serve_args() -> list[str]:
-    """The serve part of the README's first command (`pip install -e . && speakerverify serve ...`)."""
+    """The serve part of the README's first command (`bash scripts/serve.sh`: install into ./.venv, then
+    `exec speakerverify serve "$@"` in the caller's directory)."""
     first = next(line.strip() for line in (REPO / "README.md").read_text().splitlines() if line.startswith("    "))
-    steps = [step.strip() for step in first.split("&&")]
-    assert steps[0] == "pip install -e .", first
-    args = shlex.split(steps[-1])
-    assert args[:2] == ["speakerverify", "serve"], first
-    return args[2:]
+    assert shlex.split(first) == ["bash", "scripts/serve.sh"], first
+    script = (REPO / "scripts" / "serve.sh").read_text()
+    assert "source scripts/venv.sh" in script  # never the system interpreter (PEP 668)
+    last = [line for line in script.splitlines() if line.strip() and not line.startswith("#")][-1]
+    args = shlex.split(last)
+    assert args[:3] == ["exec", "speakerverify", "serve"] and args[3:] == ["$@"], last
+    return []
 
 
 def _register(base: str, email: str, alias: str) -> dict[str, Any]:

@@ -13,16 +13,17 @@ import uuid
 
 import numpy as np
 
-from ..http.problems import ProblemError
-from ..http.schemas import BenchmarkReport, ImpostorRow, IntrusionReport, ScoreSummary
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..models.scoring import ModelTerms
 from ..models.speaker import digit_means, utterance_stats
 from ..storage import speaker_models, users, utterances
+from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
-from .calibration import Calibration, calibrate
+from ..voice.takes import take_features
+from .calibration import calibrate
 from .context import AppContext
-from .enrolment import take_features
+from .errors import NotReady
+from .results import BenchmarkReport, ImpostorRow, IntrusionReport, ScoreSummary
 
 MAX_OTHERS = 20
 TRIALS_PER_OTHER = 10
@@ -35,7 +36,7 @@ def _summary(scores: np.ndarray, threshold: float) -> tuple[int, int, float | No
 
 def _takes(ctx: AppContext, session, user_id: uuid.UUID) -> list[tuple[int, np.ndarray]]:
     rows = utterances.list_utterances(session, user_id)
-    return [(r.digit, take_features(ctx.voice, r)) for r in rows if r.config_id == ctx.voice.config.config_id]
+    return [(r.digit, take_features(r, ctx.voice.post)) for r in rows if r.config_id == ctx.voice.config.config_id]
 
 
 def _reference(
@@ -63,7 +64,7 @@ def _reference(
 def _ready_model(ctx: AppContext, session, user_id: uuid.UUID) -> CachedModel:
     model = ctx.voice.speaker(session, user_id)
     if model is None or not bool(np.all(model.takes >= ctx.settings.voice.takes_per_digit)):
-        raise ProblemError(409, "Finish enrolment first: the analysis needs a ready model.", slug="enrolment-not-ready")
+        raise NotReady("Finish enrolment first: the analysis needs a ready model.")
     return model
 
 
@@ -107,8 +108,8 @@ def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
             rows.append(_impostor_row(ctx, user.alias, model.terms, takes, calib, rng))
     return IntrusionReport(
         threshold=calib.threshold,
-        calibration=calib.mode,  # type: ignore[arg-type]
-        k=calib.k,  # type: ignore[arg-type]
+        calibration="deployment" if calib.mode == "deployment" else "provisional",
+        k=calib.k,
         reference=_reference_summary(ctx, model, mine, calib),
         impostors=rows,
     )

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -28,21 +26,10 @@ from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
 from ..storage.tables import DeploymentThreshold
+from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
+from ..voice.takes import take_features
 from .context import AppContext
-from .enrolment import take_features
-
-
-@dataclass(frozen=True)
-class Calibration:
-    mode: str  # "provisional" | "deployment"
-    location: float  # subtracted from the raw score
-    threshold: float  # on the normalised score
-    k: int
-
-    def normalise(self, raw: Any) -> Any:
-        """raw: a score or an array of scores."""
-        return raw - self.location
 
 
 def _cohort_key(ids: list[uuid.UUID]) -> str:
@@ -62,7 +49,7 @@ def _compute_user(
     for owner_index, owner in enumerate(cohort):
         for row in takes[owner]:
             if row.config_id == rt.config.config_id:
-                segments.append((row.digit, take_features(rt, row)))
+                segments.append((row.digit, take_features(row, rt.post)))
                 owners.append(owner_index)
     sums, counts = take_llr_sums(rt.ubm.gmm, model.terms, segments, rt.adaptation.top_c)
     digits = np.array([d for d, _ in segments])

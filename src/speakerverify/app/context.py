@@ -1,10 +1,10 @@
-"""What every request handler needs, created once per process by ``create_app``."""
+"""What every use case needs: settings, the database, password hashing and the voice runtime.
+
+Built once per process, by the HTTP app factory or by an operator command."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from fastapi import Request
 
 from ..config import Settings
 from ..storage.db import Database
@@ -19,8 +19,3 @@ class AppContext:
     passwords: Passwords
     voice: VoiceRuntime
 
-
-def get_context(request: Request) -> AppContext:
-    ctx = request.app.state.ctx
-    assert isinstance(ctx, AppContext)
-    return ctx

@@ -8,45 +8,24 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
-from ..http.features_in import DigitFrames
-from ..http.problems import ProblemError
-from ..http.schemas import EnrolmentProgressOut, EnrolmentResult, UtteranceList, UtteranceOut
 from ..models.digits import content_margin, segment_digit_scores
-from ..models.speaker import SpeakerModel, utterance_stats
+from ..models.speaker import utterance_stats
 from ..storage import calibrations, speaker_models, utterances
-from ..storage.tables import Utterance
-from ..voice.runtime import VoiceRuntime
+from ..voice.takes import level_dbfs, rebuild_model, take_features
 from . import replay
 from .context import AppContext
-
-# Frame energy of a full-scale sine through Meyda's window at int16 scale: 32768^2 * 0.5 * sum(w^2).
-_FULL_SCALE_ENERGY = 32768.0**2 * 0.5 * 101.7408
-
-
-def level_dbfs(energy: np.ndarray) -> float:
-    """Loudest frame relative to a full-scale sine, in dB."""
-    peak = float(np.max(energy)) if len(energy) else 0.0
-    return 10 * np.log10(peak / _FULL_SCALE_ENERGY) if peak > 0 else float("-inf")
+from .errors import NotFound, TakeRejected
+from .frames import DigitFrames
+from .results import EnrolledTake, Progress, Take, Takes
 
 
-def _rejected(reason: str, detail: str) -> ProblemError:
-    return ProblemError(
-        422, detail, slug=f"take-{reason.replace('_', '-')}", title="Take rejected", extra={"reason": reason}
-    )
-
-
-def progress_out(progress: utterances.EnrolmentProgress) -> EnrolmentProgressOut:
-    return EnrolmentProgressOut(
+def progress_out(progress: utterances.EnrolmentProgress) -> Progress:
+    return Progress(
         takes_per_digit=list(progress.takes_per_digit),
         required_takes_per_digit=progress.required_per_digit,
         percent=progress.percent,
         ready=progress.ready,
     )
-
-
-def take_features(rt: VoiceRuntime, row: Utterance) -> np.ndarray:
-    mfcc, energy = utterances.utterance_arrays(row)
-    return postprocess(mfcc, energy, rt.post)
 
 
 def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> None:
@@ -58,25 +37,25 @@ def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> Non
     rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
     if current is None and not rows:
         return
-    gmm = rt.ubm.gmm
-    model = SpeakerModel.empty(gmm.n_components, gmm.dim)
+    model = rebuild_model(rt.ubm.gmm, rows, rt.post)
     for row in rows:
-        model = model.add(row.digit, utterance_stats(gmm, take_features(rt, row)))
         row.stats_ubm_id = rt.ubm.ubm_id
     speaker_models.replace_model(session, user_id, rt.ubm.ubm_id, model, ctx.settings.voice.takes_per_digit)
     rt.forget(user_id)
 
 
-def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolmentResult:
+def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTake:
     """Store one validated take of ``take.digit`` and add it to the user's model."""
     rt, policy = ctx.voice, ctx.settings.voice
     mfcc, energy = take.mfcc, take.energy
     level = level_dbfs(energy)
     if level < policy.quiet_dbfs:
-        raise _rejected("too_quiet", f"The take peaks at {level:.0f} dBFS; speak louder or closer to the microphone.")
+        raise TakeRejected(
+            "too_quiet", f"The take peaks at {level:.0f} dBFS; speak louder or closer to the microphone."
+        )
     feats = postprocess(mfcc, energy, rt.post)
     if len(feats) < policy.min_speech_frames:
-        raise _rejected(
+        raise TakeRejected(
             "too_short", f"Only {len(feats)} frames of speech (10 ms each); at least {policy.min_speech_frames} needed."
         )
     gmm = rt.ubm.gmm
@@ -93,7 +72,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolmentRe
             margin = content_margin(scores, take.digit)
             if margin < -policy.enrol_content_margin:
                 heard = int(np.argmax(scores))
-                raise _rejected(
+                raise TakeRejected(
                     "wrong_digit",
                     f"This take does not sound like {take.digit} to your other takes (closest: {heard}); "
                     "please say the prompted digit again.",
@@ -111,7 +90,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolmentRe
             policy.takes_per_digit,
         )
         progress = utterances.enrolment_progress(session, user_id, policy.takes_per_digit)
-        return EnrolmentResult(
+        return EnrolledTake(
             utterance_id=utt.id,
             digit=utt.digit,
             n_frames=utt.n_frames,
@@ -121,22 +100,22 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolmentRe
         )
 
 
-def list_takes(ctx: AppContext, user_id: uuid.UUID) -> UtteranceList:
+def list_takes(ctx: AppContext, user_id: uuid.UUID) -> Takes:
     rt, policy = ctx.voice, ctx.settings.voice
     with ctx.db.read_session() as session:
         rows = utterances.list_utterances(session, user_id)
         progress = utterances.enrolment_progress(session, user_id, policy.takes_per_digit)
         takes = [
-            UtteranceOut(
+            Take(
                 utterance_id=r.id,
                 digit=r.digit,
                 n_frames=r.n_frames,
-                speech_frames=len(take_features(rt, r)),
+                speech_frames=len(take_features(r, rt.post)),
                 created_at=r.created_at,
             )
             for r in rows
         ]
-    return UtteranceList(utterances=takes, progress=progress_out(progress))
+    return Takes(utterances=takes, progress=progress_out(progress))
 
 
 def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
@@ -147,8 +126,8 @@ def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
         ensure_current(session, ctx, user_id)
         row = utterances.get_utterance(session, user_id, utterance_id, for_update=True)
         if row is None:
-            raise ProblemError(404, f"You have no enrolment take with id {utterance_id}.", slug="not-found")
-        stats = utterance_stats(gmm, take_features(rt, row))
+            raise NotFound(f"You have no enrolment take with id {utterance_id}.")
+        stats = utterance_stats(gmm, take_features(row, rt.post))
         digit = row.digit
         session.delete(row)
         speaker_models.update_model(

@@ -3,9 +3,9 @@
 Verification: an answer is decided and recorded in one transaction that holds the user's lockout
 row, so parallel answers are counted one after the other and none can slip past the limit; a reject
 counts a failure, an accept clears them. At ``lockout_after`` consecutive failures the user's
-challenges and verifications get 429 with ``Retry-After`` for ``lockout_seconds * 2**k``
+challenges and verifications are refused (``Locked``) for ``lockout_seconds * 2**k``
 (k = locks since the last accept). Login: failed attempts per account and per client address in a
-fixed window; over the limit, 429 before any password hashing. All counters live in the database.
+fixed window; over the limit, refused before any password hashing. All counters live in the database.
 """
 
 from __future__ import annotations
@@ -18,30 +18,18 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ..config import LoginLimits, VoicePolicy
-from ..http.problems import ProblemError
 from ..storage import lockouts
 from ..storage.tables import VerificationLockout, utcnow
 from .context import AppContext
+from .errors import Locked, LoginRateLimited
 
 
 def _retry_after(until: datetime, now: datetime) -> int:
     return max(1, math.ceil((until - now).total_seconds()))
 
 
-def too_many(retry_after: int, detail: str, slug: str = "locked-out") -> ProblemError:
-    return ProblemError(
-        429,
-        detail,
-        slug=slug,
-        title="Too many attempts",
-        headers={"Retry-After": str(retry_after)},
-        extra={"retry_after": retry_after},
-    )
-
-
-def _locked(until: datetime, now: datetime) -> ProblemError:
-    wait = _retry_after(until, now)
-    return too_many(wait, f"Too many rejected verifications: verification is locked for {wait} more seconds.")
+def _locked(until: datetime, now: datetime) -> Locked:
+    return Locked(_retry_after(until, now))
 
 
 def _impose(row: VerificationLockout, policy: VoicePolicy, now: datetime) -> None:
@@ -52,7 +40,7 @@ def _impose(row: VerificationLockout, policy: VoicePolicy, now: datetime) -> Non
 
 
 def check_open(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> None:
-    """429 while the user's verification is locked after repeated rejections (read-only, in the
+    """``Locked`` while the user's verification is locked after repeated rejections (read-only, in the
     caller's transaction: before handing out a challenge, before scoring an answer)."""
     if policy.lockout_after <= 0:
         return
@@ -63,9 +51,9 @@ def check_open(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> Non
         raise _locked(until, now)
 
 
-def admit(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> ProblemError | None:
+def admit(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> Locked | None:
     """In the transaction that will record an answer: lock the user's lockout row (serialising the user's
-    answers) and return the 429 to raise, after committing, if verification is locked."""
+    answers) and return the error to raise, after committing, if verification is locked."""
     row = lockouts.lockout_for_update(session, user_id)
     if policy.lockout_after <= 0:
         return None
@@ -103,7 +91,8 @@ def login_keys(email: str, address: str | None) -> tuple[str, str]:
 
 
 def before_login(ctx: AppContext, email: str, address: str | None) -> None:
-    """Count a login attempt against the account and the address (refunded on success); 429 over the limit."""
+    """Count a login attempt against the account and the address (refunded on success);
+    LoginRateLimited over the limit."""
     limits: LoginLimits = ctx.settings.login_limits
     if limits.per_account <= 0 and limits.per_address <= 0:
         return
@@ -117,8 +106,7 @@ def before_login(ctx: AppContext, email: str, address: str | None) -> None:
                 continue
             row = lockouts.rate_for_update(session, key, window, now)
             if row.count >= limit:
-                wait = _retry_after(row.window_start + window, now)
-                raise too_many(wait, f"Too many failed logins; try again in {wait} seconds.", slug="login-rate-limited")
+                raise LoginRateLimited(_retry_after(row.window_start + window, now))
             rows.append(row)
         for row in rows:
             row.count += 1

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..app.context import AppContext, get_context
+from ..app.context import AppContext
 from ..app.security import AccessToken, InvalidToken, decode_token
 from ..storage import tokens
 from .problems import ProblemError
 
 # auto_error=False: a missing header is answered by us, as a 401 problem with WWW-Authenticate.
 _bearer = HTTPBearer(auto_error=False, description="The access_token from POST /api/v1/sessions.")
+
+
+def get_context(request: Request) -> AppContext:
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, AppContext)
+    return ctx
 
 
 def _unauthorised(detail: str) -> ProblemError:

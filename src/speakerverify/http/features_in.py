@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -18,6 +17,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from ..app.errors import InvalidInput
+from ..app.frames import DigitFrames, check_config_id, check_frames, pointer
 from ..config import VoicePolicy
 from ..features import FeatureConfig, wire
 from .middleware import strict_json
@@ -28,27 +29,8 @@ FRAMES_TYPE = wire.CONTENT_TYPE
 M = TypeVar("M", bound=BaseModel)
 
 
-@dataclass(frozen=True)
-class DigitFrames:
-    """One spoken digit as validated arrays, whatever the wire form: mfcc (T, n_mfcc), energy (T,) float32."""
-
-    digit: int
-    mfcc: np.ndarray
-    energy: np.ndarray
-
-
-def _problem(pointer: str, message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        f"{pointer}: {message}",
-        slug="invalid-features",
-        title="Invalid features",
-        errors=[{"detail": message, "pointer": pointer}],
-    )
-
-
-def _invalid(field: list[Any], message: str) -> ProblemError:
-    return _problem("#/" + "/".join(str(p) for p in field), message)
+def _invalid(field: list[Any], message: str) -> InvalidInput:
+    return InvalidInput(message, pointer(field))
 
 
 def _from_b64(text: str, dtype: str, field: list[Any]) -> np.ndarray:
@@ -62,31 +44,10 @@ def _from_b64(text: str, dtype: str, field: list[Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype=item).astype(np.float32)
 
 
-def check_frames(
-    mfcc: np.ndarray, energy: np.ndarray, policy: VoicePolicy, where: list[Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The checks every form shares: mfcc (T, n_mfcc), energy (T,) -> the same as float32, or a 422 problem.
-
-    T within the policy's frame limits, finite values, non-negative energies, nothing beyond float32.
-    """
-    if len(mfcc) != len(energy):
-        raise _invalid(where, f"mfcc has {len(mfcc)} frames but energy has {len(energy)}")
-    if not policy.min_frames <= len(energy) <= policy.max_frames:
-        raise _invalid(where, f"{len(energy)} frames; between {policy.min_frames} and {policy.max_frames} are accepted")
-    if not (np.all(np.isfinite(mfcc)) and np.all(np.isfinite(energy))):
-        raise _invalid(where, "values must be finite numbers (no NaN or Infinity)")
-    if np.any(energy < 0):
-        raise _invalid([*where, "energy"], "energy cannot be negative")
-    # float32 is what is stored; values beyond its range would become infinities.
-    if np.abs(mfcc).max() > 1e30 or energy.max() > 1e30:
-        raise _invalid(where, "values out of range")
-    return mfcc.astype(np.float32), energy.astype(np.float32)
-
-
 def decode_features(
     payload: FeatureArrays, config: FeatureConfig, policy: VoicePolicy, where: list[Any]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mfcc (T, n_mfcc) float32, energy (T,) float32) of a JSON-form utterance, or a 422 problem naming
+    """(mfcc (T, n_mfcc) float32, energy (T,) float32) of a JSON-form utterance, or InvalidInput naming
     the field and the fault."""
     json_form = payload.mfcc is not None or payload.energy is not None
     b64_form = payload.mfcc_b64 is not None or payload.energy_b64 is not None
@@ -109,18 +70,6 @@ def decode_features(
             raise _invalid(where, f"mfcc_b64 holds {len(flat)} values, expected {len(energy)} frames x {config.n_mfcc}")
         mfcc = flat.astype(np.float64).reshape(-1, config.n_mfcc)
     return check_frames(mfcc, energy, policy, where)
-
-
-def check_config_id(config_id: str | None, config: FeatureConfig) -> None:
-    if config_id is not None and config_id != config.config_id:
-        raise ProblemError(
-            422,
-            f"features were computed with {config_id!r}; this service needs {config.config_id!r} "
-            "(GET /api/v1/feature-config)",
-            slug="wrong-feature-config",
-            title="Wrong feature configuration",
-            errors=[{"detail": f"expected {config.config_id}", "pointer": "#/config_id"}],
-        )
 
 
 def utterance_from_json(body: UtteranceIn, config: FeatureConfig, policy: VoicePolicy) -> DigitFrames:
@@ -152,7 +101,7 @@ def _split(raw: bytes) -> tuple[dict[str, Any], memoryview]:
     try:
         return wire.split(raw)
     except wire.WireError as exc:
-        raise _problem(exc.pointer, exc.message) from None
+        raise InvalidInput(exc.message, exc.pointer) from None
 
 
 def _arrays(
@@ -161,7 +110,7 @@ def _arrays(
     try:
         return wire.decode_arrays(data, frames, config.n_mfcc, where)
     except wire.WireError as exc:
-        raise _problem(exc.pointer, exc.message) from None
+        raise InvalidInput(exc.message, exc.pointer) from None
 
 
 def utterance_from_binary(raw: bytes, config: FeatureConfig, policy: VoicePolicy) -> DigitFrames:

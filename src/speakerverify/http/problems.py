@@ -7,6 +7,7 @@ nothing more to say use ``about:blank`` with the status phrase as title, as RFC 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -14,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..app import errors
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:speakerverify:problem:"
@@ -117,6 +120,81 @@ async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}))
 
 
+@dataclass(frozen=True)
+class Mapping:
+    """How one domain error is answered: status, problem slug (``{reason}`` is filled from the error) and title."""
+
+    status: int
+    slug: str
+    title: str | None = None
+
+
+# The one table from domain errors to problem responses; the most specific class wins (MRO order).
+DOMAIN_PROBLEMS: dict[type[errors.DomainError], Mapping] = {
+    errors.InvalidInput: Mapping(422, "{kind}", "Invalid features"),
+    errors.WrongFeatureConfig: Mapping(422, "wrong-feature-config", "Wrong feature configuration"),
+    errors.NotFound: Mapping(404, "not-found"),
+    errors.ChallengeUnknown: Mapping(404, "challenge-not-found"),
+    errors.ChallengeUsed: Mapping(409, "challenge-used"),
+    errors.ChallengeExpired: Mapping(410, "challenge-expired"),
+    errors.SegmentCount: Mapping(422, "segment-count"),
+    errors.AccountGone: Mapping(401, "unauthorised"),
+    errors.InvalidCredentials: Mapping(401, "invalid-credentials"),
+    errors.WrongPassword: Mapping(403, "wrong-password"),
+    errors.AlreadyRegistered: Mapping(409, "{field}-taken"),
+    errors.DataStatementChanged: Mapping(409, "data-statement-changed"),
+    errors.NotReady: Mapping(409, "enrolment-not-ready", "Enrolment not ready"),
+    errors.TakeRejected: Mapping(422, "take-{reason}", "Take rejected"),
+    errors.Locked: Mapping(429, "locked-out", "Too many attempts"),
+    errors.LoginRateLimited: Mapping(429, "login-rate-limited", "Too many attempts"),
+}
+
+
+def _mapping(error: errors.DomainError) -> Mapping:
+    for cls in type(error).__mro__:
+        if cls in DOMAIN_PROBLEMS:
+            return DOMAIN_PROBLEMS[cls]
+    raise LookupError(f"no problem mapping for {type(error).__name__}")
+
+
+def _extras(error: errors.DomainError) -> tuple[dict[str, Any], dict[str, str] | None, list[dict[str, Any]] | None]:
+    """Extension members, headers and field errors a client can act on (never internals)."""
+    extra: dict[str, Any] = {}
+    headers, field_errors = None, None
+    if isinstance(error, errors.TakeRejected):
+        extra["reason"] = error.reason
+    if isinstance(error, errors.NotReady) and error.progress is not None:
+        extra["progress"] = asdict(error.progress)
+    if isinstance(error, errors.TooManyAttempts):
+        extra["retry_after"] = error.retry_after
+        headers = {"Retry-After": str(error.retry_after)}
+    if isinstance(error, errors.AccountGone):
+        headers = {"WWW-Authenticate": 'Bearer realm="speakerverify"'}
+    if isinstance(error, errors.InvalidInput) and error.pointer is not None:
+        field_errors = [{"detail": error.reason, "pointer": error.pointer}]
+    if isinstance(error, errors.WrongFeatureConfig):
+        field_errors = [{"detail": f"expected {error.expected}", "pointer": "#/config_id"}]
+    if isinstance(error, errors.WrongPassword):
+        field_errors = [{"pointer": "#/current_password", "detail": "incorrect"}]
+    return extra, headers, field_errors
+
+
+def domain_problem(error: errors.DomainError) -> JSONResponse:
+    how = _mapping(error)
+    slug = how.slug.format(
+        reason=getattr(error, "reason", "").replace("_", "-"),
+        field=getattr(error, "field", ""),
+        kind=getattr(error, "kind", ""),
+    )
+    extra, headers, field_errors = _extras(error)
+    return problem_response(how.status, error.message, slug, how.title, headers, field_errors, extra or None)
+
+
+async def _domain_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DomainError)
+    return domain_problem(exc)
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the server log only; clients learn nothing about internals.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -171,5 +249,6 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(ProblemError, _problem_handler)
+    app.add_exception_handler(errors.DomainError, _domain_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

@@ -8,22 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..app.accounts import ALIAS_MIN, PASSWORD_MAX, PASSWORD_MIN, AgeGroup, Gender, normalise_email
 from ..storage.tables import ALIAS_MAX, EMAIL_MAX
 
-GENDERS = ("female", "male", "non-binary", "other", "prefer-not-to-say")
-AGE_GROUPS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+", "prefer-not-to-say")
-Gender = Literal["female", "male", "non-binary", "other", "prefer-not-to-say"]
-AgeGroup = Literal["18-24", "25-34", "35-44", "45-54", "55-64", "65+", "prefer-not-to-say"]
-
-PASSWORD_MIN = 10
-PASSWORD_MAX = 1024  # bounds the work one request can make argon2 do
-ALIAS_MIN = 3
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 class _Strict(BaseModel):
@@ -241,7 +230,10 @@ class DigitResult(BaseModel):
 class VerificationOut(BaseModel):
     attempt_id: int
     decision: Literal["accept", "reject"]
-    score: float = Field(description="Normalised speaker score (mean frame LLR minus the user's impostor mean).")
+    score: float | None = Field(
+        description="Normalised speaker score (mean frame LLR minus the user's impostor mean); null when no "
+        "segment had enough speech to score."
+    )
     threshold: float
     target_far: float
     digits_match: bool

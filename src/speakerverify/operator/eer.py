@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from ..app.context import AppContext
-from ..app.enrolment import ensure_current, take_features
+from ..app.enrolment import ensure_current
 from ..config import Settings
 from ..evaluation import metrics
 from ..models.calibration import shrunk_location, threshold_at_far
@@ -34,6 +34,7 @@ from ..models.speaker import N_DIGITS, Stats, digit_means, utterance_stats
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import VerificationAttempt
 from ..voice.runtime import CachedModel
+from ..voice.takes import take_features
 from .common import OperatorError, make_context, open_database, progress
 
 P_TARGET = 0.01  # minDCF operating point, as in `speakerverify eval`
@@ -100,7 +101,7 @@ def _load(ctx: AppContext) -> tuple[list[_User], dict[uuid.UUID, int]]:
             for row in utterances.list_utterances(session, user_id):
                 if row.config_id != rt.config.config_id:
                     continue
-                feats = take_features(rt, row)
+                feats = take_features(row, rt.post)
                 takes.append(
                     _Take(row.digit, feats, align(gmm, feats, rt.adaptation.top_c), utterance_stats(gmm, feats))
                 )

@@ -27,8 +27,8 @@ from typing import Any, get_args
 import numpy as np
 from sqlalchemy import select
 
+from ..app.accounts import AgeGroup, Gender, normalise_email
 from ..config import Settings
-from ..http.schemas import AgeGroup, Gender, normalise_email
 from ..storage import users
 from ..storage.arrays import encode_f32
 from ..storage.tables import ALIAS_MAX, LegacyAccount, LegacyTake, User

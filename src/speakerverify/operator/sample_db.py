@@ -15,12 +15,11 @@ from pathlib import Path
 
 from ..app import accounts, enrolment
 from ..app.context import AppContext
+from ..app.errors import DomainError
+from ..app.frames import DigitFrames, check_frames
 from ..config import Settings
 from ..evaluation.corpus import Recording, read_fsdd
 from ..features import AudioError, extract, read_audio
-from ..http.features_in import utterance_from_json
-from ..http.problems import ProblemError
-from ..http.schemas import RegisterRequest, UtteranceIn
 from ..storage import users
 from .common import OperatorError, make_context, open_database, progress
 
@@ -64,10 +63,10 @@ def build_sample_db(settings: Settings, corpus: Path, speakers: int | None = Non
             try:
                 profile = accounts.register(
                     ctx,
-                    RegisterRequest(email=sample.email, password=sample.password, alias=sample.alias, consent=True),
+                    accounts.NewAccount(email=sample.email, password=sample.password, alias=sample.alias),
                 )
-            except ProblemError as exc:
-                raise OperatorError(f"cannot register {name}: {exc.detail}") from None
+            except DomainError as exc:
+                raise OperatorError(f"cannot register {name}: {exc}") from None
             user_id = uuid.UUID(profile.id)
             with db.write_session() as session:
                 users.set_consent_model_training(session, user_id, True)
@@ -98,12 +97,11 @@ def _enrol(ctx: AppContext, user_id: uuid.UUID, rec: Recording, sample: SampleUs
     except AudioError as exc:
         sample.rejected.append(f"{rec.path.name}: {exc}")
         return False
-    config_id = ctx.voice.config.config_id
-    body = UtteranceIn(config_id=config_id, digit=rec.digit, mfcc=mfcc.tolist(), energy=energy.tolist())
     try:  # validated as the API would, so a sample take is held to the same checks
-        enrolment.enrol(ctx, user_id, utterance_from_json(body, ctx.voice.config, ctx.settings.voice))
-    except ProblemError as exc:
-        sample.rejected.append(f"{rec.path.name}: {exc.detail}")
+        frames = check_frames(mfcc, energy, ctx.settings.voice, [])
+        enrolment.enrol(ctx, user_id, DigitFrames(rec.digit, *frames))
+    except DomainError as exc:
+        sample.rejected.append(f"{rec.path.name}: {exc}")
         return False
     sample.enrolled += 1
     return True

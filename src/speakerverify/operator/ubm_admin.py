@@ -23,11 +23,12 @@ from sqlalchemy import select
 
 from ..config import Settings
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, AudioError, extract, postprocess, read_audio
-from ..models.speaker import SpeakerModel, utterance_stats
+from ..models.speaker import SpeakerModel
 from ..models.ubm import UBM, train_ubm
 from ..storage import deployment, speaker_models, ubms, utterances
 from ..storage.tables import SpeakerModelRow, User, Utterance
 from ..voice.runtime import VoiceRuntime
+from ..voice.takes import rebuild_model
 from .common import OperatorError, open_database, progress
 
 MIN_FRAMES_PER_COMPONENT = 10
@@ -159,11 +160,7 @@ def rebuild(settings: Settings, ubm_id: str | None = None) -> tuple[str, int]:
 
         def build(session: Any, user_id: uuid.UUID) -> tuple[SpeakerModel, tuple[int, ...]]:
             rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
-            model = SpeakerModel.empty(ubm.gmm.n_components, ubm.gmm.dim)
-            for row in rows:
-                mfcc, energy = utterances.utterance_arrays(row)
-                model = model.add(row.digit, utterance_stats(ubm.gmm, postprocess(mfcc, energy, rt.post)))
-            return model, tuple(r.id for r in rows)
+            return rebuild_model(ubm.gmm, rows, rt.post), tuple(r.id for r in rows)
 
         # The heavy part runs outside the write transaction, so the service is not locked out meanwhile.
         built: dict[uuid.UUID, tuple[SpeakerModel, tuple[int, ...]]] = {}

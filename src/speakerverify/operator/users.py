@@ -151,7 +151,7 @@ def read_new_password(generate: bool) -> tuple[str, bool]:
 
 def set_password(settings: Settings, email: str, password: str) -> User:
     """Give the account ``email`` this password (e.g. an imported account, which has none)."""
-    from ..http.schemas import normalise_email
+    from ..app.accounts import normalise_email
 
     with open_database(settings) as db:
         ctx = make_context(settings, db)

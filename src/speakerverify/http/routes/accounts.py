@@ -7,18 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from ...app import accounts, data_statement, lockout
+from ...app import accounts, data_statement, lockout, results
+from ...app.accounts import normalise_email
 from ...app.password_change import change_password
+from .. import schemas
 from ..auth import Context, CurrentToken
 from ..middleware import StrictJSONRoute
 from ..schemas import (
     DataStatement,
     LoginRequest,
     PasswordChange,
-    Profile,
     RegisterRequest,
-    TokenResponse,
-    normalise_email,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=StrictJSONRoute)
@@ -35,9 +34,19 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     status_code=status.HTTP_201_CREATED,
     summary="Register",
     responses={409: {"description": "Email or alias taken, or data statement changed", **_PROBLEM}},
+    response_model=schemas.Profile,
 )
-def register(body: RegisterRequest, ctx: Context, response: Response) -> Profile:
-    profile = accounts.register(ctx, body)
+def register(body: RegisterRequest, ctx: Context, response: Response) -> results.Profile:
+    demographic = body.demographic or schemas.Demographic()
+    new = accounts.NewAccount(
+        email=body.email,
+        password=body.password,
+        alias=body.alias,
+        gender=demographic.gender,
+        age_group=demographic.age_group,
+        data_statement_version=body.data_statement_version,
+    )
+    profile = accounts.register(ctx, new)
     response.headers["Location"] = "/api/v1/me"
     return profile
 
@@ -47,11 +56,12 @@ def register(body: RegisterRequest, ctx: Context, response: Response) -> Profile
     status_code=status.HTTP_201_CREATED,
     summary="Log in",
     responses={401: {"description": "Wrong email or password", **_PROBLEM}, 429: _RATE_LIMITED},
+    response_model=schemas.TokenResponse,
 )
-def login(body: LoginRequest, ctx: Context, request: Request) -> TokenResponse:
+def login(body: LoginRequest, ctx: Context, request: Request) -> results.Token:
     email, address = normalise_email(body.email), request.client.host if request.client else None
-    lockout.before_login(ctx, email, address)  # 429 before any hashing when over the limit
-    token = accounts.login(ctx, body)
+    lockout.before_login(ctx, email, address)  # refused before any hashing when over the limit
+    token = accounts.login(ctx, email, body.password)
     lockout.login_succeeded(ctx, email, address)
     return token
 
@@ -60,9 +70,11 @@ def login(body: LoginRequest, ctx: Context, request: Request) -> TokenResponse:
     "/me/password",
     summary="Change my password (every existing session ends; a new token is returned)",
     responses={403: {"description": "The current password is wrong", **_PROBLEM}, 429: _RATE_LIMITED},
+    response_model=schemas.TokenResponse,
 )
-def put_password(body: PasswordChange, token: CurrentToken, ctx: Context, request: Request) -> TokenResponse:
-    return change_password(ctx, token.user_id, body, request.client.host if request.client else None)
+def put_password(body: PasswordChange, token: CurrentToken, ctx: Context, request: Request) -> results.Token:
+    address = request.client.host if request.client else None
+    return change_password(ctx, token.user_id, body.current_password, body.new_password, address)
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT, summary="Log out")
@@ -70,8 +82,8 @@ def logout(token: CurrentToken, ctx: Context) -> None:
     accounts.logout(ctx, token)
 
 
-@router.get("/me", summary="My profile and enrolment progress")
-def me(token: CurrentToken, ctx: Context) -> Profile:
+@router.get("/me", summary="My profile and enrolment progress", response_model=schemas.Profile)
+def me(token: CurrentToken, ctx: Context) -> results.Profile:
     return accounts.profile(ctx, token.user_id)
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ...app import analysis
+from ...app import analysis, results
+from .. import schemas
 from ..auth import Context, CurrentToken
-from ..schemas import BenchmarkReport, IntrusionReport
 
 router = APIRouter(prefix="/api/v1", tags=["analysis"])
 
 
-@router.get("/me/intrusion-test", summary="Other users' takes against my model")
-def intrusion_test(token: CurrentToken, ctx: Context) -> IntrusionReport:
+@router.get("/me/intrusion-test", summary="Other users' takes against my model", response_model=schemas.IntrusionReport)
+def intrusion_test(token: CurrentToken, ctx: Context) -> results.IntrusionReport:
     return analysis.intrusion_test(ctx, token.user_id)
 
 
-@router.get("/me/benchmark", summary="My takes against other users' models")
-def benchmark(token: CurrentToken, ctx: Context) -> BenchmarkReport:
+@router.get("/me/benchmark", summary="My takes against other users' models", response_model=schemas.BenchmarkReport)
+def benchmark(token: CurrentToken, ctx: Context) -> results.BenchmarkReport:
     return analysis.benchmark(ctx, token.user_id)

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, status
 
-from ...app import enrolment
+from ...app import enrolment, results
+from .. import schemas
 from ..auth import Context, CurrentToken
 from ..features_in import (
     FRAMES_TYPE,
@@ -16,7 +17,7 @@ from ..features_in import (
     utterance_from_json,
 )
 from ..middleware import StrictJSONRoute
-from ..schemas import EnrolmentResult, FeatureConfigOut, UtteranceIn, UtteranceList
+from ..schemas import FeatureConfigOut, UtteranceIn
 
 router = APIRouter(prefix="/api/v1", tags=["enrolment"], route_class=StrictJSONRoute)
 
@@ -47,10 +48,11 @@ async def _take_body(request: Request) -> UtteranceIn | bytes:
         },
     },
     openapi_extra=feature_request_body(UtteranceIn),
+    response_model=schemas.EnrolmentResult,
 )
 def add_take(
     token: CurrentToken, ctx: Context, body: Annotated[UtteranceIn | bytes, Depends(_take_body)]
-) -> EnrolmentResult:
+) -> results.EnrolledTake:
     config, policy = ctx.voice.config, ctx.settings.voice
     if isinstance(body, bytes):
         take = utterance_from_binary(body, config, policy)
@@ -59,8 +61,8 @@ def add_take(
     return enrolment.enrol(ctx, token.user_id, take)
 
 
-@router.get("/enrolment/utterances", summary="My enrolment takes and progress")
-def list_takes(token: CurrentToken, ctx: Context) -> UtteranceList:
+@router.get("/enrolment/utterances", summary="My enrolment takes and progress", response_model=schemas.UtteranceList)
+def list_takes(token: CurrentToken, ctx: Context) -> results.Takes:
     return enrolment.list_takes(ctx, token.user_id)
 
 

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 
-from ...app import verification
+from ...app import results, verification
+from .. import schemas
 from ..auth import Context, CurrentToken
 from ..features_in import FRAMES_TYPE, feature_request_body, read_feature_body, segments_from_binary, segments_from_json
 from ..middleware import StrictJSONRoute
-from ..schemas import AttemptList, ChallengeOut, VerificationIn, VerificationOut
+from ..schemas import VerificationIn
 
 router = APIRouter(prefix="/api/v1", tags=["verification"], route_class=StrictJSONRoute)
 
@@ -23,8 +24,9 @@ _LOCKED: dict[str, Any] = {"description": "Locked after repeated rejections; see
     status_code=status.HTTP_201_CREATED,
     summary="Get a single-use prompt of digits to say",
     responses={409: {"description": "Enrolment not ready (`progress` says how far)", **_PROBLEM}, 429: _LOCKED},
+    response_model=schemas.ChallengeOut,
 )
-def new_challenge(token: CurrentToken, ctx: Context) -> ChallengeOut:
+def new_challenge(token: CurrentToken, ctx: Context) -> results.Challenge:
     return verification.new_challenge(ctx, token.user_id)
 
 
@@ -45,10 +47,11 @@ async def _answer_body(request: Request) -> VerificationIn | bytes:
         429: _LOCKED,
     },
     openapi_extra=feature_request_body(VerificationIn),
+    response_model=schemas.VerificationOut,
 )
 def verify(
     token: CurrentToken, ctx: Context, body: Annotated[VerificationIn | bytes, Depends(_answer_body)]
-) -> VerificationOut:
+) -> results.Verification:
     config, policy = ctx.voice.config, ctx.settings.voice
     if isinstance(body, bytes):
         challenge_id, segments = segments_from_binary(body, config, policy)
@@ -57,6 +60,6 @@ def verify(
     return verification.verify(ctx, token.user_id, challenge_id, segments)
 
 
-@router.get("/verifications", summary="My verification attempts, newest first")
-def attempts(token: CurrentToken, ctx: Context) -> AttemptList:
+@router.get("/verifications", summary="My verification attempts, newest first", response_model=schemas.AttemptList)
+def attempts(token: CurrentToken, ctx: Context) -> results.Attempts:
     return verification.attempt_log(ctx, token.user_id)

@@ -1,0 +1,125 @@
+"""Domain errors: what a use case refuses, and why, in the terms of the domain.
+
+The HTTP layer maps each class to one problem response (``http/problems.py``, one table); operator
+commands print the message. ``str(error)`` is the sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+from .results import Progress
+
+
+class DomainError(Exception):
+    """Base of every refusal a use case raises; the message is for the person asking."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    """A value that cannot be used (e.g. malformed features); ``pointer`` is a JSON pointer into the input."""
+
+    def __init__(self, message: str, pointer: str | None = None, kind: str = "invalid-features") -> None:
+        super().__init__(f"{pointer}: {message}" if pointer else message)
+        self.reason = message
+        self.pointer = pointer
+        self.kind = kind
+
+
+class WrongFeatureConfig(DomainError):
+    def __init__(self, sent: str, expected: str) -> None:
+        super().__init__(
+            f"features were computed with {sent!r}; this service needs {expected!r} (GET /api/v1/feature-config)"
+        )
+        self.expected = expected
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist for this account."""
+
+
+class AccountGone(DomainError):
+    def __init__(self) -> None:
+        super().__init__("This account no longer exists.")
+
+
+class InvalidCredentials(DomainError):
+    def __init__(self) -> None:
+        super().__init__("The email or password is incorrect.")
+
+
+class WrongPassword(DomainError):
+    def __init__(self) -> None:
+        super().__init__("The current password is incorrect.")
+
+
+class AlreadyRegistered(DomainError):
+    def __init__(self, field: str) -> None:
+        super().__init__(f"This {field} is already registered.")
+        self.field = field
+
+
+class DataStatementChanged(DomainError):
+    def __init__(self, version: str) -> None:
+        super().__init__(
+            f"The data statement has changed (now version {version}); show the current one and ask for consent again."
+        )
+
+
+class NotReady(DomainError):
+    """Verification or analysis before enrolment is complete."""
+
+    def __init__(self, message: str, progress: Progress | None = None) -> None:
+        super().__init__(message)
+        self.progress = progress
+
+
+class TakeRejected(DomainError):
+    """An enrolment take refused for its quality; nothing is stored. ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ChallengeUnknown(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such challenge for this account.")
+
+
+class ChallengeUsed(DomainError):
+    def __init__(self) -> None:
+        super().__init__("This challenge has already been answered; request a new one.")
+
+
+class ChallengeExpired(DomainError):
+    def __init__(self) -> None:
+        super().__init__("This challenge has expired; request a new one.")
+
+
+class SegmentCount(DomainError):
+    def __init__(self, expected: int) -> None:
+        super().__init__(f"The challenge prompts {expected} digits; send one segment for each, in order.")
+
+
+class TooManyAttempts(DomainError):
+    """Refused until ``retry_after`` seconds have passed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Locked(TooManyAttempts):
+    """Verification locked after repeated rejections."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many rejected verifications: verification is locked for {retry_after} more seconds.", retry_after
+        )
+
+
+class LoginRateLimited(TooManyAttempts):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed logins; try again in {retry_after} seconds.", retry_after)

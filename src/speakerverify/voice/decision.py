@@ -1,0 +1,102 @@
+"""Scoring an answer and deciding it: pure functions of arrays, testable without a database.
+
+``score_answer`` turns the segments of one answer into per-digit scores and content verdicts against the
+user's digit models; ``decide`` combines that with the replay distances and the user's calibration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..models.digits import content_margin, segment_digit_scores
+from ..models.gmm import DiagGMM
+from ..models.scoring import ModelTerms
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How a user's raw score (mean frame LLR) becomes a decision: ``raw - location >= threshold``."""
+
+    mode: str  # "provisional" | "deployment"
+    location: float  # subtracted from the raw score
+    threshold: float  # on the normalised score
+    k: int  # challenge length it was computed for
+
+    def normalise(self, raw: Any) -> Any:
+        """raw: a score or an array of scores."""
+        return raw - self.location
+
+
+@dataclass(frozen=True)
+class SegmentScore:
+    """One segment against the prompted digit: speech frames scored, mean frame LLR (None when too short
+    to score), whether it sounds like that digit, and by how much it leads or trails the best other digit."""
+
+    digit: int
+    n_frames: int
+    score: float | None
+    content_ok: bool
+    content_margin: float | None
+
+
+@dataclass(frozen=True)
+class AnswerScore:
+    segments: list[SegmentScore]
+    raw: float | None  # frame-weighted mean LLR over the scored segments; None if none could be scored
+    n_frames: int
+
+    @property
+    def digits_match(self) -> bool:
+        return all(s.content_ok for s in self.segments)
+
+
+@dataclass(frozen=True)
+class Decision:
+    accept: bool
+    score: float | None  # the normalised score, None when nothing could be scored
+    replayed: list[bool]
+
+
+def score_answer(
+    ubm: DiagGMM,
+    terms: ModelTerms,
+    prompted: Sequence[int],
+    claimed: Sequence[int],
+    feats: Sequence[np.ndarray],
+    min_speech_frames: int,
+    max_content_margin: float,
+    top_c: int,
+) -> AnswerScore:
+    """Score post-processed segments feats[i] (N_i, D), claimed to say claimed[i], against the model of
+    prompted[i]. A segment with fewer than ``min_speech_frames`` frames is not scored and fails the content
+    check; one whose prompted digit trails the best digit model by more than ``max_content_margin`` fails it.
+    """
+    enough = [len(f) >= min_speech_frames for f in feats]
+    rows = segment_digit_scores(ubm, terms, [f if ok else f[:0] for f, ok in zip(feats, enough, strict=True)], top_c)
+    segments: list[SegmentScore] = []
+    total, frames = 0.0, 0
+    for f, ok_len, row, digit, said in zip(feats, enough, rows, prompted, claimed, strict=True):
+        if not ok_len:
+            segments.append(SegmentScore(digit, len(f), None, False, None))
+            continue
+        margin = content_margin(row, digit)
+        ok = said == digit and margin >= -max_content_margin
+        segments.append(SegmentScore(digit, len(f), float(row[digit]), ok, margin))
+        total += float(row[digit]) * len(f)
+        frames += len(f)
+    return AnswerScore(segments, total / frames if frames else None, frames)
+
+
+def decide(
+    answer: AnswerScore, replay_distances: np.ndarray, calibration: Calibration, replay_threshold: float
+) -> Decision:
+    """Accept only when every segment is the prompted digit, none is a replay (distance (S,) below
+    ``replay_threshold``), and the normalised score reaches the threshold."""
+    replayed = [bool(d < replay_threshold) for d in replay_distances]
+    score = None if answer.raw is None else float(calibration.normalise(answer.raw))
+    accept = answer.digits_match and not any(replayed) and score is not None and score >= calibration.threshold
+    return Decision(accept, score, replayed)
