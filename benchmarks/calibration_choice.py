@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section
 
 from speakerverify.evaluation.corpus import read_fsdd
+from speakerverify.evaluation.metrics import znorm_params
 from speakerverify.features import extract, postprocess, read_audio
-from speakerverify.models.calibration import shrunk_location, threshold_at_far, znorm_params
+from speakerverify.models.calibration import shrunk_location, threshold_at_far
 from speakerverify.models.cohort import assemble_trials, take_llr_sums, trial_scores
 from speakerverify.models.digits import content_margin, digit_scores
 from speakerverify.models.speaker import SpeakerModel, digit_means, utterance_stats

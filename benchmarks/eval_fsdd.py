@@ -19,10 +19,10 @@ import numpy as np
 from report import write_section
 
 from speakerverify.cli import _progress, format_speaker_table, format_table
-from speakerverify.evaluation.metrics import plot_det
+from speakerverify.evaluation.metrics import fit_logistic_calibration, plot_det
 from speakerverify.evaluation.protocol import DEV_TAKES
 from speakerverify.evaluation.runner import SYSTEMS, evaluate
-from speakerverify.models.calibration import fit_logistic_calibration, threshold_at_far
+from speakerverify.models.calibration import threshold_at_far
 from speakerverify.models.ubm import load_default_ubm
 
 HERE = Path(__file__).resolve().parent

@@ -19,7 +19,7 @@ from report import write_section
 
 from speakerverify.evaluation.corpus import read_fsdd
 from speakerverify.features import extract, postprocess, read_audio
-from speakerverify.models.scoring import trial_llr
+from speakerverify.models.cohort import take_llr_sums, trial_scores
 from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means, utterance_stats
 from speakerverify.models.ubm import load_default_ubm
 
@@ -62,8 +62,9 @@ def main() -> None:
     frames = sum(len(postprocess(*fe)) for _, fe in trial)
 
     def score(digit_model_means, top_c: int = DEFAULT_ADAPTATION.top_c) -> float:
-        segments = [postprocess(*fe) for _, fe in trial]
-        return trial_llr(ubm, [digit_model_means[d] for d, _ in trial], segments, top_c)
+        segments = [(d, postprocess(*fe)) for d, fe in trial]
+        sums, counts = take_llr_sums(ubm, digit_model_means, segments, top_c)
+        return float(trial_scores(sums, counts, [np.arange(len(segments))])[0])
 
     def score_cached() -> float:
         return score(means)

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from speakerverify.config import VoicePolicy
 from speakerverify.http import routes as routes_package
 from speakerverify.models.gmm import DiagGMM
 from speakerverify.models.speaker import Stats
@@ -31,6 +32,8 @@ from speakerverify.storage.tables import (
     VerificationLockout,
     utcnow,
 )
+
+REQUIRED = VoicePolicy().takes_per_digit
 
 # Routes anyone may call; every other route must authenticate. A new route must be classified here.
 PUBLIC = {
@@ -104,7 +107,9 @@ def _plant(database: Database, uid: uuid.UUID, marker: float) -> None:
     with database.write_session() as s:
         ubms.put_ubm(s, ubm)
         utterances.add_utterance(s, uid, 4, "mfcc-8k-v1", np.full((2, d), marker), np.full(2, marker))
-        speaker_models.update_model(s, uid, "u", c, d, lambda m: m.add(4, Stats(np.ones(c), np.full((c, d), marker))))
+        speaker_models.update_model(
+            s, uid, "u", c, d, lambda m: m.add(4, Stats(np.ones(c), np.full((c, d), marker))), REQUIRED
+        )
         challenge = Challenge(user_id=uid, digits="4", expires_at=utcnow() + timedelta(minutes=1))
         s.add(challenge)
         s.flush()

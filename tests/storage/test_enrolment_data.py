@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from speakerverify.config import VoicePolicy
 from speakerverify.models.digits import digit_scores
 from speakerverify.models.gmm import DiagGMM
 from speakerverify.models.speaker import SpeakerModel, Stats, digit_means, utterance_stats
@@ -20,6 +21,8 @@ from speakerverify.storage import export, speaker_models, ubms, utterances
 from speakerverify.storage.arrays import encode_npz
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import Utterance
+
+REQUIRED = VoicePolicy().takes_per_digit
 
 MakeUser = Callable[[Database, str], uuid.UUID]
 
@@ -69,7 +72,7 @@ def test_enrolment_progress_counts_only_this_users_takes(database: Database, mak
             for _ in range(6):
                 utterances.add_utterance(s, b, digit, "mfcc-8k-v1", *frames)
     with database.read_session() as s:
-        pa, pb = utterances.enrolment_progress(s, a), utterances.enrolment_progress(s, b)
+        pa, pb = utterances.enrolment_progress(s, a, REQUIRED), utterances.enrolment_progress(s, b, REQUIRED)
     assert pa.takes_per_digit == (2, 0, 0, 0, 7, 0, 0, 0, 0, 0)
     assert pa.percent == (2 + 6) * 100 // 60  # takes beyond the requirement do not count
     assert not pa.ready
@@ -81,7 +84,7 @@ def _update_n_times(db: Database, uid: uuid.UUID, ubm: UBM, n: int, digit: int) 
     for _ in range(n):
         with db.write_session() as s:
             speaker_models.update_model(
-                s, uid, ubm.ubm_id, c, d, lambda m: m.add(digit, Stats(np.ones(c), np.full((c, d), 0.5)))
+                s, uid, ubm.ubm_id, c, d, lambda m: m.add(digit, Stats(np.ones(c), np.full((c, d), 0.5))), REQUIRED
             )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from speakerverify.config import VoicePolicy
 from speakerverify.models.speaker import Stats
 from speakerverify.models.ubm import UBM
 from speakerverify.storage import calibrations, speaker_models, tokens, ubms, users, utterances
@@ -26,6 +27,8 @@ from speakerverify.storage.tables import (
     VerificationLockout,
     utcnow,
 )
+
+REQUIRED = VoicePolicy().takes_per_digit
 
 MakeUser = Callable[[Database, str], uuid.UUID]
 
@@ -75,7 +78,7 @@ def _plant_everything(db: Database, user_id: uuid.UUID, ubm: UBM) -> None:
         utterances.add_utterance(s, user_id, 3, "mfcc-8k-v1", np.ones((5, 13)), np.ones(5))
         c, d = ubm.gmm.means.shape
         speaker_models.update_model(
-            s, user_id, ubm.ubm_id, c, d, lambda m: m.add(3, Stats(np.ones(c), np.ones((c, d))))
+            s, user_id, ubm.ubm_id, c, d, lambda m: m.add(3, Stats(np.ones(c), np.ones((c, d)))), REQUIRED
         )
         challenge = Challenge(user_id=user_id, digits="123", expires_at=utcnow() + timedelta(minutes=2))
         s.add(challenge)

@@ -21,7 +21,7 @@ import uuid
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models.calibration import shrunk_location, threshold_at_far
+from ..models.calibration import calibrate_deployment, impostor_location, shrunk_location
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
@@ -64,7 +64,7 @@ def _compute_user(
         k=k,
         cohort_key=_cohort_key(cohort),
         n_cohort_users=len(cohort),
-        location=float(scores.mean()) if len(scores) else 0.0,
+        location=impostor_location(scores),
         impostor_scores=scores,
     )
 
@@ -119,12 +119,9 @@ def _threshold_stale(n_ready: int, computed_for: int, max_users: int) -> bool:
 
 def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple[float, float, int]:
     """(threshold on normalised scores, grand location, number of scores) from users' raw impostor scores."""
-    grand = float(np.mean([r.location for r in rows]))
-    normalised = [
-        calibrations.calibration_scores(r) - shrunk_location(r.location, grand, r.n_cohort_users) for r in rows
-    ]
-    pooled = np.concatenate(normalised)
-    return threshold_at_far(pooled, target_far), grand, len(pooled)
+    scores = [calibrations.calibration_scores(r) for r in rows]
+    pooled = calibrate_deployment(scores, [r.n_cohort_users for r in rows], target_far)
+    return pooled.threshold, pooled.grand_location, sum(len(x) for x in scores)
 
 
 def current_calibration(

@@ -1,30 +1,14 @@
-"""Score normalisation, operating thresholds and calibrated log-likelihood ratios."""
+"""Deployment calibration maths: a user's impostor location, its shrinkage, the target-FAR threshold.
+
+The one home of these rules: the service (``app/calibration.py``) and the operator's ``eer`` report both
+call ``calibrate_deployment``, so they cannot disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-
-@dataclass(frozen=True)
-class Norm:
-    """Z-norm parameters of one speaker model: mean and std of its impostor-cohort scores."""
-
-    mean: float
-    std: float
-
-    def apply(self, score: float | np.ndarray) -> float | np.ndarray:
-        return (score - self.mean) / self.std
-
-
-def znorm_params(cohort_scores: np.ndarray, min_std: float = 1e-3) -> Norm:
-    """Z-norm from the scores of cohort (non-target) trials against one model."""
-    cohort_scores = np.asarray(cohort_scores, dtype=np.float64)
-    if len(cohort_scores) < 2:
-        raise ValueError("Z-norm needs at least two cohort scores")
-    return Norm(float(cohort_scores.mean()), float(max(cohort_scores.std(ddof=1), min_std)))
-
 
 COHORT_PRIOR_SPEAKERS = 5.0
 
@@ -56,43 +40,33 @@ def threshold_at_far(impostor_scores: np.ndarray, far: float) -> float:
     return float(np.nextafter(s[len(s) - allowed - 1], np.inf))
 
 
+def impostor_location(scores: np.ndarray) -> float:
+    """A user's location: the mean of its impostor trial scores (n,), 0 when there are none."""
+    return float(np.mean(scores)) if len(scores) else 0.0
+
+
 @dataclass(frozen=True)
-class LinearCalibration:
-    """llr = scale * score + offset, in natural-log units."""
+class DeploymentCalibration:
+    """The pooled threshold on normalised scores, and the grand location users' locations shrink towards."""
 
-    scale: float
-    offset: float
+    threshold: float
+    grand_location: float
 
-    def llr(self, score: float | np.ndarray) -> float | np.ndarray:
-        return self.scale * np.asarray(score) + self.offset
+    def location(self, own: float, n_cohort_speakers: int) -> float:
+        """What is subtracted from a user's raw score: its own location shrunk towards the grand one."""
+        return shrunk_location(own, self.grand_location, n_cohort_speakers)
 
 
-def fit_logistic_calibration(
-    target: np.ndarray, impostor: np.ndarray, p_target: float = 0.5, l2: float = 1e-6, n_iter: int = 50
-) -> LinearCalibration:
-    """Prior-weighted logistic regression mapping scores to log-likelihood ratios (Newton's method).
-
-    Each class is weighted so it carries ``p_target`` / ``1 - p_target`` of the
-    total, and the prior log-odds are removed from the offset, so the output
-    is an LLR whatever the class counts.
-    """
-    t = np.asarray(target, dtype=np.float64)
-    i = np.asarray(impostor, dtype=np.float64)
-    x = np.concatenate([t, i])
-    y = np.concatenate([np.ones(len(t)), np.zeros(len(i))])
-    w = np.concatenate([np.full(len(t), p_target / len(t)), np.full(len(i), (1 - p_target) / len(i))])
-    prior_logit = np.log(p_target / (1 - p_target))
-    mu, sd = x.mean(), x.std() or 1.0
-    z = (x - mu) / sd
-    design = np.stack([z, np.ones_like(z)], axis=1)
-    theta = np.zeros(2)
-    for _ in range(n_iter):
-        p = 1 / (1 + np.exp(-(design @ theta + prior_logit)))
-        grad = design.T @ (w * (p - y)) + l2 * theta
-        hess = (design * (w * p * (1 - p))[:, None]).T @ design + l2 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    scale = theta[0] / sd
-    return LinearCalibration(float(scale), float(theta[1] - scale * mu))
+def calibrate_deployment(
+    impostor_scores: Sequence[np.ndarray], n_cohort_speakers: Sequence[int], target_far: float
+) -> DeploymentCalibration:
+    """From each user's raw impostor trial scores (n_u,) and cohort size: the grand location (mean of the
+    users' locations) and the target-FAR threshold of all impostor scores, each normalised by its user's
+    shrunk location."""
+    own = [impostor_location(s) for s in impostor_scores]
+    grand = float(np.mean(own))
+    normalised = [
+        np.asarray(s, dtype=np.float64) - shrunk_location(o, grand, n)
+        for s, o, n in zip(impostor_scores, own, n_cohort_speakers, strict=True)
+    ]
+    return DeploymentCalibration(threshold_at_far(np.concatenate(normalised), target_far), grand)

@@ -8,7 +8,6 @@ contribute almost nothing, and one alignment serves any number of models.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,16 +102,3 @@ def frame_llr(ubm: DiagGMM, means: np.ndarray, feats: np.ndarray, top_c: int = 8
     if len(feats) == 0:
         return np.zeros(0)
     return models_frame_llr(ubm, means[None], feats, align(ubm, feats, top_c))[0]
-
-
-def trial_llr(
-    ubm: DiagGMM, means_per_segment: Sequence[np.ndarray], segments: Sequence[np.ndarray], top_c: int = 8
-) -> float:
-    """Mean frame LLR over all frames of a multi-segment trial, each segment against its own means."""
-    total = 0.0
-    count = 0
-    for means, feats in zip(means_per_segment, segments, strict=True):
-        llr = frame_llr(ubm, means, feats, top_c)
-        total += float(llr.sum())
-        count += len(llr)
-    return total / count if count else float("-inf")

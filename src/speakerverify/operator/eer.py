@@ -7,7 +7,7 @@
 * Impostor trials: for every genuine trial, the same K digits from each other ready user
   (a random take of each), against the claimed user's full model.
 * Scores are what the deployment compares with its threshold: the raw mean frame LLR minus the
-  user's shrunk impostor mean (service/calibration.py's normalisation) in deployment mode, the raw
+  user's shrunk impostor mean (``models.calibration.calibrate_deployment``, as the service) in deployment mode, the raw
   score in provisional mode.
 * Nothing is tuned on the data it reports. An impostor speaker's trials are normalised with a
   location and compared with a threshold computed without that speaker (leave one impostor speaker
@@ -28,8 +28,8 @@ from ..app.context import AppContext
 from ..app.enrolment import ensure_current
 from ..config import Settings
 from ..evaluation import metrics
-from ..models.calibration import shrunk_location, threshold_at_far
-from ..models.scoring import Alignment, align, models_frame_llr
+from ..models.calibration import calibrate_deployment, impostor_location
+from ..models.cohort import take_llr_sums, trial_scores
 from ..models.speaker import N_DIGITS, Stats, digit_means, utterance_stats
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import VerificationAttempt
@@ -44,7 +44,6 @@ P_TARGET = 0.01  # minDCF operating point, as in `speakerverify eval`
 class _Take:
     digit: int
     feats: np.ndarray
-    alignment: Alignment
     stats: Stats
 
 
@@ -63,14 +62,10 @@ class _User:
 
 
 def _score(ctx: AppContext, means: np.ndarray, takes: list[_Take]) -> float:
-    """Mean frame LLR of the takes pooled, each against the model of its digit."""
-    gmm = ctx.voice.ubm.gmm
-    total, frames = 0.0, 0
-    for t in takes:
-        llr = models_frame_llr(gmm, means[t.digit][None], t.feats, t.alignment)[0]
-        total += float(llr.sum())
-        frames += len(llr)
-    return total / frames if frames else float("-inf")
+    """Mean frame LLR of the takes pooled, each against the model of its digit: the service's trial score."""
+    rt = ctx.voice
+    sums, counts = take_llr_sums(rt.ubm.gmm, means, [(t.digit, t.feats) for t in takes], rt.adaptation.top_c)
+    return float(trial_scores(sums, counts, [np.arange(len(takes))])[0])
 
 
 def _load(ctx: AppContext) -> tuple[list[_User], dict[uuid.UUID, int]]:
@@ -102,9 +97,7 @@ def _load(ctx: AppContext) -> tuple[list[_User], dict[uuid.UUID, int]]:
                 if row.config_id != rt.config.config_id:
                     continue
                 feats = take_features(row, rt.post)
-                takes.append(
-                    _Take(row.digit, feats, align(gmm, feats, rt.adaptation.top_c), utterance_stats(gmm, feats))
-                )
+                takes.append(_Take(row.digit, feats, utterance_stats(gmm, feats)))
             loaded.append(_User(user_id, user.alias, model, takes))
     return loaded, accepted
 
@@ -222,8 +215,8 @@ def _evaluate(
         "deployment_threshold": {
             "genuine": thresholds[None],
             "method": (
-                "service/calibration.py's normalisation and target-FAR threshold; each impostor speaker's trials "
-                "judged by a location and threshold computed without that speaker"
+                "the service's normalisation and target-FAR threshold (models.calibration); each impostor "
+                "speaker's trials judged by a location and threshold computed without that speaker"
                 if deployment
                 else "the provisional threshold on raw scores (fewer than "
                 f"{policy.min_cohort_users} other ready users: the deployment is not calibrated yet)"
@@ -268,7 +261,7 @@ def _metrics(target: np.ndarray, impostor: np.ndarray, false_accepts: int, false
 def _cross_validated(
     raw: list[list[np.ndarray]], target_far: float
 ) -> tuple[dict[tuple[int, int], float], dict[int | None, float]]:
-    """Locations and thresholds as service/calibration.py computes them, leaving one speaker out.
+    """Locations and thresholds by the service's own ``calibrate_deployment``, leaving one speaker out.
 
     ``shift[(i, j)]``: the location subtracted from j's trials against user i (computed without j);
     ``thresholds[j]``: the target-FAR threshold pooled over every user but j, from cohorts without j;
@@ -276,30 +269,22 @@ def _cross_validated(
     """
     n = len(raw)
 
-    def locations(excluded: int | None) -> dict[int, float]:
-        own, sizes = {}, {}
-        for i in range(n):
-            if i == excluded:
-                continue
-            parts = [raw[i][j] for j in range(n) if j not in (i, excluded) and len(raw[i][j])]
-            own[i] = float(np.mean(np.concatenate(parts))) if parts else 0.0
-            sizes[i] = len(parts)
-        grand = float(np.mean(list(own.values()))) if own else 0.0
-        return {i: shrunk_location(own[i], grand, sizes[i]) for i in own}
-
-    def threshold(excluded: int | None, loc: dict[int, float]) -> float:
-        pooled = [raw[i][j] - loc[i] for i in loc for j in range(n) if j not in (i, excluded)]
-        return threshold_at_far(np.concatenate(pooled), target_far)
+    def calibrated(excluded: int | None) -> tuple[dict[int, float], float]:
+        """Each user's location and the pooled threshold, from cohorts without ``excluded``."""
+        users = [i for i in range(n) if i != excluded]
+        parts = [[raw[i][j] for j in range(n) if j not in (i, excluded) and len(raw[i][j])] for i in users]
+        scores = [np.concatenate(p) if p else np.zeros(0) for p in parts]
+        pooled = calibrate_deployment(scores, [len(p) for p in parts], target_far)
+        own = {i: pooled.location(impostor_location(s), len(p)) for i, s, p in zip(users, scores, parts, strict=True)}
+        return own, pooled.threshold
 
     shift: dict[tuple[int, int], float] = {}
     thresholds: dict[int | None, float] = {}
-    everyone = locations(None)
-    thresholds[None] = threshold(None, everyone)
+    everyone, thresholds[None] = calibrated(None)
     for i in range(n):
         shift[(i, i)] = everyone[i]
     for j in range(n):
-        without_j = locations(j)
-        thresholds[j] = threshold(j, without_j)
+        without_j, thresholds[j] = calibrated(j)
         for i in without_j:
             shift[(i, j)] = without_j[i]
     return shift, thresholds

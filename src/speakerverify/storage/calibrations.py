@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .arrays import decode_f32, encode_f32
+from .rows import insert_if_missing
 from .tables import Calibration, DeploymentThreshold, utcnow
 
 
@@ -33,14 +33,11 @@ def _upsert(
     """
     row = session.get(table, key, with_for_update=True)
     if row is None:
-        try:
-            with session.begin_nested():
-                pk = table.__mapper__.primary_key[0].name
-                session.add(table(**{pk: key}, **values))
+        pk = table.__mapper__.primary_key[0].name
+        if insert_if_missing(session, lambda: table(**{pk: key}, **values)):
             return
-        except IntegrityError:
-            row = session.get(table, key, with_for_update=True, populate_existing=True)
-            assert row is not None
+        row = session.get(table, key, with_for_update=True, populate_existing=True)
+        assert row is not None
     for name, value in values.items():
         setattr(row, name, value)
     session.flush()

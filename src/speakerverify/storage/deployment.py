@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .rows import insert_if_missing
 from .tables import DeploymentSetting, utcnow
 
 ACTIVE_UBM = "active_ubm"  # the UBM every speaker model is adapted from (set by `speakerverify models rebuild`)
@@ -21,13 +21,10 @@ def get_setting(session: Session, key: str) -> Any:
 def put_setting(session: Session, key: str, value: Any) -> None:
     row = session.get(DeploymentSetting, key, with_for_update=True)
     if row is None:
-        try:
-            with session.begin_nested():
-                session.add(DeploymentSetting(key=key, value=value, updated_at=utcnow()))
+        if insert_if_missing(session, lambda: DeploymentSetting(key=key, value=value, updated_at=utcnow())):
             return
-        except IntegrityError:
-            row = session.get(DeploymentSetting, key, with_for_update=True, populate_existing=True)
-            assert row is not None
+        row = session.get(DeploymentSetting, key, with_for_update=True, populate_existing=True)
+        assert row is not None
     row.value = value
     session.flush()
 

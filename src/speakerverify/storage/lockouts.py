@@ -11,9 +11,9 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .rows import get_or_create
 from .tables import RateLimit, VerificationLockout, utcnow
 
 
@@ -31,16 +31,11 @@ def lockout_for_update(session: Session, user_id: uuid.UUID, known: bool = False
         held = session.get(VerificationLockout, user_id)  # from the identity map, no query
         if held is not None:
             return held
-    row = get_lockout(session, user_id, for_update=True)
-    if row is None:
-        try:
-            with session.begin_nested():  # a concurrent first attempt may insert it first
-                session.add(VerificationLockout(user_id=user_id, failures=0, level=0))
-        except IntegrityError:
-            pass
-        row = get_lockout(session, user_id, for_update=True)
-        assert row is not None
-    return row
+    return get_or_create(
+        session,
+        lambda: get_lockout(session, user_id, for_update=True),
+        lambda: VerificationLockout(user_id=user_id, failures=0, level=0),
+    )
 
 
 def rate_key(scope: str, value: str) -> str:
@@ -52,15 +47,7 @@ def rate_for_update(session: Session, key: str, window: timedelta, now: datetime
     """The counter for ``key`` in its current window (a new window starts at zero), locked."""
     now = now or utcnow()
     stmt = select(RateLimit).where(RateLimit.key == key).with_for_update()
-    row = session.scalar(stmt)
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(RateLimit(key=key, window_start=now, count=0))
-        except IntegrityError:
-            pass
-        row = session.scalar(stmt)
-        assert row is not None
+    row = get_or_create(session, lambda: session.scalar(stmt), lambda: RateLimit(key=key, window_start=now, count=0))
     if row.window_start + window <= now:
         row.window_start, row.count = now, 0
     return row

@@ -14,13 +14,12 @@ from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models.speaker import SpeakerModel
 from .arrays import decode_npz
+from .rows import get_or_create
 from .tables import SpeakerModelRow
-from .utterances import TAKES_REQUIRED_PER_DIGIT
 
 _MAGIC = b"SVS2"
 
@@ -79,23 +78,20 @@ def update_model(
     n_components: int,
     dim: int,
     change: Callable[[SpeakerModel], SpeakerModel],
-    required_per_digit: int = TAKES_REQUIRED_PER_DIGIT,
+    required_per_digit: int,
 ) -> SpeakerModelRow:
     """Apply ``change`` to the user's model (an empty one if none exists) and store the result.
 
     Must run inside a write transaction; concurrent callers are serialised, none is lost.
     A model kept against another UBM is a ``ValueError``: its statistics do not add up with new ones.
     """
-    row = get_model(session, user_id, for_update=True)
-    if row is None:
-        empty = SpeakerModel.empty(n_components, dim)
-        try:
-            with session.begin_nested():  # a concurrent first take may insert the row first
-                session.add(SpeakerModelRow(user_id=user_id, ubm_id=ubm_id, stats=encode_model(empty)))
-        except IntegrityError:
-            pass
-        row = get_model(session, user_id, for_update=True)
-        assert row is not None
+    row = get_or_create(
+        session,
+        lambda: get_model(session, user_id, for_update=True),
+        lambda: SpeakerModelRow(
+            user_id=user_id, ubm_id=ubm_id, stats=encode_model(SpeakerModel.empty(n_components, dim))
+        ),
+    )
     if row.ubm_id != ubm_id:
         raise ValueError(f"speaker model is kept against UBM {row.ubm_id!r}, not {ubm_id!r}")
     model = change(decode_model(row.stats))

@@ -14,7 +14,6 @@ from .arrays import decode_f32, encode_f32
 from .tables import Utterance
 
 # Ready to verify once every digit has this many takes (the README's enrolment protocol uses 6).
-TAKES_REQUIRED_PER_DIGIT = 6
 
 
 def add_utterance(
@@ -67,7 +66,7 @@ class EnrolmentProgress:
 
 
 def enrolment_progress(
-    session: Session, user_id: uuid.UUID, required_per_digit: int = TAKES_REQUIRED_PER_DIGIT
+    session: Session, user_id: uuid.UUID, required_per_digit: int
 ) -> EnrolmentProgress:
     rows = session.execute(
         select(Utterance.digit, func.count()).where(Utterance.user_id == user_id).group_by(Utterance.digit)
