@@ -57,3 +57,28 @@ def test_migration_scripts_ship_inside_the_package() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()
     assert list((migrate.MIGRATIONS / "versions").glob("0001_*.py"))
+
+
+def test_dropping_the_unused_take_stats_keeps_takes_and_fingerprints(empty_database: Database) -> None:
+    """0006 drops ``utterances.stats`` in place: a table copy would cascade-delete the takes' fingerprints."""
+    import numpy as np
+    from sqlalchemy import func, select
+
+    from speakerverify.models import replay
+    from speakerverify.storage import fingerprints, users, utterances
+    from speakerverify.storage.tables import ReplayFingerprint, Utterance
+
+    migrate.upgrade(empty_database, "0005")
+    with empty_database.engine.connect() as conn:
+        assert "stats" in {c["name"] for c in inspect(conn).get_columns("utterances")}
+    with empty_database.write_session() as s:
+        new = users.NewUser("m@example.org", "x", "mig", None, None, "1")
+        uid = users.create_user(s, new).id
+        utt = utterances.add_utterance(s, uid, 4, "mfcc-8k-v1", np.ones((20, 13)), np.ones(20))
+        fingerprints.add(s, uid, 4, replay.fingerprint(np.ones((20, 13)), np.ones(20)), utterance_id=utt.id)
+    migrate.upgrade(empty_database)
+    with empty_database.engine.connect() as conn:
+        assert "stats" not in {c["name"] for c in inspect(conn).get_columns("utterances")}
+    with empty_database.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(Utterance)) == 1
+        assert s.scalar(select(func.count()).select_from(ReplayFingerprint)) == 1

@@ -146,10 +146,9 @@ class Utterance(Base):
     n_mfcc: Mapped[int] = mapped_column(SmallInteger)
     mfcc: Mapped[bytes] = mapped_column(LargeBinary)  # (n_frames, n_mfcc) float32 little-endian, C order
     energy: Mapped[bytes] = mapped_column(LargeBinary)  # (n_frames,) float32 little-endian
-    # This take's Baum-Welch statistics under ``stats_ubm_id``, kept so that deleting a bad take
-    # is a subtraction from the speaker model rather than a refit (npz, see models.io).
+    # The UBM this take was added to the speaker model under: its statistics are recomputed from the
+    # frames when needed (deterministic), so deleting a take is a subtraction rather than a refit.
     stats_ubm_id: Mapped[str | None] = mapped_column(ForeignKey("ubms.id"))
-    stats: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -196,7 +195,7 @@ class VerificationAttempt(Base):
     n_frames: Mapped[int] = mapped_column(Integer)
     score: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float | None] = mapped_column(Float)
-    decision: Mapped[str] = mapped_column(String(16))  # accept | reject | error
+    decision: Mapped[str] = mapped_column(String(16))  # accept | reject
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

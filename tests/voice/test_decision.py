@@ -1,0 +1,75 @@
+"""score_answer and decide, the pure heart of a verification: no database, no HTTP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speakerverify.models.digits import segment_digit_scores
+from speakerverify.models.gmm import DiagGMM
+from speakerverify.models.scoring import model_terms
+from speakerverify.voice.decision import AnswerScore, Calibration, SegmentScore, decide, score_answer
+
+C, D = 16, 4
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[DiagGMM, np.ndarray]:
+    rng = np.random.default_rng(0)
+    ubm = DiagGMM(np.full(C, 1 / C), rng.normal(0, 3, (C, D)), rng.uniform(0.5, 1.5, (C, D)))
+    means = np.stack([ubm.means + rng.normal(0, 1.0, ubm.means.shape) for _ in range(10)])
+    return ubm, means
+
+
+def _frames(ubm: DiagGMM, means: np.ndarray, digit: int, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    comp = rng.integers(0, C, n)
+    return means[digit][comp] + rng.normal(size=(n, D)) * np.sqrt(ubm.variances[comp])
+
+
+def _score(setup, prompted, claimed, feats, min_frames=8, margin=0.6) -> AnswerScore:
+    ubm, means = setup
+    return score_answer(ubm, model_terms(ubm, means), prompted, claimed, feats, min_frames, margin, 8)
+
+
+def test_the_answer_score_is_the_frame_weighted_mean_of_its_segments(setup) -> None:
+    ubm, means = setup
+    prompted = [3, 1, 7]
+    feats = [_frames(ubm, means, d, n, i) for i, (d, n) in enumerate(zip(prompted, [40, 80, 25], strict=True))]
+    answer = _score(setup, prompted, prompted, feats)
+    rows = segment_digit_scores(ubm, model_terms(ubm, means), feats, 8)
+    expected = sum(rows[i, d] * len(f) for i, (d, f) in enumerate(zip(prompted, feats, strict=True))) / 145
+    assert answer.raw == pytest.approx(expected)
+    assert answer.n_frames == 145 and answer.digits_match
+    assert [s.digit for s in answer.segments] == prompted
+
+
+def test_a_segment_of_another_digit_or_a_wrong_label_fails_the_content_check(setup) -> None:
+    ubm, means = setup
+    feats = [_frames(ubm, means, 5, 60, 1), _frames(ubm, means, 2, 60, 2)]
+    spoken_wrong = _score(setup, [5, 8], [5, 8], feats)  # the second segment says 2, not 8
+    assert [s.content_ok for s in spoken_wrong.segments] == [True, False] and not spoken_wrong.digits_match
+    labelled_wrong = _score(setup, [5, 2], [5, 3], feats)  # right audio, but the client claims another digit
+    assert not labelled_wrong.segments[1].content_ok
+
+
+def test_too_short_segments_are_not_scored_and_nothing_scored_has_no_score(setup) -> None:
+    ubm, means = setup
+    short = _score(setup, [4], [4], [_frames(ubm, means, 4, 5, 3)])
+    assert short.raw is None and short.n_frames == 0
+    assert short.segments == [SegmentScore(4, 5, None, False, None)]
+    decision = decide(short, np.array([9.0]), Calibration("provisional", 0.0, -1e6, 1), 1.4)
+    assert not decision.accept and decision.score is None
+
+
+def test_decide_needs_every_condition(setup) -> None:
+    good = AnswerScore([SegmentScore(1, 50, 2.0, True, 1.0)], 2.0, 50)
+    calib = Calibration("deployment", 0.5, 1.0, 1)
+    far = np.array([5.0])
+    assert decide(good, far, calib, 1.4).accept  # 2.0 - 0.5 = 1.5 >= 1.0
+    assert decide(good, far, calib, 1.4).score == pytest.approx(1.5)
+    assert not decide(good, far, Calibration("deployment", 1.5, 1.0, 1), 1.4).accept  # 0.5 < 1.0
+    assert not decide(good, np.array([1.0]), calib, 1.4).accept  # a replay
+    assert decide(good, np.array([1.0]), calib, 1.4).replayed == [True]
+    wrong = AnswerScore([SegmentScore(1, 50, 2.0, False, -3.0)], 2.0, 50)
+    assert not decide(wrong, far, calib, 1.4).accept
