@@ -63,6 +63,90 @@ def _features(rec: Recording, snr_db: float | None) -> dict[str, tuple[np.ndarra
     return {"default": extract(x, DEFAULT_CONFIG), "legacy": extract(x, LEGACY_SCALE_CONFIG)}
 
 
+@dataclass
+class _Enrolled:
+    """Every speaker's GMM-UBM means (whole-speaker and per-digit) and the baselines' fitted models."""
+
+    spk_means: dict[str, np.ndarray]
+    dig_means: dict[str, np.ndarray]
+    baselines: dict[tuple[str, str], SeedBaseline]
+
+
+def _protocol_split(corpus: str, test_takes: tuple[int, ...]) -> tuple[list[str], list[Recording], list[Recording]]:
+    """(speakers, enrolment recordings, test recordings); ValueError if a take the protocol needs is missing."""
+    recs = read_fsdd(corpus)
+    speakers = sorted({r.speaker for r in recs})
+    have = {(r.speaker, r.digit, r.take) for r in recs}
+    needed = [(s, d, t) for s in speakers for d in range(10) for t in ENROL_TAKES + test_takes]
+    missing = [key for key in needed if key not in have]
+    if missing:
+        raise ValueError(f"{corpus}: protocol needs takes 0-5 and 25-49 of every digit; missing e.g. {missing[:3]}")
+    return speakers, [r for r in recs if r.take in ENROL_TAKES], [r for r in recs if r.take in test_takes]
+
+
+def _enrol(
+    ubm: UBM,
+    speakers: list[str],
+    enrol: list[Recording],
+    systems: Sequence[str],
+    post: PostConfig,
+    adaptation: AdaptationConfig,
+    seed: int,
+    progress: Progress,
+) -> _Enrolled:
+    gmm = ubm.gmm
+    models: dict[str, SpeakerModel] = {s: SpeakerModel.empty(gmm.n_components, gmm.dim) for s in speakers}
+    baseline_systems = [sy for sy in systems if sy in _BASELINE_FEATURES]
+    base_utts: dict[tuple[str, str], list[tuple[int, np.ndarray]]] = {
+        (sy, s): [] for sy in baseline_systems for s in speakers
+    }
+    for rec in progress(sorted(enrol, key=lambda r: (r.speaker, r.take, r.digit)), "enrol", len(enrol)):
+        f = _features(rec, None)
+        feats = postprocess(*f["default"], post)
+        models[rec.speaker] = models[rec.speaker].add(rec.digit, utterance_stats(gmm, feats))
+        for sy in baseline_systems:
+            base_utts[(sy, rec.speaker)].append((rec.digit, baseline_frames(*f[_BASELINE_FEATURES[sy]])))
+    return _Enrolled(
+        {s: speaker_means(gmm, m, adaptation) for s, m in models.items()},
+        {s: digit_means(gmm, m, adaptation) for s, m in models.items()},
+        {key: SeedBaseline.fit(u, seed=seed) for key, u in base_utts.items()},
+    )
+
+
+def _score_condition(
+    ubm: UBM,
+    enrolled: _Enrolled,
+    speakers: list[str],
+    test: list[Recording],
+    cond: str,
+    systems: Sequence[str],
+    post: PostConfig,
+    adaptation: AdaptationConfig,
+    progress: Progress,
+) -> UtteranceScores:
+    """Every test utterance, in condition ``cond``, against every speaker's model, per system."""
+    gmm = ubm.gmm
+    baseline_systems = [sy for sy in systems if sy in _BASELINE_FEATURES]
+    us = UtteranceScores(
+        {sy: np.zeros((len(test), len(speakers))) for sy in systems},
+        {sy: np.zeros((len(test), len(speakers))) for sy in systems},
+    )
+    for u, rec in enumerate(progress(test, f"score {cond}", len(test))):
+        f = _features(rec, CONDITIONS[cond])
+        feats = postprocess(*f["default"], post)
+        base_feats = {sy: baseline_frames(*f[_BASELINE_FEATURES[sy]]) for sy in baseline_systems}
+        for j, spk in enumerate(speakers):
+            if "gmm-ubm" in systems:
+                llr = frame_llr(gmm, enrolled.spk_means[spk], feats, adaptation.top_c)
+                us.sums["gmm-ubm"][u, j], us.counts["gmm-ubm"][u, j] = llr.sum(), len(llr)
+            if "gmm-ubm-digit" in systems:
+                llr = frame_llr(gmm, enrolled.dig_means[spk][rec.digit], feats, adaptation.top_c)
+                us.sums["gmm-ubm-digit"][u, j], us.counts["gmm-ubm-digit"][u, j] = llr.sum(), len(llr)
+            for sy in baseline_systems:
+                us.sums[sy][u, j], us.counts[sy][u, j] = enrolled.baselines[(sy, spk)].matched(base_feats[sy])
+    return us
+
+
 def evaluate(
     corpus: str,
     ubm: UBM,
@@ -79,83 +163,46 @@ def evaluate(
     """Enrol every speaker, score every test utterance against every model, pool into trials."""
     if ubm.post_id != post.post_id or ubm.config_id != DEFAULT_CONFIG.config_id:
         raise ValueError(f"UBM {ubm.ubm_id} was trained for {ubm.config_id}/{ubm.post_id}, not {post.post_id}")
-    recs = read_fsdd(corpus)
-    speakers = sorted({r.speaker for r in recs})
-    by_key = {(r.speaker, r.digit, r.take): r for r in recs}
-    enrol = [r for r in recs if r.take in ENROL_TAKES]
-    test = [r for r in recs if r.take in test_takes]
-    missing = [
-        (s, d, t) for s in speakers for d in range(10) for t in ENROL_TAKES + test_takes if (s, d, t) not in by_key
-    ]
-    if missing:
-        raise ValueError(f"{corpus}: protocol needs takes 0-5 and 25-49 of every digit; missing e.g. {missing[:3]}")
-
-    gmm = ubm.gmm
-    models: dict[str, SpeakerModel] = {s: SpeakerModel.empty(gmm.n_components, gmm.dim) for s in speakers}
-    baseline_systems = [sy for sy in systems if sy in _BASELINE_FEATURES]
-    base_utts: dict[tuple[str, str], list[tuple[int, np.ndarray]]] = {
-        (sy, s): [] for sy in baseline_systems for s in speakers
+    speakers, enrol, test = _protocol_split(corpus, test_takes)
+    enrolled = _enrol(ubm, speakers, enrol, systems, post, adaptation, seed, progress)
+    per_cond = {
+        cond: _score_condition(ubm, enrolled, speakers, test, cond, systems, post, adaptation, progress)
+        for cond in conditions
     }
-    for rec in progress(sorted(enrol, key=lambda r: (r.speaker, r.take, r.digit)), "enrol", len(enrol)):
-        f = _features(rec, None)
-        feats = postprocess(*f["default"], post)
-        models[rec.speaker] = models[rec.speaker].add(rec.digit, utterance_stats(gmm, feats))
-        for sy in baseline_systems:
-            base_utts[(sy, rec.speaker)].append((rec.digit, baseline_frames(*f[_BASELINE_FEATURES[sy]])))
-    spk_means = {s: speaker_means(gmm, m, adaptation) for s, m in models.items()}
-    dig_means = {s: digit_means(gmm, m, adaptation) for s, m in models.items()}
-    baselines = {key: SeedBaseline.fit(u, seed=seed) for key, u in base_utts.items()}
-
     index = {(r.speaker, r.digit, r.take): i for i, r in enumerate(test)}
-    per_cond: dict[str, UtteranceScores] = {}
-    for cond in conditions:
-        us = UtteranceScores(
-            {sy: np.zeros((len(test), len(speakers))) for sy in systems},
-            {sy: np.zeros((len(test), len(speakers))) for sy in systems},
-        )
-        for u, rec in enumerate(progress(test, f"score {cond}", len(test))):
-            f = _features(rec, CONDITIONS[cond])
-            feats = postprocess(*f["default"], post)
-            base_feats = {sy: baseline_frames(*f[_BASELINE_FEATURES[sy]]) for sy in baseline_systems}
-            for j, spk in enumerate(speakers):
-                if "gmm-ubm" in systems:
-                    llr = frame_llr(gmm, spk_means[spk], feats, adaptation.top_c)
-                    us.sums["gmm-ubm"][u, j], us.counts["gmm-ubm"][u, j] = llr.sum(), len(llr)
-                if "gmm-ubm-digit" in systems:
-                    llr = frame_llr(gmm, dig_means[spk][rec.digit], feats, adaptation.top_c)
-                    us.sums["gmm-ubm-digit"][u, j], us.counts["gmm-ubm-digit"][u, j] = llr.sum(), len(llr)
-                for sy in baseline_systems:
-                    us.sums[sy][u, j], us.counts[sy][u, j] = baselines[(sy, spk)].matched(base_feats[sy])
-        per_cond[cond] = us
-
-    records: list[dict[str, Any]] = []
-    per_speaker: list[dict[str, Any]] = []
-    scores: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
+    result = EvalResult([], [], {})
     for k in ks:
         trials = make_trials(speakers, k, trials_per_speaker, seed, test_takes)
         rows = [[index[(t.speaker, d, take)] for d, take in t.segments] for t in trials]
         owner = np.array([speakers.index(t.speaker) for t in trials])
         for cond, us in per_cond.items():
             for sy in systems:
-                total = np.stack([us.sums[sy][r].sum(axis=0) for r in rows])  # (trials, S)
-                count = np.stack([us.counts[sy][r].sum(axis=0) for r in rows])
-                score = np.where(count > 0, total / np.maximum(count, 1), -np.inf)
-                is_target = owner[:, None] == np.arange(len(speakers))[None, :]
-                target, impostor = score[is_target], score[~is_target]
-                scores[(sy, cond, k)] = (target, impostor)
-                records.append(_record(sy, cond, k, target, impostor))
-                for j, spk in enumerate(speakers):
-                    col = score[:, j]
-                    per_speaker.append(
-                        {
-                            "system": sy,
-                            "condition": cond,
-                            "k": k,
-                            "speaker": spk,
-                            "eer": 100 * metrics.eer(col[owner == j], col[owner != j]),
-                        }
-                    )
-    return EvalResult(records, per_speaker, scores)
+                _pool(result, sy, cond, k, us, rows, owner, speakers)
+    return result
+
+
+def _pool(
+    result: EvalResult,
+    sy: str,
+    cond: str,
+    k: int,
+    us: UtteranceScores,
+    rows: list[list[int]],
+    owner: np.ndarray,
+    speakers: list[str],
+) -> None:
+    """Pool utterance scores into trial scores (every trial against every speaker) and record the metrics."""
+    total = np.stack([us.sums[sy][r].sum(axis=0) for r in rows])  # (trials, S)
+    count = np.stack([us.counts[sy][r].sum(axis=0) for r in rows])
+    score = np.where(count > 0, total / np.maximum(count, 1), -np.inf)
+    is_target = owner[:, None] == np.arange(len(speakers))[None, :]
+    target, impostor = score[is_target], score[~is_target]
+    result.scores[(sy, cond, k)] = (target, impostor)
+    result.records.append(_record(sy, cond, k, target, impostor))
+    for j, spk in enumerate(speakers):
+        col = score[:, j]
+        eer = 100 * metrics.eer(col[owner == j], col[owner != j])
+        result.per_speaker.append({"system": sy, "condition": cond, "k": k, "speaker": spk, "eer": eer})
 
 
 def _record(system: str, condition: str, k: int, target: np.ndarray, impostor: np.ndarray) -> dict[str, Any]:

@@ -124,20 +124,15 @@ def eer_report(settings: Settings, k: int | None = None, seed: int = 0, trials: 
         return _evaluate(ctx, people, accepted, k, seed, trials, stored_info)
 
 
-def _evaluate(
-    ctx: AppContext,
-    people: list[_User],
-    accepted: dict[uuid.UUID, int],
-    k: int,
-    seed: int,
-    n_trials: int,
-    stored_threshold: dict[str, Any] | None,
-) -> dict[str, Any]:
-    rt, policy = ctx.voice, ctx.settings.voice
+def _raw_scores(
+    ctx: AppContext, people: list[_User], k: int, seed: int, n_trials: int
+) -> tuple[list[list[np.ndarray]], list[list[list[list[int]]]]]:
+    """raw[i][j]: scores of j's k-digit trials against i's model (j == i: leave-out genuine trials), and
+    the digits of each trial."""
+    rt = ctx.voice
     gmm = rt.ubm.gmm
     n = len(people)
     digit_index = [p.by_digit() for p in people]
-    # raw[i][j]: scores of j's trials against i's model (j == i: leave-out genuine trials).
     raw: list[list[list[float]]] = [[[] for _ in range(n)] for _ in range(n)]
     trial_digits: list[list[list[list[int]]]] = [[[] for _ in range(n)] for _ in range(n)]
     for i, person in enumerate(progress(people, f"scoring {k}-digit trials", n, "user")):
@@ -162,37 +157,49 @@ def _evaluate(
                 theirs = [other.takes[int(rng.choice(digit_index[j][d]))] for d in digits]
                 raw[i][j].append(_score(ctx, full_means, theirs))
                 trial_digits[i][j].append(digits)
-    arrays = [[np.asarray(raw[i][j], dtype=np.float64) for j in range(n)] for i in range(n)]
+    return [[np.asarray(raw[i][j], dtype=np.float64) for j in range(n)] for i in range(n)], trial_digits
 
-    deployment = n - 1 >= policy.min_cohort_users
-    if deployment:
-        shift, thresholds = _cross_validated(arrays, policy.target_far)
-    else:  # the deployment itself uses the raw score and a fixed provisional threshold: nothing to fit
-        shift = {(i, j): 0.0 for i in range(n) for j in range(n)}
-        thresholds = {key: policy.provisional_threshold for key in [*range(n), None]}
 
-    trial_rows: list[dict[str, Any]] = []
-    per_user: list[dict[str, Any]] = []
-    all_target, all_impostor = [], []
-    fa = fr = 0
+@dataclass
+class _Tally:
+    """Per-user rows, every trial, and the pooled scores and errors, as the users are summarised."""
+
+    per_user: list[dict[str, Any]]
+    trials: list[dict[str, Any]]
+    target: list[np.ndarray]
+    impostor: list[np.ndarray]
+    false_accepts: int = 0
+    false_rejects: int = 0
+
+
+def _summarise(
+    people: list[_User],
+    accepted: dict[uuid.UUID, int],
+    arrays: list[list[np.ndarray]],
+    trial_digits: list[list[list[list[int]]]],
+    shift: dict[tuple[int, int], float],
+    thresholds: dict[int | None, float],
+) -> _Tally:
+    tally = _Tally([], [], [], [])
     for i, person in enumerate(people):
         target = arrays[i][i] - shift[(i, i)]
         fr_i = int(np.sum(target < thresholds[None]))
         imp_parts, fa_i = [], 0
-        for j in range(n):
+        for j in range(len(people)):
             if j == i:
                 continue
             scores = arrays[i][j] - shift[(i, j)]
             imp_parts.append(scores)
             fa_i += int(np.sum(scores >= thresholds[j]))
             for digits, r, s in zip(trial_digits[i][j], arrays[i][j], scores, strict=True):
-                trial_rows.append(_trial(person, people[j], "impostor", digits, r, s))
+                tally.trials.append(_trial(person, people[j], "impostor", digits, r, s))
         for digits, r, s in zip(trial_digits[i][i], arrays[i][i], target, strict=True):
-            trial_rows.append(_trial(person, person, "target", digits, r, s))
+            tally.trials.append(_trial(person, person, "target", digits, r, s))
         impostor = np.concatenate(imp_parts) if imp_parts else np.zeros(0)
-        fa, fr = fa + fa_i, fr + fr_i
-        all_target.append(target)
-        all_impostor.append(impostor)
+        tally.false_accepts += fa_i
+        tally.false_rejects += fr_i
+        tally.target.append(target)
+        tally.impostor.append(impostor)
         row: dict[str, Any] = {
             "alias": person.alias,
             "n_target": len(target),
@@ -200,10 +207,32 @@ def _evaluate(
             "accepted_attempts": accepted.get(person.user_id, 0),
         }
         row.update(_metrics(target, impostor, fa_i, fr_i))
-        per_user.append(row)
-    target_all, impostor_all = np.concatenate(all_target), np.concatenate(all_impostor)
+        tally.per_user.append(row)
+    return tally
+
+
+def _evaluate(
+    ctx: AppContext,
+    people: list[_User],
+    accepted: dict[uuid.UUID, int],
+    k: int,
+    seed: int,
+    n_trials: int,
+    stored_threshold: dict[str, Any] | None,
+) -> dict[str, Any]:
+    rt, policy = ctx.voice, ctx.settings.voice
+    n = len(people)
+    arrays, trial_digits = _raw_scores(ctx, people, k, seed, n_trials)
+    deployment = n - 1 >= policy.min_cohort_users
+    if deployment:
+        shift, thresholds = _cross_validated(arrays, policy.target_far)
+    else:  # the deployment itself uses the raw score and a fixed provisional threshold: nothing to fit
+        shift = {(i, j): 0.0 for i in range(n) for j in range(n)}
+        thresholds = {key: policy.provisional_threshold for key in [*range(n), None]}
+    tally = _summarise(people, accepted, arrays, trial_digits, shift, thresholds)
+    target_all, impostor_all = np.concatenate(tally.target), np.concatenate(tally.impostor)
     pooled: dict[str, Any] = {"n_target": len(target_all), "n_impostor": len(impostor_all)}
-    pooled.update(_metrics(target_all, impostor_all, fa, fr))
+    pooled.update(_metrics(target_all, impostor_all, tally.false_accepts, tally.false_rejects))
     return {
         "k": k,
         "seed": seed,
@@ -214,25 +243,31 @@ def _evaluate(
         "target_far": policy.target_far,
         "deployment_threshold": {
             "genuine": thresholds[None],
-            "method": (
-                "the service's normalisation and target-FAR threshold (models.calibration); each impostor "
-                "speaker's trials judged by a location and threshold computed without that speaker"
-                if deployment
-                else "the provisional threshold on raw scores (fewer than "
-                f"{policy.min_cohort_users} other ready users: the deployment is not calibrated yet)"
-            ),
+            "method": _threshold_method(deployment, policy.min_cohort_users),
             "stored": stored_threshold,
         },
         "pooled": pooled,
-        "per_user": per_user,
+        "per_user": tally.per_user,
         "held_out_material": {
             "enrolment_takes": "leave-out: each genuine trial's takes are subtracted from the model that scores it",
             "accepted_attempts": sum(accepted.get(p.user_id, 0) for p in people),
             "accepted_attempts_used": 0,
             "note": "verification attempts store their scores but not their features, so they cannot be rescored",
         },
-        "trials": trial_rows,
+        "trials": tally.trials,
     }
+
+
+def _threshold_method(deployment: bool, min_cohort_users: int) -> str:
+    if deployment:
+        return (
+            "the service's normalisation and target-FAR threshold (models.calibration); each impostor "
+            "speaker's trials judged by a location and threshold computed without that speaker"
+        )
+    return (
+        f"the provisional threshold on raw scores (fewer than {min_cohort_users} other ready users: "
+        "the deployment is not calibrated yet)"
+    )
 
 
 def _trial(claimant: _User, speaker: _User, kind: str, digits: list[int], raw: float, score: float) -> dict[str, Any]:

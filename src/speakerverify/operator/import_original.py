@@ -149,6 +149,80 @@ def _alias(session: Any, wanted: Any, fallback: str) -> str:
     return alias
 
 
+_Entry = tuple[str, int, int | None, np.ndarray, np.ndarray, Any, Any]
+
+
+def _entries(doc: dict[str, Any], email: str, summary: ImportSummary) -> list[_Entry]:
+    """Every usable take of one document's logs; the unusable ones are reported in ``summary``."""
+    entries: list[_Entry] = []
+    for source in LOGS:
+        log = doc.get(source) or []
+        if not isinstance(log, list):
+            summary.skipped.append(f"{email}: {source} is not a list")
+            continue
+        for position, raw in enumerate(log):
+            try:
+                digit, mfcc, energy, ts, sess = _entry(raw)
+            except (ValueError, TypeError) as exc:
+                summary.skipped.append(f"{email}: {source}[{position}]: {exc}")
+                continue
+            entries.append((source, position, digit, mfcc, energy, ts, sess))
+    return entries
+
+
+def _new_account(session: Any, doc: dict[str, Any], email: str) -> User:
+    """An account for a document whose email is not registered yet, with its legacy fields kept aside."""
+    demographic: dict[str, Any] = doc.get("demographic") or {}
+    if not isinstance(demographic, dict):
+        demographic = {}
+    fallback_alias = f"legacy-{hashlib.sha256(email.encode()).hexdigest()[:8]}"
+    legacy_id = _text(doc.get("userId", doc.get("_id")), 64)
+    user = users.create_user(
+        session,
+        users.NewUser(
+            email=email,
+            password_hash=UNUSABLE_PASSWORD,
+            alias=_alias(session, doc.get("alias"), fallback_alias),
+            gender=_gender(demographic.get("gender")),
+            age_group=_age(demographic.get("age", demographic.get("age_group"))),
+            data_statement_version=LEGACY_STATEMENT,
+        ),
+    )
+    kept = {k: v for k, v in doc.items() if k not in (*DROPPED, *LOGS)}
+    document = _plain(kept)
+    document["dropped_fields"] = [k for k in DROPPED if k in doc]
+    session.add(LegacyAccount(user_id=user.id, legacy_user_id=legacy_id, document=document))
+    return user
+
+
+def _add_takes(session: Any, user: User, entries: list[_Entry], summary: ImportSummary) -> None:
+    """The entries not imported before (by fingerprint), as legacy takes."""
+    present = set(session.scalars(select(LegacyTake.fingerprint).where(LegacyTake.user_id == user.id)))
+    for source, position, digit, mfcc, energy, ts, sess in entries:
+        fp = _fingerprint(source, digit, mfcc, energy, ts, sess)
+        if fp in present:
+            summary.takes_present += 1
+            continue
+        present.add(fp)
+        session.add(
+            LegacyTake(
+                user_id=user.id,
+                source=source,
+                position=position,
+                fingerprint=fp,
+                config_id=LEGACY_CONFIG_ID,
+                digit=digit,
+                recorded_at=_text(ts, 64),
+                session=_text(sess, 128),
+                n_frames=int(mfcc.shape[0]),
+                n_mfcc=int(mfcc.shape[1]),
+                mfcc=encode_f32(mfcc),
+                energy=encode_f32(energy),
+            )
+        )
+        summary.takes_added += 1
+
+
 def import_original(settings: Settings, path: Path) -> ImportSummary:
     summary = ImportSummary()
     docs = list(read_documents(path))
@@ -159,67 +233,13 @@ def import_original(settings: Settings, path: Path) -> ImportSummary:
             if "@" not in email or len(email) > 254:
                 summary.skipped.append(f"document {index}: no usable email ({doc.get('email')!r})")
                 continue
-            entries = []
-            for source in LOGS:
-                log = doc.get(source) or []
-                if not isinstance(log, list):
-                    summary.skipped.append(f"{email}: {source} is not a list")
-                    continue
-                for position, raw in enumerate(log):
-                    try:
-                        digit, mfcc, energy, ts, sess = _entry(raw)
-                    except (ValueError, TypeError) as exc:
-                        summary.skipped.append(f"{email}: {source}[{position}]: {exc}")
-                        continue
-                    entries.append((source, position, digit, mfcc, energy, ts, sess))
+            entries = _entries(doc, email, summary)
             with db.write_session() as session:
                 user = users.find_by_email(session, email)
                 if user is None:
-                    demographic: dict[str, Any] = doc.get("demographic") or {}
-                    if not isinstance(demographic, dict):
-                        demographic = {}
-                    fallback_alias = f"legacy-{hashlib.sha256(email.encode()).hexdigest()[:8]}"
-                    legacy_id = _text(doc.get("userId", doc.get("_id")), 64)
-                    user = users.create_user(
-                        session,
-                        users.NewUser(
-                            email=email,
-                            password_hash=UNUSABLE_PASSWORD,
-                            alias=_alias(session, doc.get("alias"), fallback_alias),
-                            gender=_gender(demographic.get("gender")),
-                            age_group=_age(demographic.get("age", demographic.get("age_group"))),
-                            data_statement_version=LEGACY_STATEMENT,
-                        ),
-                    )
-                    kept = {k: v for k, v in doc.items() if k not in (*DROPPED, *LOGS)}
-                    document = _plain(kept)
-                    document["dropped_fields"] = [k for k in DROPPED if k in doc]
-                    session.add(LegacyAccount(user_id=user.id, legacy_user_id=legacy_id, document=document))
+                    user = _new_account(session, doc, email)
                     summary.users_created += 1
                 else:
                     summary.users_existing += 1
-                present = set(session.scalars(select(LegacyTake.fingerprint).where(LegacyTake.user_id == user.id)))
-                for source, position, digit, mfcc, energy, ts, sess in entries:
-                    fp = _fingerprint(source, digit, mfcc, energy, ts, sess)
-                    if fp in present:
-                        summary.takes_present += 1
-                        continue
-                    present.add(fp)
-                    session.add(
-                        LegacyTake(
-                            user_id=user.id,
-                            source=source,
-                            position=position,
-                            fingerprint=fp,
-                            config_id=LEGACY_CONFIG_ID,
-                            digit=digit,
-                            recorded_at=_text(ts, 64),
-                            session=_text(sess, 128),
-                            n_frames=int(mfcc.shape[0]),
-                            n_mfcc=int(mfcc.shape[1]),
-                            mfcc=encode_f32(mfcc),
-                            energy=encode_f32(energy),
-                        )
-                    )
-                    summary.takes_added += 1
+                _add_takes(session, user, entries, summary)
     return summary
