@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
 from ..models.digits import content_margin, segment_digit_scores
-from ..models.speaker import utterance_stats
+from ..models.speaker import SpeakerModel, utterance_stats
 from ..storage import calibrations, speaker_models, utterances
 from ..voice.takes import level_dbfs, rebuild_model, take_features
 from . import replay
@@ -42,6 +43,15 @@ def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> Non
         row.stats_ubm_id = rt.ubm.ubm_id
     speaker_models.replace_model(session, user_id, rt.ubm.ubm_id, model, ctx.settings.voice.takes_per_digit)
     rt.forget(user_id)
+
+
+def _change_model(
+    session: Session, ctx: AppContext, user_id: uuid.UUID, change: Callable[[SpeakerModel], SpeakerModel]
+) -> None:
+    gmm = ctx.voice.ubm.gmm
+    speaker_models.update_model(
+        session, user_id, ctx.voice.ubm.ubm_id, gmm.n_components, gmm.dim, change, ctx.settings.voice.takes_per_digit
+    )
 
 
 def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTake:
@@ -80,15 +90,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
         utt = utterances.add_utterance(session, user_id, take.digit, rt.config.config_id, mfcc, energy)
         utt.stats_ubm_id = rt.ubm.ubm_id
         replay.record_take(session, user_id, utt.id, take.digit, mfcc, energy)  # for replay detection
-        speaker_models.update_model(
-            session,
-            user_id,
-            rt.ubm.ubm_id,
-            gmm.n_components,
-            gmm.dim,
-            lambda m: m.add(take.digit, stats),
-            policy.takes_per_digit,
-        )
+        _change_model(session, ctx, user_id, lambda m: m.add(take.digit, stats))
         progress = utterances.enrolment_progress(session, user_id, policy.takes_per_digit)
         return EnrolledTake(
             utterance_id=utt.id,
@@ -120,7 +122,7 @@ def list_takes(ctx: AppContext, user_id: uuid.UUID) -> Takes:
 
 def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
     """Remove one take and subtract its statistics from the model (recomputed: they are deterministic)."""
-    rt, policy = ctx.voice, ctx.settings.voice
+    rt = ctx.voice
     gmm = rt.ubm.gmm
     with ctx.db.write_session() as session:
         ensure_current(session, ctx, user_id)
@@ -130,15 +132,7 @@ def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
         stats = utterance_stats(gmm, take_features(row, rt.post))
         digit = row.digit
         session.delete(row)
-        speaker_models.update_model(
-            session,
-            user_id,
-            rt.ubm.ubm_id,
-            gmm.n_components,
-            gmm.dim,
-            lambda m: m.remove(digit, stats),
-            policy.takes_per_digit,
-        )
+        _change_model(session, ctx, user_id, lambda m: m.remove(digit, stats))
 
 
 def reset(ctx: AppContext, user_id: uuid.UUID) -> None:

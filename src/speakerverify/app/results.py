@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from ..voice.decision import SegmentScore
+
 Mode = Literal["provisional", "deployment"]
 
 
@@ -74,15 +76,6 @@ class Challenge:
 
 
 @dataclass(frozen=True)
-class DigitResult:
-    digit: int
-    n_frames: int
-    score: float | None
-    content_ok: bool
-    content_margin: float | None
-
-
-@dataclass(frozen=True)
 class Verification:
     attempt_id: int
     decision: Literal["accept", "reject"]
@@ -91,7 +84,7 @@ class Verification:
     target_far: float
     digits_match: bool
     calibration: Mode
-    per_digit: list[DigitResult]
+    per_digit: list[SegmentScore]
     replay_detected: bool = False
 
 

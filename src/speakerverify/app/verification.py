@@ -22,7 +22,7 @@ from .context import AppContext
 from .enrolment import ensure_current, progress_out
 from .errors import ChallengeExpired, ChallengeUnknown, ChallengeUsed, DomainError, NotReady, SegmentCount
 from .frames import DigitFrames
-from .results import Attempt, Attempts, DigitResult, Verification
+from .results import Attempt, Attempts, Verification
 
 
 def _not_ready(ctx: AppContext, user_id: uuid.UUID) -> NotReady:
@@ -121,7 +121,20 @@ def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[D
         policy.content_margin,
         rt.adaptation.top_c,
     )
-    return _settle(ctx, user_id, challenge_id, prompted, model.version, calib, answer, _Replay(fps, before, found))
+    scored = _Scored(user_id, challenge_id, prompted, model.version, calib, answer)
+    return _settle(ctx, scored, _Replay(fps, before, found))
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """An answer as scored outside any transaction: whose, to which challenge, against which model."""
+
+    user_id: uuid.UUID
+    challenge_id: uuid.UUID
+    prompted: list[int]
+    model_version: int
+    calib: Calibration
+    answer: AnswerScore
 
 
 @dataclass(frozen=True)
@@ -133,24 +146,16 @@ class _Replay:
     found: np.ndarray
 
 
-def _settle(
-    ctx: AppContext,
-    user_id: uuid.UUID,
-    challenge_id: uuid.UUID,
-    prompted: list[int],
-    model_version: int,
-    calib: Calibration,
-    answer: AnswerScore,
-    rep: _Replay,
-) -> Verification:
+def _settle(ctx: AppContext, scored: _Scored, rep: _Replay) -> Verification:
     """The one write transaction of an answer. Holding the user's lockout row, it re-checks replays against
     anything stored since the read, consumes the challenge, records the attempt and settles the streak."""
     policy = ctx.settings.voice
+    user_id, challenge_id, calib, answer = scored.user_id, scored.challenge_id, scored.calib, scored.answer
     with ctx.db.write_session() as session:
         refusal = lockout.admit(session, policy, user_id)  # serialises this user's answers
         if refusal is None:
             found = replay.settle_and_record(
-                session, user_id, challenge_id, prompted, rep.fingerprints, rep.before, rep.found
+                session, user_id, challenge_id, scored.prompted, rep.fingerprints, rep.before, rep.found
             )
             decision = decide(answer, found, calib, replay_maths.REPLAY_THRESHOLD)
             # The conditional UPDATE consumes the challenge: of concurrent answers exactly one is recorded,
@@ -158,7 +163,7 @@ def _settle(
             state, _ = challenges.consume_challenge(session, challenge_id, user_id)
             if state is not Consumed.OK:
                 raise _challenge_error(state)
-            attempt_id = _record(session, ctx, user_id, challenge_id, prompted, model_version, calib, answer, decision)
+            attempt_id = _record(session, ctx, scored, decision)
             lockout.settle(session, policy, user_id, decision.accept)
     if refusal is not None:  # raised after the commit: a lock imposed by admit() must be kept
         raise refusal
@@ -170,23 +175,14 @@ def _settle(
         target_far=policy.target_far,
         digits_match=answer.digits_match,
         calibration="deployment" if calib.mode == "deployment" else "provisional",
-        per_digit=[DigitResult(**asdict(s)) for s in answer.segments],
+        per_digit=list(answer.segments),
         replay_detected=any(decision.replayed),
     )
 
 
-def _record(
-    session: Session,
-    ctx: AppContext,
-    user_id: uuid.UUID,
-    challenge_id: uuid.UUID,
-    prompted: list[int],
-    model_version: int,
-    calib: Calibration,
-    answer: AnswerScore,
-    decision: Decision,
-) -> int:
+def _record(session: Session, ctx: AppContext, scored: _Scored, decision: Decision) -> int:
     """The attempt's audit row (scores stay here, for the operator); its id."""
+    prompted, calib, answer = scored.prompted, scored.calib, scored.answer
     detail = {
         "digits": prompted,
         "digits_match": answer.digits_match,
@@ -198,10 +194,10 @@ def _record(
     }
     row = attempts.record_attempt(
         session,
-        user_id,
-        challenge_id=challenge_id,
+        scored.user_id,
+        challenge_id=scored.challenge_id,
         ubm_id=ctx.voice.ubm.ubm_id,
-        model_version=model_version,
+        model_version=scored.model_version,
         n_frames=answer.n_frames,
         score=decision.score,
         threshold=calib.threshold,

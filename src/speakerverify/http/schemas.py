@@ -8,8 +8,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..app.accounts import ALIAS_MIN, PASSWORD_MAX, PASSWORD_MIN, AgeGroup, Gender, normalise_email
-from ..storage.tables import ALIAS_MAX, EMAIL_MAX
+from ..app.accounts import (
+    ALIAS_MAX,
+    ALIAS_MIN,
+    EMAIL_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    AgeGroup,
+    Gender,
+    normalise_email,
+)
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
