@@ -53,6 +53,10 @@ class VoicePolicy:
     # towards rejecting; quieter or atypical voices (FSDD's theo, yweweler) are often rejected until the
     # deployment has enough users to calibrate on.
     provisional_threshold: float = 1.7
+    # The pooled deployment threshold (on normalised scores) is kept within this range: FSDD's clean
+    # deployment sits at ~0.8, and a threshold outside it means the cohort is not a population of honest
+    # impostors (sybils, copies of someone's recordings). The top is the provisional threshold itself.
+    threshold_range: tuple[float, float] = (0.4, 1.7)
     min_cohort_users: int = 5
     max_cohort_users: int = 20
     cohort_trials_per_user: int = 40

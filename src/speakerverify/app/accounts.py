@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..storage import export, tokens, users, utterances
+from ..storage.tables import ALIAS_MAX as ALIAS_MAX  # the column widths bound the fields
+from ..storage.tables import EMAIL_MAX as EMAIL_MAX
 from ..storage.tables import User
 from . import data_statement
 from .context import AppContext

@@ -5,23 +5,28 @@ like targets than the deployment's own impostors do, so thresholds set on it are
 much too low. Here the cohort is the deployment itself: up to ``max_cohort_users``
 other ready users' stored takes, assembled into impostor trials of the challenge
 length and scored against the user's digit models. A user's score is normalised by
-subtracting the mean of those impostor scores, shrunk towards the deployment-wide
+subtracting a robust location of those impostor scores (the median over cohort speakers of
+each speaker's mean, so one account has one vote), shrunk towards the deployment-wide
 mean by the number of cohort speakers (location only: with a handful of cohort
 speakers the spread is too noisy to divide by; see BENCHMARKS.md),
 and the decision threshold is the target-FAR point of the pooled normalised
-impostor scores. With fewer than ``min_cohort_users`` others, a conservative
-provisional threshold on the raw score is used and the response says so.
+impostor scores, kept within ``threshold_range``. Cohort users who sound like the user
+(their trials would pass the provisional threshold on average: a copy of the user's
+recordings, a second account) are set aside and recorded for the operator. With fewer
+than ``min_cohort_users`` others, a conservative provisional threshold on the raw score
+is used and the response says so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models.calibration import calibrate_deployment, impostor_location, shrunk_location
+from ..models.calibration import bounded, calibrate_deployment, near_duplicates, robust_location, shrunk_location
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
@@ -30,6 +35,8 @@ from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
 from ..voice.takes import take_features
 from .context import AppContext
+
+log = logging.getLogger("speakerverify.calibration")
 
 
 def _cohort_key(ids: list[uuid.UUID]) -> str:
@@ -52,10 +59,16 @@ def _compute_user(
                 segments.append((row.digit, take_features(row, rt.post)))
                 owners.append(owner_index)
     sums, counts = take_llr_sums(rt.ubm.gmm, model.terms, segments, rt.adaptation.top_c)
-    digits = np.array([d for d, _ in segments])
-    trials = assemble_trials(digits, np.array(owners), k, policy.cohort_trials_per_user, _user_rng(user_id, k))
+    digits, owner_of = np.array([d for d, _ in segments]), np.array(owners, dtype=int)
+    trials = assemble_trials(digits, owner_of, k, policy.cohort_trials_per_user, _user_rng(user_id, k))
     scores = trial_scores(sums, counts, trials)
-    scores = scores[np.isfinite(scores)]
+    trial_owner = np.array([owner_of[t[0]] for t in trials], dtype=int)
+    finite = np.isfinite(scores)
+    scores, trial_owner = scores[finite], trial_owner[finite]
+    dupes = near_duplicates(scores, trial_owner, policy.provisional_threshold)
+    if len(dupes):
+        log.warning("calibration of %s sets aside %d near-duplicate cohort users", user_id, len(dupes))
+    kept = ~np.isin(trial_owner, dupes)
     calibrations.put_calibration(
         session,
         user_id,
@@ -63,9 +76,10 @@ def _compute_user(
         model_version=model.version,
         k=k,
         cohort_key=_cohort_key(cohort),
-        n_cohort_users=len(cohort),
-        location=impostor_location(scores),
-        impostor_scores=scores,
+        n_cohort_users=len(np.unique(trial_owner[kept])),
+        location=robust_location(scores[kept], trial_owner[kept]),
+        impostor_scores=scores[kept],
+        set_aside=[str(cohort[i]) for i in dupes],
     )
 
 
@@ -120,7 +134,7 @@ def _threshold_stale(n_ready: int, computed_for: int, max_users: int) -> bool:
 def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple[float, float, int]:
     """(threshold on normalised scores, grand location, number of scores) from users' raw impostor scores."""
     scores = [calibrations.calibration_scores(r) for r in rows]
-    pooled = calibrate_deployment(scores, [r.n_cohort_users for r in rows], target_far)
+    pooled = calibrate_deployment(scores, [r.n_cohort_users for r in rows], target_far, [r.location for r in rows])
     return pooled.threshold, pooled.grand_location, sum(len(x) for x in scores)
 
 
@@ -172,6 +186,7 @@ def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
                     _fresh_user(ctx, session, other, k)
             pooled = calibrations.pooled(session, ubm_id, k, policy.max_threshold_users)
             threshold, grand, n_scores = _pooled_threshold(pooled, policy.target_far)
+            threshold = bounded(threshold, *policy.threshold_range)
             calibrations.put_threshold(
                 session,
                 k=k,

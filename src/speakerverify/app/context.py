@@ -18,4 +18,3 @@ class AppContext:
     db: Database
     passwords: Passwords
     voice: VoiceRuntime
-

@@ -41,8 +41,34 @@ def threshold_at_far(impostor_scores: np.ndarray, far: float) -> float:
 
 
 def impostor_location(scores: np.ndarray) -> float:
-    """A user's location: the mean of its impostor trial scores (n,), 0 when there are none."""
+    """A user's location from its impostor trial scores (n,): their mean, 0 when there are none.
+
+    ``robust_location`` is what the service stores; this plain mean is the fallback for scores whose
+    cohort speakers are not known (and the leave-one-out evaluation's estimate)."""
     return float(np.mean(scores)) if len(scores) else 0.0
+
+
+def speaker_means(scores: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner ids (S,), mean trial score of each owner (S,)) from trial scores (n,) and their owners (n,)."""
+    ids, inverse = np.unique(owners, return_inverse=True)
+    sums = np.bincount(inverse, weights=scores, minlength=len(ids))
+    return ids, sums / np.bincount(inverse, minlength=len(ids))
+
+
+def robust_location(scores: np.ndarray, owners: np.ndarray) -> float:
+    """The median over cohort speakers of each speaker's mean impostor score: every cohort speaker has one
+    vote, so one account (a copy of someone's voice, crafted takes) cannot drag a user's location."""
+    if len(scores) == 0:
+        return 0.0
+    return float(np.median(speaker_means(scores, owners)[1]))
+
+
+def near_duplicates(scores: np.ndarray, owners: np.ndarray, accept_level: float) -> np.ndarray:
+    """Owners whose trials against the user's model score, on average, at or above ``accept_level`` (the raw
+    score the provisional threshold accepts): they sound like the user, so as impostors they would only
+    poison the calibration (a copy of the user's recordings, the user's second account). (m,) owner ids."""
+    ids, means = speaker_means(scores, owners)
+    return ids[means >= accept_level]
 
 
 @dataclass(frozen=True)
@@ -58,15 +84,24 @@ class DeploymentCalibration:
 
 
 def calibrate_deployment(
-    impostor_scores: Sequence[np.ndarray], n_cohort_speakers: Sequence[int], target_far: float
+    impostor_scores: Sequence[np.ndarray],
+    n_cohort_speakers: Sequence[int],
+    target_far: float,
+    locations: Sequence[float] | None = None,
 ) -> DeploymentCalibration:
-    """From each user's raw impostor trial scores (n_u,) and cohort size: the grand location (mean of the
-    users' locations) and the target-FAR threshold of all impostor scores, each normalised by its user's
-    shrunk location."""
-    own = [impostor_location(s) for s in impostor_scores]
+    """From each user's raw impostor trial scores (n_u,), cohort size and location (default: the mean of its
+    scores): the grand location (mean of the users' locations) and the target-FAR threshold of all impostor
+    scores, each normalised by its user's shrunk location."""
+    own = [impostor_location(s) for s in impostor_scores] if locations is None else list(locations)
     grand = float(np.mean(own))
     normalised = [
         np.asarray(s, dtype=np.float64) - shrunk_location(o, grand, n)
         for s, o, n in zip(impostor_scores, own, n_cohort_speakers, strict=True)
     ]
     return DeploymentCalibration(threshold_at_far(np.concatenate(normalised), target_far), grand)
+
+
+def bounded(threshold: float, low: float, high: float) -> float:
+    """The pooled threshold kept within a sane range around the provisional one: a population of sybil
+    accounts can then neither lower it far (more false accepts) nor raise it far (locking everyone out)."""
+    return float(min(max(threshold, low), high))

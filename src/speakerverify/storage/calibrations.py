@@ -54,6 +54,7 @@ def put_calibration(
     n_cohort_users: int,
     location: float,
     impostor_scores: np.ndarray,
+    set_aside: list[str],
 ) -> None:
     """Insert or replace the user's calibration."""
     values = {
@@ -64,6 +65,7 @@ def put_calibration(
         "n_cohort_users": n_cohort_users,
         "location": float(location),
         "impostor_scores": encode_f32(np.asarray(impostor_scores).ravel()),
+        "set_aside": list(set_aside),
         "computed_at": utcnow(),
     }
     _upsert(session, Calibration, user_id, values)

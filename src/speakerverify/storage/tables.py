@@ -217,6 +217,8 @@ class Calibration(Base):
     n_cohort_users: Mapped[int] = mapped_column(Integer)
     location: Mapped[float] = mapped_column(Float)  # mean of the user's raw impostor scores
     impostor_scores: Mapped[bytes] = mapped_column(LargeBinary)  # raw (unnormalised), float32 little-endian
+    # Cohort users left out as near-duplicates of this user (ids as strings), for the operator's report.
+    set_aside: Mapped[list[str]] = mapped_column(JSON, default=list)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

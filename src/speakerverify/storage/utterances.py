@@ -65,9 +65,7 @@ class EnrolmentProgress:
         return all(t >= self.required_per_digit for t in self.takes_per_digit)
 
 
-def enrolment_progress(
-    session: Session, user_id: uuid.UUID, required_per_digit: int
-) -> EnrolmentProgress:
+def enrolment_progress(session: Session, user_id: uuid.UUID, required_per_digit: int) -> EnrolmentProgress:
     rows = session.execute(
         select(Utterance.digit, func.count()).where(Utterance.user_id == user_id).group_by(Utterance.digit)
     )
