@@ -29,7 +29,7 @@ def _run(page: Any, button: str, path: str, report: str) -> dict[str, Any]:
     with page.expect_response(lambda r: r.url.endswith(f"/api/v1{path}") and r.request.method == "GET") as response:
         page.click(button)
     assert response.value.status == 200
-    page.wait_for_selector(f"#intrusion-result[data-report='{report}'] svg.chart")
+    page.wait_for_selector(f"#intrusion-result[data-report='{report}'] svg.chart", state="attached")
     return response.value.json()
 
 
@@ -54,7 +54,7 @@ def test_analysis_views_show_what_the_api_returned(new_tab: Any, e2e: Any, ready
     means = [row[3] for row in expected if row[3] != "–"]
     assert _chart_values(page) == means  # one bar per speaker with trials, in the table's order
     assert page.locator("#intrusion-result svg.chart rect.bar-reference").count() == 1
-    threshold_label = page.inner_text("#intrusion-result svg.chart .chart-threshold-label")
+    threshold_label = page.text_content("#intrusion-result svg.chart .chart-threshold-label")
     assert threshold_label == f"threshold {intrusion['threshold']:.2f}"
     hint = page.inner_text("#intrusion-result p.hint")
     assert f"Threshold {intrusion['threshold']:.2f}" in hint and f"{intrusion['k']} digits" in hint
