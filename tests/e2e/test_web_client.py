@@ -90,7 +90,8 @@ def _enrol(tab: Any, e2e: Any, fsdd: Path) -> list[dict[str, Any]]:
     page = tab.page
     unused = {d: [*e2e.enrol_takes, *e2e.spare_takes] for d in range(10)}
     fed: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 150
+    # A guard against a prompt loop, not a speed test: 60+ takes play in real time, slower on a busy machine.
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         page.wait_for_function(
             "() => ['listening', 'ready'].includes(document.querySelector('#enrol-prompt').dataset.state)"
