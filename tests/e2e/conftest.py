@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
 from speakerverify.evaluation.server import serve
+from speakerverify.features import extract
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SPEAKERVERIFY_CHROMIUM", "/usr/bin/chromium"))
@@ -34,6 +36,8 @@ SCREENSHOTS = (
 )
 PASSWORD = "correct horse battery"
 MIC_RATE = 48000  # the fake microphone's rate; the page resamples to the config's 8 kHz
+ENROL_TAKES = range(6)  # FSDD takes 0-5 of every digit, as the evaluation protocol enrols
+SPARE_TAKES = range(6, 25)  # used only if the server turns a take down
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -119,6 +123,16 @@ class Tab:
         self.page.goto(f"{self.base}/{hash_}")
         self.page.wait_for_selector("body[data-ready='true']")
 
+    def log_in(self, email: str, password: str) -> None:
+        """Open the page and log in with the form (Enter in the password field: keyboard only)."""
+        self.goto()
+        page = self.page
+        page.wait_for_selector("#view-login:not([hidden])")
+        page.fill("#login-form input[name=email]", email)
+        page.fill("#login-form input[name=password]", password)
+        page.press("#login-form input[name=password]", "Enter")
+        page.wait_for_selector("#view-enrol:not([hidden])")
+
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
@@ -198,4 +212,66 @@ def say(tab: Tab, samples: np.ndarray, lead: float = 0.1, tail: float = 0.45) ->
 @pytest.fixture(scope="session")
 def e2e() -> SimpleNamespace:
     """The helpers above, for test modules (collected with --import-mode=importlib, they cannot import conftest)."""
-    return SimpleNamespace(read_take=read_take, to_mic=to_mic, say=say, password=PASSWORD, screenshots=SCREENSHOTS)
+    return SimpleNamespace(
+        read_take=read_take,
+        to_mic=to_mic,
+        say=say,
+        password=PASSWORD,
+        screenshots=SCREENSHOTS,
+        enrol_takes=ENROL_TAKES,
+        spare_takes=SPARE_TAKES,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Accounts made over HTTP
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    alias: str
+    token: str
+
+    def get(self, base: str, path: str) -> Any:
+        r = httpx.get(f"{base}/api/v1{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+
+def _api_enrol(base: str, fsdd: Path, alias: str, speaker: str) -> User:
+    email = f"{alias}@example.org"
+    body = {"email": email, "password": PASSWORD, "alias": alias, "consent": True}
+    assert httpx.post(f"{base}/api/v1/users", json=body, timeout=30).status_code == 201
+    token = httpx.post(f"{base}/api/v1/sessions", json={"email": email, "password": PASSWORD}, timeout=30)
+    user = User(email=email, alias=alias, token=token.json()["access_token"])
+    config_id = httpx.get(f"{base}/api/v1/feature-config", timeout=30).json()["config_id"]
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {user.token}"}, timeout=30) as client:
+        for digit in range(10):
+            for take in [*ENROL_TAKES, *SPARE_TAKES]:
+                mfcc, energy = extract(read_take(fsdd, digit, speaker, take))
+                r = client.post(
+                    "/api/v1/enrolment/utterances",
+                    json={"config_id": config_id, "digit": digit, "mfcc": mfcc.tolist(), "energy": energy.tolist()},
+                )
+                assert r.status_code in (201, 422), r.text
+                progress = r.json().get("progress")
+                if r.status_code == 201 and progress["takes_per_digit"][digit] >= progress["required_takes_per_digit"]:
+                    break
+        assert client.get("/api/v1/me").json()["enrolment"]["ready"]
+    return user
+
+
+@pytest.fixture(scope="session")
+def ready_user(server: str, fsdd: Path) -> Callable[[str, str], User]:
+    """Factory: ready_user(alias, speaker) is an account enrolled to ready over HTTP with FSDD
+    `speaker`'s takes and the Python extractor (fast; the browser path has tests of its own).
+    Made once per alias per session, so every test can ask for the accounts it needs."""
+    made: dict[str, User] = {}
+
+    def make(alias: str, speaker: str) -> User:
+        if alias not in made:
+            made[alias] = _api_enrol(server, fsdd, alias, speaker)
+        return made[alias]
+
+    return make

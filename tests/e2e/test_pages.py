@@ -7,8 +7,11 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from speakerverify.http.routes import web
+
+pytestmark = pytest.mark.e2e
 
 BLOCKED_MIC = """
 navigator.mediaDevices.getUserMedia = async () => {
