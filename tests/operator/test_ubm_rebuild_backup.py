@@ -17,8 +17,9 @@ from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage import deployment, users
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import SpeakerModelRow, Ubm, User, Utterance
+from support import shared_data
 
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
+FSDD = shared_data.FSDD / "recordings"  # the sample_db fixture has checked it is there
 
 
 def _segments(speaker: str, digits: list[int], take: int) -> list[dict[str, Any]]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from speakerverify.evaluation import api_protocol
-from speakerverify.evaluation.server import serve
+from support import api_protocol
+from support.server import serve
 
 
 def test_fsdd_over_http_meets_the_operating_point(fsdd: Path, tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from speakerverify.config import SECRET_FILE
-from speakerverify.evaluation.server import free_port, serve, speakerverify_command
 from speakerverify.storage import migrate
+from support.server import free_port, serve, speakerverify_command
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SECRET = "shared-secret-for-two-processes-0123456789"

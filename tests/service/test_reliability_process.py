@@ -8,17 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from speakerverify.evaluation import reliability
-from speakerverify.evaluation.fuzz import fuzz_api
-
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
+from support import reliability
+from support.fuzz import fuzz_api
 
 
 @pytest.fixture
-def corpus() -> str:
-    if not CORPUS.is_dir():
-        pytest.skip(f"FSDD not found at {CORPUS}")
-    return str(CORPUS)
+def corpus(fsdd: Path) -> str:
+    return str(fsdd / "recordings")
 
 
 def _check(fig: reliability.Figure) -> None:
