@@ -30,6 +30,7 @@ def _segments(speaker: str, digits: list[int], take: int) -> list[dict[str, Any]
     return out
 
 
+@pytest.mark.slow  # the session's sample database (~16 s) plus a UBM retrain
 def test_backup_then_retrain_rebuild_and_roll_back(sample_db: Any, run: Any, tmp_path: Path) -> None:
     copy = tmp_path / "copy.sqlite3"
     backed = run("db", "backup", str(copy), "--database-url", sample_db.url)

@@ -36,6 +36,7 @@ def post_frames(client: TestClient, path: str, raw: bytes, auth: dict[str, str],
     return client.post(f"/api/v1{path}", content=raw, headers={**auth, "Content-Type": content_type})
 
 
+@pytest.mark.slow
 def test_binary_enrolment_and_verification_decide_as_json_does(
     client: TestClient, api: Any, database: Database
 ) -> None:

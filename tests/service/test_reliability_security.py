@@ -225,6 +225,7 @@ def _answer(client: TestClient, auth: dict[str, str], speaker: str, take_no: int
     return client.post("/api/v1/verifications", json=body, headers=auth)
 
 
+@pytest.mark.slow
 def test_lockout_after_consecutive_rejections_with_backoff(settings: Settings, api: Any, database: Database) -> None:
     policy = VoicePolicy(lockout_after=3, lockout_seconds=2)
     with TestClient(create_app(settings.with_(voice=policy))) as client:

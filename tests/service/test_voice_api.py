@@ -258,6 +258,7 @@ def test_single_use_expiring_own_challenges_and_provisional_decisions(
     assert client.get("/api/v1/verifications", headers=eve).json()["attempts"] == []
 
 
+@pytest.mark.slow
 def test_intrusion_test_and_benchmark_use_aliases_and_the_decision_rule(client: TestClient, api: Any) -> None:
     auths = {}
     for spk in ("george", "nicolas"):
