@@ -4,7 +4,7 @@
 
 Starts `speakerverify serve` on a fresh SQLite data directory (or the given database),
 registers and enrols the corpus speakers through the API, answers challenges as
-genuine users, impostors and wrong-digit speakers (speakerverify.evaluation.api_protocol),
+genuine users, impostors and wrong-digit speakers (tests/support/api_protocol.py),
 and writes the numbers to BENCHMARKS.md.
 """
 
@@ -17,14 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import _paths  # noqa: F401  (tests/ on sys.path, for support)
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section
 
 from speakerverify.cli import _progress
-from speakerverify.evaluation import api_protocol
-from speakerverify.evaluation.server import serve
+from support import api_protocol
+from support.server import serve
 
 
 def main() -> None:

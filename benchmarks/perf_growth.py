@@ -42,16 +42,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import _paths  # noqa: F401  (tests/ on sys.path, for support)
 import httpx
 import numpy as np
 from tqdm import tqdm
 
 from speakerverify.app.security import Passwords
 from speakerverify.config import SQLITE_FILE, Argon2Params
-from speakerverify.evaluation import api_protocol
 from speakerverify.evaluation.corpus import read_fsdd
-from speakerverify.evaluation.server import serve
 from speakerverify.features import extract, read_audio
+from support import api_protocol
+from support.server import serve
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import importlib.util
 import json
 import os
 import resource
@@ -25,31 +24,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _paths  # noqa: F401  (tests/ on sys.path, for support)
 import httpx
 import numpy as np
 
-from speakerverify.evaluation import api_protocol
 from speakerverify.evaluation.corpus import read_fsdd
-from speakerverify.evaluation.server import free_port, serve
 from speakerverify.features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio, wire
 from speakerverify.models.baseline import SeedBaseline, baseline_frames
 from speakerverify.models.speaker import SpeakerModel, utterance_stats
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage.speaker_models import decode_model, encode_model
+from support import api_protocol, pgserver
+from support.server import free_port, serve
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from report import write_section  # noqa: E402
 
 SECRET = "perf-benchmark-secret-0123456789-abcdefgh"
-
-
-def pgserver_module() -> Any:
-    spec = importlib.util.spec_from_file_location("pgserver", HERE.parent / "tests" / "service" / "pgserver.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def take_payload(mfcc: np.ndarray, energy: np.ndarray, digit: int) -> dict[str, Any]:
@@ -392,7 +384,7 @@ def main() -> None:
         r, rss[label] = run_ours(label, [], {**env, "SPEAKERVERIFY_DATA_DIR": str(tmp / "sqlite")}, setup, opts, tmp)
         rows += r
         if not opts.skip_postgres:
-            pg = pgserver_module().PostgresServer()
+            pg = pgserver.PostgresServer()
             try:
                 url = pg.create_database()
                 label = "ours, PostgreSQL, 2 workers"

@@ -3,39 +3,31 @@
     python benchmarks/reliability.py [--out RELIABILITY.md] [--examples 300] [--quick]
 
 Starts real `speakerverify serve` processes on SQLite and on a throw-away PostgreSQL server
-(tests/service/pgserver.py: needs the PostgreSQL server binaries, as `scripts/test.sh` installs), and
-runs the checks of ``speakerverify.evaluation.reliability`` at full size. The CI runs the same checks
+(tests/support/pgserver.py: needs the PostgreSQL server binaries, as `scripts/test.sh` installs), and
+runs the checks of tests/support/reliability.py at full size. The CI runs the same checks
 smaller (tests/service/test_reliability_*.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from speakerverify.evaluation import reliability
-from speakerverify.evaluation.fuzz import fuzz_api
+import _paths  # noqa: F401  (tests/ on sys.path, for support)
+
 from speakerverify.models import replay
+from support import pgserver, reliability
+from support.fuzz import fuzz_api
+from support.shared_data import FSDD
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "data" / "fsdd" / "recordings"
-
-
-def _pgserver() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("speakerverify_tests_pgserver", REPO / "tests/service/pgserver.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+CORPUS = FSDD / "recordings"
 
 
 def _timed(label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -73,7 +65,6 @@ def main() -> int:
     quick = args.quick
     figures: list[reliability.Figure] = []
     started = time.monotonic()
-    pg = _pgserver()
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp_name:
         tmp = Path(tmp_name)
 
@@ -115,7 +106,7 @@ def main() -> int:
         with reliability.servers(wd, 1, url) as procs:
             figures += concurrency([p.base for p in procs], url, corpus, "SQLite", n_enrol, n_answers)
         wd = tmp / "pg"
-        url = pg.fresh_database_url("postgresql", wd)
+        url = pgserver.fresh_database_url("postgresql", wd)
         with reliability.servers(wd, 2, url, lockout_after=5, lockout_seconds=3 if quick else 5) as procs:
             bases = [p.base for p in procs]
             figures += concurrency(bases, url, corpus, "PostgreSQL", n_enrol, n_answers)

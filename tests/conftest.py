@@ -1,4 +1,4 @@
-"""Shared fixtures: where the shared corpora live, and skipping clearly when they are absent."""
+"""Shared fixtures: the shared corpora, skipping clearly when they are absent (failing under CI=true)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-FSDD = SHARED_DATA / "fsdd"
-SPEECHOCEAN = SHARED_DATA / "speechocean762-8k"
+from support.shared_data import require_fsdd, require_speechocean
 
 
 @pytest.fixture(scope="session")
 def fsdd() -> Path:
-    if not (FSDD / "recordings").is_dir():
-        pytest.skip(f"FSDD not found at {FSDD}: place the shared data folder beside the repository")
-    return FSDD
+    return require_fsdd()
+
+
+@pytest.fixture(scope="session")
+def speechocean() -> Path:
+    return require_speechocean()

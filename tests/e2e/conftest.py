@@ -23,8 +23,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from speakerverify.evaluation.server import serve
 from speakerverify.features import extract
+from support.server import serve
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SPEAKERVERIFY_CHROMIUM", "/usr/bin/chromium"))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from speakerverify.cli import main
 
 
+@pytest.mark.slow
 def test_eval_cli_writes_records_and_gmm_ubm_beats_baseline(fsdd, tmp_path, capsys):
     out = tmp_path / "r.json"
     det = tmp_path / "det.png"

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import sys
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from speakerverify import cli
+from support.shared_data import require_fsdd
 
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
-
-
-def _load_pgserver() -> ModuleType:
-    # The PostgreSQL helper lives with the API tests; one module object (and server) for all.
-    name = "speakerverify_tests_pgserver"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "service" / "pgserver.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pgserver = _load_pgserver()
 
 
 @dataclass
@@ -81,11 +63,10 @@ class SampleDb:
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory: pytest.TempPathFactory) -> SampleDb:
     """`speakerverify sample-db` on FSDD, built once; tests that change it work on a `db backup` copy."""
-    if not (FSDD / "recordings").is_dir():
-        pytest.skip(f"FSDD not found at {FSDD} (see README, Data and licences)")
+    fsdd = require_fsdd()
     path = tmp_path_factory.mktemp("sample") / "sample.sqlite3"
     url = f"sqlite:///{path}"
-    result = run_cli("sample-db", "--corpus", str(FSDD), "--database-url", url)
+    result = run_cli("sample-db", "--corpus", str(fsdd), "--database-url", url)
     assert result.code == 0, result.err
     lines = result.out.strip().splitlines()
     assert lines[0] == "email,alias,password,enrolled,ready"

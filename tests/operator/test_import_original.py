@@ -22,8 +22,7 @@ from speakerverify.operator.import_original import LEGACY_CONFIG_ID
 from speakerverify.storage.arrays import decode_f32
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import Base, LegacyAccount, LegacyTake, SpeakerModelRow, User, Utterance
-
-pgserver = __import__("sys").modules["speakerverify_tests_pgserver"]
+from support import pgserver
 
 
 class _Trap:

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from speakerverify.evaluation import metrics
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import User, Utterance
+
+pytestmark = pytest.mark.slow  # the session's sample database: `sample-db` on FSDD, ~16 s
 
 
 def _eer_by_sweep(target: np.ndarray, impostor: np.ndarray) -> float:

@@ -17,8 +17,9 @@ from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage import deployment, users
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import SpeakerModelRow, Ubm, User, Utterance
+from support import shared_data
 
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
+FSDD = shared_data.FSDD / "recordings"  # the sample_db fixture has checked it is there
 
 
 def _segments(speaker: str, digits: list[int], take: int) -> list[dict[str, Any]]:
@@ -29,6 +30,7 @@ def _segments(speaker: str, digits: list[int], take: int) -> list[dict[str, Any]
     return out
 
 
+@pytest.mark.slow  # the session's sample database (~16 s) plus a UBM retrain
 def test_backup_then_retrain_rebuild_and_roll_back(sample_db: Any, run: Any, tmp_path: Path) -> None:
     copy = tmp_path / "copy.sqlite3"
     backed = run("db", "backup", str(copy), "--database-url", sample_db.url)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,21 +12,7 @@ from fastapi.testclient import TestClient
 from speakerverify.config import Argon2Params, Settings
 from speakerverify.http.app import create_app
 from speakerverify.storage.db import Database
-
-
-def _load_pgserver() -> ModuleType:
-    # Loaded by path and cached in sys.modules so tests/storage and tests/service share one server.
-    name = "speakerverify_tests_pgserver"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("pgserver.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pgserver = _load_pgserver()
+from support import pgserver
 
 # Tests only: argon2id at minimal cost keeps the suite fast; the default cost is tested separately.
 FAST_ARGON2 = Argon2Params(time_cost=1, memory_kib=64, parallelism=1)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
-from speakerverify.evaluation import api_protocol
-from speakerverify.evaluation.server import serve
+from support import api_protocol
+from support.server import serve
 
 
+@pytest.mark.slow
 def test_fsdd_over_http_meets_the_operating_point(fsdd: Path, tmp_path: Path) -> None:
     env = {
         "SPEAKERVERIFY_DATA_DIR": str(tmp_path),

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import struct
 import uuid
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,25 +13,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from speakerverify.evaluation.api_protocol import ApiClient
-from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
+from speakerverify.features import DEFAULT_CONFIG, wire
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import Challenge, Utterance
+from support.api_protocol import ApiClient
+from support.fsdd import take
 
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
 FRAMES = wire.CONTENT_TYPE
 CONFIG = DEFAULT_CONFIG.config_id
 N = DEFAULT_CONFIG.n_mfcc
 # Both accounts' models and answers differ only by float16 rounding of the features: scores (mean frame
 # LLR; the provisional threshold is 1.7) moved by 0.0002 (genuine) and 0.002 (impostor) when measured.
 SCORE_TOLERANCE = 0.02
-
-
-@cache
-def take(speaker: str, digit: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not FSDD.is_dir():
-        pytest.skip(f"FSDD not found at {FSDD}")
-    return extract(read_audio(FSDD / f"{digit}_{speaker}_{n}.wav"))
 
 
 def stored(database: Database) -> int:
@@ -45,6 +36,7 @@ def post_frames(client: TestClient, path: str, raw: bytes, auth: dict[str, str],
     return client.post(f"/api/v1{path}", content=raw, headers={**auth, "Content-Type": content_type})
 
 
+@pytest.mark.slow
 def test_binary_enrolment_and_verification_decide_as_json_does(
     client: TestClient, api: Any, database: Database
 ) -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from speakerverify.config import SECRET_FILE
-from speakerverify.evaluation.server import free_port, serve, speakerverify_command
 from speakerverify.storage import migrate
+from support.server import free_port, serve, speakerverify_command
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SECRET = "shared-secret-for-two-processes-0123456789"
@@ -68,6 +69,7 @@ def test_readme_command_serves_on_sqlite(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/api/v1/me", headers=headers).status_code == 401
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_postgresql(tmp_path: Path, pg_database_url: str) -> None:
     env = {"SPEAKERVERIFY_SECRET_KEY": SHARED_SECRET, "SPEAKERVERIFY_DATABASE_URL": pg_database_url}
     (tmp_path / "one").mkdir()

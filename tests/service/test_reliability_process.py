@@ -8,17 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from speakerverify.evaluation import reliability
-from speakerverify.evaluation.fuzz import fuzz_api
-
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
+from support import reliability
+from support.fuzz import fuzz_api
 
 
 @pytest.fixture
-def corpus() -> str:
-    if not CORPUS.is_dir():
-        pytest.skip(f"FSDD not found at {CORPUS}")
-    return str(CORPUS)
+def corpus(fsdd: Path) -> str:
+    return str(fsdd / "recordings")
 
 
 def _check(fig: reliability.Figure) -> None:
@@ -26,6 +22,7 @@ def _check(fig: reliability.Figure) -> None:
     assert fig.ok, (fig.line(), fig.detail)
 
 
+@pytest.mark.slow
 def test_parallel_enrolment_and_answers_on_sqlite(tmp_path: Path, corpus: str) -> None:
     url = reliability.sqlite_url(tmp_path)
     with reliability.servers(tmp_path, 1, url) as procs:
@@ -34,6 +31,7 @@ def test_parallel_enrolment_and_answers_on_sqlite(tmp_path: Path, corpus: str) -
         _check(reliability.parallel_answers(bases, url, corpus, "jackson", n=30))
 
 
+@pytest.mark.slow
 def test_parallel_enrolment_and_brute_force_across_two_postgresql_processes(
     tmp_path: Path, corpus: str, pg_database_url: str
 ) -> None:
@@ -44,10 +42,12 @@ def test_parallel_enrolment_and_brute_force_across_two_postgresql_processes(
         _check(reliability.brute_force(bases, url, corpus, "jackson", "theo", after=5, seconds=2))
 
 
+@pytest.mark.slow
 def test_sigkill_during_enrolment_loses_nothing(tmp_path: Path, corpus: str) -> None:
     _check(reliability.crash_during_enrolment(tmp_path, corpus, "lucas", n=24, kill_after=6))
 
 
+@pytest.mark.slow
 def test_replay_and_splice_over_http(tmp_path: Path, corpus: str) -> None:
     with reliability.servers(tmp_path, 1, None) as procs:
         _check(reliability.replay_over_api(procs[0].base, corpus, "nicolas", rounds=4))
@@ -62,6 +62,7 @@ def test_replay_threshold_separates_fsdd_takes(corpus: str) -> None:
             assert v["caught"] == v["n"], (name, v)
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors_or_schema_violations(tmp_path: Path) -> None:
     with reliability.servers(tmp_path, 1, None, login_max_failures_per_address=0) as procs:
         report = fuzz_api(procs[0].base, max_examples=8)

@@ -11,8 +11,6 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -23,39 +21,12 @@ from sqlalchemy import select, update
 
 from speakerverify.app.security import issue_token
 from speakerverify.config import LoginLimits, Settings, VoicePolicy, settings_from_env
-from speakerverify.evaluation.api_protocol import features_payload
-from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.http.app import create_app
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import RateLimit, User, VerificationAttempt, VerificationLockout, utcnow
+from support.fsdd import enrol_speaker, segments_for, take, utterance
 
 PASSWORD = "correct horse battery"
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
-
-
-@cache
-def take(speaker: str, digit: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not FSDD.is_dir():
-        pytest.skip(f"FSDD not found at {FSDD}")
-    return extract(read_audio(FSDD / f"{digit}_{speaker}_{n}.wav"))
-
-
-def utterance(digit: int, mfcc: Any, energy: Any) -> dict[str, Any]:
-    return {"config_id": DEFAULT_CONFIG.config_id, "digit": digit, **features_payload(mfcc, energy, "json")}
-
-
-def enrol_speaker(client: TestClient, auth: dict[str, str], speaker: str) -> None:
-    for n in range(6):
-        for digit in range(10):
-            body = {"config_id": DEFAULT_CONFIG.config_id, "digit": digit, **features_payload(*take(speaker, digit, n))}
-            r = client.post("/api/v1/enrolment/utterances", json=body, headers=auth)
-            assert r.status_code == 201, r.text
-
-
-def segments_for(speaker: str, digits: list[int], takes: int, spoken: list[int] | None = None) -> list[dict[str, Any]]:
-    """One segment per prompted digit, labelled with it; ``spoken`` gives the digits actually said."""
-    spoken = spoken or digits
-    return [{"digit": d, **features_payload(*take(speaker, s, takes))} for d, s in zip(digits, spoken, strict=True)]
 
 
 def _b64(obj: Any) -> str:
@@ -254,6 +225,7 @@ def _answer(client: TestClient, auth: dict[str, str], speaker: str, take_no: int
     return client.post("/api/v1/verifications", json=body, headers=auth)
 
 
+@pytest.mark.slow
 def test_lockout_after_consecutive_rejections_with_backoff(settings: Settings, api: Any, database: Database) -> None:
     policy = VoicePolicy(lockout_after=3, lockout_seconds=2)
     with TestClient(create_app(settings.with_(voice=policy))) as client:

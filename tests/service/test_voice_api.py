@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,37 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from speakerverify.evaluation.api_protocol import features_payload
-from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
+from speakerverify.features import DEFAULT_CONFIG
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import Challenge, SpeakerModelRow, Utterance, utcnow
-
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
-
-
-@cache
-def take(speaker: str, digit: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not FSDD.is_dir():
-        pytest.skip(f"FSDD not found at {FSDD}")
-    return extract(read_audio(FSDD / f"{digit}_{speaker}_{n}.wav"))
-
-
-def utterance(digit: int, mfcc: Any, energy: Any, **extra: Any) -> dict[str, Any]:
-    return {"config_id": DEFAULT_CONFIG.config_id, "digit": digit, **features_payload(mfcc, energy, "json"), **extra}
-
-
-def enrol_speaker(client: TestClient, auth: dict[str, str], speaker: str) -> None:
-    for n in range(6):
-        for digit in range(10):
-            r = client.post(
-                "/api/v1/enrolment/utterances", json=utterance(digit, *take(speaker, digit, n)), headers=auth
-            )
-            assert r.status_code == 201, r.text
-
-
-def segments_for(speaker: str, digits: list[int], takes: int = 30, spoken: list[int] | None = None) -> list[dict]:
-    spoken = spoken or digits
-    return [{"digit": d, **features_payload(*take(speaker, s, takes))} for d, s in zip(digits, spoken, strict=True)]
+from support.fsdd import enrol_speaker, segments_for, take, utterance
 
 
 def stored(database: Database) -> int:
@@ -286,6 +258,7 @@ def test_single_use_expiring_own_challenges_and_provisional_decisions(
     assert client.get("/api/v1/verifications", headers=eve).json()["attempts"] == []
 
 
+@pytest.mark.slow
 def test_intrusion_test_and_benchmark_use_aliases_and_the_decision_rule(client: TestClient, api: Any) -> None:
     auths = {}
     for spk in ("george", "nicolas"):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -16,22 +13,7 @@ from speakerverify.models.gmm import DiagGMM
 from speakerverify.models.ubm import UBM
 from speakerverify.storage import users
 from speakerverify.storage.db import Database
-
-
-def _load_pgserver() -> ModuleType:
-    # The PostgreSQL helper lives with the API tests; one module object (and server) for both.
-    name = "speakerverify_tests_pgserver"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "service" / "pgserver.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pgserver = _load_pgserver()
+from support import pgserver
 
 
 @pytest.fixture(params=pgserver.BACKENDS)

@@ -25,13 +25,14 @@ import httpx
 import numpy as np
 from sqlalchemy import select
 
-from ..features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio
-from ..models import replay
-from ..models.speaker import SpeakerModel, utterance_stats
-from ..models.ubm import load_default_ubm
-from ..storage import speaker_models, utterances
-from ..storage.db import Database
-from ..storage.tables import ReplayFingerprint, Utterance, VerificationAttempt
+from speakerverify.features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio
+from speakerverify.models import replay
+from speakerverify.models.speaker import SpeakerModel, utterance_stats
+from speakerverify.models.ubm import load_default_ubm
+from speakerverify.storage import speaker_models, utterances
+from speakerverify.storage.db import Database
+from speakerverify.storage.tables import ReplayFingerprint, Utterance, VerificationAttempt
+
 from .api_protocol import features_payload
 from .server import serve_process
 

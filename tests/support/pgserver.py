@@ -2,8 +2,8 @@
 
 initdb refuses to run as root, so under root (as in CI) the cluster is created and run by the
 unprivileged ``postgres`` OS user (``runuser``), in a temp dir handed over to it. One server per
-test session, shared by tests/storage and tests/service (both conftests load this file by path and
-get the same module object), stopped at interpreter exit.
+test session, shared by the conftests that import ``support.pgserver`` (tests/storage, tests/service,
+tests/operator), stopped at interpreter exit.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from ..features import DEFAULT_CONFIG, extract, read_audio, wire
-from .corpus import read_fsdd
-from .metrics import eer
+from speakerverify.evaluation.corpus import read_fsdd
+from speakerverify.evaluation.metrics import eer
+from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
 
 PASSWORD = "fsdd-protocol-password"
 GENUINE_TAKES = tuple(range(25, 50))
