@@ -6,8 +6,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "speakerverify"
 # Only the test extra installs these; a plain `pip install speakerverify` must import everything without them.
@@ -57,12 +55,6 @@ def long_functions() -> list[str]:
     return out
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12, still being split (measured at a24c43d): app/verification.py verify (97 lines), "
-    "operator/eer.py _evaluate (109), operator/import_original.py import_original (74), "
-    "evaluation/runner.py evaluate (93)",
-)
 def test_no_function_is_longer_than_60_lines() -> None:
     found = long_functions()
     assert found == [], f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(found)

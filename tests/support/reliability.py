@@ -25,13 +25,13 @@ import httpx
 import numpy as np
 from sqlalchemy import select
 
-from speakerverify.features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio
+from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.models import replay
-from speakerverify.models.speaker import SpeakerModel, utterance_stats
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage import speaker_models, utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import ReplayFingerprint, Utterance, VerificationAttempt
+from speakerverify.voice.takes import rebuild_model
 
 from .api_protocol import features_payload
 from .server import serve_process
@@ -164,13 +164,12 @@ def model_vs_rebuild(database_url: str, uid: uuid.UUID) -> dict[str, Any]:
             )
             row = speaker_models.get_model(session, uid)
             stored = speaker_models.decode_model(row.stats) if row is not None else None
-            rebuilt = SpeakerModel.empty(ubm.gmm.n_components, ubm.gmm.dim)
-            half_written = 0
-            for r in rows:
-                mfcc, energy = utterances.utterance_arrays(r)
-                whole = r.stats_ubm_id is not None and r.id in fp_takes and len(mfcc) == r.n_frames
-                half_written += not whole
-                rebuilt = rebuilt.add(r.digit, utterance_stats(ubm.gmm, postprocess(mfcc, energy, DEFAULT_POST)))
+            rebuilt = rebuild_model(ubm.gmm, rows)
+            whole = [
+                r.stats_ubm_id is not None and r.id in fp_takes and len(utterances.utterance_arrays(r)[0]) == r.n_frames
+                for r in rows
+            ]
+            half_written = len(whole) - sum(whole)
             ids = [r.id for r in rows]
     finally:
         db.dispose()
