@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ def put_calibration(
     n_cohort_users: int,
     location: float,
     impostor_scores: np.ndarray,
-    set_aside: list[str],
+    set_aside: Sequence[str] = (),
 ) -> None:
     """Insert or replace the user's calibration."""
     values = {
