@@ -23,7 +23,7 @@ from typing import Any
 
 from speakerverify.evaluation import reliability
 from speakerverify.evaluation.fuzz import fuzz_api
-from speakerverify.models import replay
+from speakerverify.models import replay_v1 as replay
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "data" / "fsdd" / "recordings"

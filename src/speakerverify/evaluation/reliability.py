@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import select
 
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio
-from ..models import replay
+from ..models import replay_v1 as replay
 from ..models.speaker import SpeakerModel, utterance_stats
 from ..models.ubm import load_default_ubm
 from ..storage import speaker_models, utterances

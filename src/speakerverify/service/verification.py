@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
-from ..models import replay as replay_maths
+from ..models import replay_v1 as replay_maths
 from ..models.digits import content_margin, segment_digit_scores
 from ..storage import attempts, challenges, utterances
 from ..storage.challenges import Consumed

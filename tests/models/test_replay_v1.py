@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from speakerverify.models import replay
+from speakerverify.models import replay_v1 as replay
 
 
 def _fps(rng: np.random.Generator, n: int) -> np.ndarray:

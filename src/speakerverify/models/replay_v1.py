@@ -1,4 +1,6 @@
-"""Replay fingerprints: a compact summary of one utterance's raw Meyda frames and a distance between two.
+"""Replay fingerprints, version 1: a compact summary of one utterance's raw Meyda frames and a distance.
+
+Kept only until the service stores ``models.replay`` templates instead (issue 13); new code uses those.
 
 A fingerprint is the utterance's speech frames (within 30 dB of its loudest frame), cepstra c1-c12
 (c0 dropped, so a gain change does not move it), mean-normalised over the utterance (so a fixed
