@@ -1,0 +1,292 @@
+"""Replay templates: does a segment's time course repeat a stored take or answer, in whole or in part?
+
+Every feature value reaching the server may be crafted, so a replay is any segment whose cepstral time
+course matches something the user already sent (same digit): a re-sent copy, a copy with noise added,
+frames dropped, duplicated or interpolated (time stretch), trimmed ends, audio re-framed by a few
+samples, or a splice of pieces of two or three stored takes.
+
+Template (``template``), from the raw Meyda frames of one take or segment:
+
+* the frames within ``DYNAMIC_RANGE_DB`` of the loudest (trims silence, which every take shares);
+* cepstra c1-c12, *not* mean-normalised: normalising by the utterance mean shifts every piece of a splice
+  or a trimmed copy by a different offset (measured: it lost most splices); c0 is dropped so the level
+  does not count;
+* a moving average over ``SMOOTH_FRAMES`` frames: natural trajectories are slow, white noise is not, so
+  the average keeps the time course and divides added noise power by up to 5;
+* two statistics rows first: each coefficient's standard deviation over the raw speech frames (sets the
+  per-pair coefficient weights) and its roughness, the standard deviation of the second difference over
+  sqrt(6) (for white noise of variance s^2 that is s; natural frames are smooth at 10 ms, so it mostly
+  measures added noise).
+
+Distance (``replay_distance``): a pair's frame cost is the weighted squared difference of the smoothed
+frames, weights 1 / (the coefficient's variance shared by both), minus the power that *extra* roughness
+of one side (beyond ``ROUGHNESS_MARGIN`` times the other's) leaves after the average: added noise is
+measured and subtracted instead of being counted as a difference. Windows of a third of the query's
+frames (at least ``MIN_WINDOW``), at every start, are aligned to any stretch of the stored frames
+(subsequence DTW: open begin and end on the stored side; each query frame advances the stored side by
+0, 1 or 2 frames, never 0 twice, so slopes 1/2..2); the distance is the root of the mean frame cost of
+the best window. A second, whole-utterance comparison with each side's mean removed (scaled by
+``WHOLE_SCALE``) catches a copy with a constant offset added to every frame; the distance is the smaller
+of the two. A copy scores about 0; ``REPLAY_THRESHOLD`` has the FSDD measurement behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..features.postprocess import speech_mask
+
+COEFFS = 12  # c1..c12
+HEADER_ROWS = 2  # per-coefficient standard deviation, per-coefficient roughness
+TEMPLATE_DTYPE = np.dtype("<f2")
+DYNAMIC_RANGE_DB = 30.0
+SMOOTH_FRAMES = 5  # 50 ms; 7 and 9 smear splice boundaries and lowered genuine distances (dev takes)
+WINDOW_FRACTION = 1.0 / 3.0  # a run of a third of the segment is enough to call it a replay
+MIN_WINDOW = 6  # frames; shorter windows let different takes match by chance
+ROUGHNESS_MARGIN = 1.3  # natural roughness differs between takes by up to about this factor
+NOISE_DOWNWEIGHT = 3.0  # coefficients with measured added noise count less (Wiener-like)
+_MAX_ABS = 60000.0  # float16 range
+_VERSION = 2
+# Threshold and whole-utterance scale: measured by benchmarks/replay_attacks.py on FSDD (RELIABILITY.md,
+# "Replay detection"), tuned on the development takes 6-24 only. Development genuine fresh takes (1140,
+# each against the 49 other takes of its speaker and digit): windowed minimum 0.65, whole-utterance
+# minimum 0.83; REPLAY_THRESHOLD sits ~15% below the windowed minimum, WHOLE_SCALE maps the
+# whole-utterance minimum to 1.15 x the windowed one, so either side keeps the same margin.
+REPLAY_THRESHOLD = 0.55
+WHOLE_SCALE = 0.77
+_TEMPLATE_BYTES_PER_FRAME = COEFFS * TEMPLATE_DTYPE.itemsize
+
+
+def template(mfcc: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """Replay template of one take or segment.
+
+    Parameters
+    ----------
+    mfcc : (T, >= 13) array
+        Raw Meyda MFCC frames (int16 input scale), c0 first.
+    energy : (T,) array
+        Meyda energy of the same frames.
+
+    Returns
+    -------
+    (HEADER_ROWS + L, COEFFS) float16 array: row 0 the standard deviation of each of c1-c12 over the L
+    speech frames, row 1 their roughness (see module docstring), rows 2.. the smoothed c1-c12 of the L
+    speech frames (cepstral units, int16 scale). L <= T; 24 bytes per frame plus 48.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match, T is 0, or a value is not finite.
+    """
+    mfcc = np.asarray(mfcc, dtype=np.float64)
+    energy = np.asarray(energy, dtype=np.float64)
+    if mfcc.ndim != 2 or mfcc.shape[1] < COEFFS + 1 or energy.shape != (len(mfcc),) or len(mfcc) == 0:
+        raise ValueError(f"need mfcc (T, >= {COEFFS + 1}) and energy (T,), got {mfcc.shape} and {energy.shape}")
+    if not (np.all(np.isfinite(mfcc)) and np.all(np.isfinite(energy))):
+        raise ValueError("mfcc and energy must be finite")
+    mask = speech_mask(energy, DYNAMIC_RANGE_DB)
+    # Clip first: beyond float16's range a crafted value would become inf in the stored template.
+    x = np.clip(mfcc[mask] if mask.sum() >= 4 else mfcc, -_MAX_ABS, _MAX_ABS)[:, 1 : COEFFS + 1]
+    rough = np.sqrt(np.diff(x, 2, axis=0).var(axis=0) / 6.0) if len(x) > 3 else np.zeros(COEFFS)
+    out = np.vstack([x.std(axis=0), rough, _smooth(x)])
+    return np.clip(out, -_MAX_ABS, _MAX_ABS).astype(TEMPLATE_DTYPE)
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    """Moving average over SMOOTH_FRAMES frames along axis 0, renormalised at the edges. (L, D) -> (L, D)."""
+    c = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
+    lo, hi = _span(len(x))
+    return (c[hi] - c[lo]) / (hi - lo)[:, None]
+
+
+def _span(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last frame each smoothed frame of an n-frame utterance averages. (n,), (n,)."""
+    i = np.arange(n)
+    half = SMOOTH_FRAMES // 2
+    return np.maximum(i - half, 0), np.minimum(i + half + 1, n)
+
+
+def encode(tpl: np.ndarray) -> bytes:
+    """Bytes of a template (a version byte, then little-endian float16 row by row); ``decode`` inverts it."""
+    t = _check(tpl)
+    return bytes([_VERSION]) + np.ascontiguousarray(t, dtype=TEMPLATE_DTYPE).tobytes()
+
+
+def decode(blob: bytes) -> np.ndarray:
+    """Template from ``encode``'s bytes. (HEADER_ROWS + L, COEFFS) float16. ValueError if malformed."""
+    if len(blob) < 1 or blob[0] != _VERSION:
+        raise ValueError(f"not a version-{_VERSION} replay template")
+    body = blob[1:]
+    if len(body) % _TEMPLATE_BYTES_PER_FRAME:
+        raise ValueError(f"a template body is a multiple of {_TEMPLATE_BYTES_PER_FRAME} bytes, got {len(body)}")
+    return _check(np.frombuffer(body, dtype=TEMPLATE_DTYPE).reshape(-1, COEFFS))
+
+
+def _check(tpl: np.ndarray) -> np.ndarray:
+    t = np.asarray(tpl)
+    if t.ndim != 2 or t.shape[1] != COEFFS or len(t) < HEADER_ROWS + 1:
+        raise ValueError(f"a template is ({HEADER_ROWS} + L, {COEFFS}) with L >= 1, got {t.shape}")
+    if not np.all(np.isfinite(t)) or np.any(t[:HEADER_ROWS] < 0):
+        raise ValueError("a template holds finite values and non-negative statistics")
+    return t
+
+
+def replay_distance(query: np.ndarray, stored: np.ndarray) -> float:
+    """Distance (module docstring) from a segment's template to one stored template; ~0 for a copy.
+
+    Not symmetric: windows are cut from ``query``. Below ``REPLAY_THRESHOLD`` means a replay.
+    """
+    return float(nearest_many([query], [stored], np.zeros(1, int), np.zeros(1, int))[0])
+
+
+def nearest_many(
+    segment_templates: Sequence[np.ndarray],
+    stored_templates: Sequence[np.ndarray],
+    digits: np.ndarray,
+    stored_digits: np.ndarray,
+) -> np.ndarray:
+    """Distance from each segment to the closest stored template of the same digit.
+
+    Parameters
+    ----------
+    segment_templates : S templates, each (HEADER_ROWS + L_s, COEFFS)
+    stored_templates : N templates (the user's enrolment takes and earlier answer segments)
+    digits : (S,) int, the digit each segment answers
+    stored_digits : (N,) int, the digit of each stored template
+
+    Returns
+    -------
+    (S,) float64: ``replay_distance`` to the nearest same-digit stored template; +inf if there is none.
+    """
+    digits = np.asarray(digits).reshape(-1)
+    stored_digits = np.asarray(stored_digits).reshape(-1)
+    if len(digits) != len(segment_templates) or len(stored_digits) != len(stored_templates):
+        raise ValueError("one digit per template is needed")
+    out = np.full(len(segment_templates), np.inf)
+    # Only the stored templates of a prompted digit are ever compared: the others are not even decoded.
+    keep = np.flatnonzero(np.isin(stored_digits, digits))
+    if len(keep) == 0:
+        return out
+    bank = _Bank([np.asarray(stored_templates[i]) for i in keep])
+    for s, q in enumerate(segment_templates):
+        pick = np.flatnonzero(stored_digits[keep] == digits[s])
+        if len(pick):
+            out[s] = _distances(_check(q), bank, pick).min()
+    return out
+
+
+class _Bank:
+    """Stored templates padded to one array: frames (N, M, D) float64 (0 past each end, where ``pad``
+    (N, M) is +inf), their means (N, D), per-frame smoothing gains (N, M), standard deviations and
+    roughness (N, D)."""
+
+    def __init__(self, templates: list[np.ndarray]) -> None:
+        if any(t.ndim != 2 or t.shape[1] != COEFFS or len(t) < HEADER_ROWS + 1 for t in templates):
+            raise ValueError(f"a template is ({HEADER_ROWS} + L, {COEFFS}) with L >= 1")
+        self.length = np.array([len(t) - HEADER_ROWS for t in templates])
+        # One concatenation, then finiteness checked in bulk: per-template checks cost more than the DTW.
+        flat = np.concatenate(templates).astype(np.float32)
+        starts = np.cumsum(np.r_[0, self.length[:-1] + HEADER_ROWS])
+        head = flat[starts[:, None] + np.arange(HEADER_ROWS)[None, :]]  # (N, HEADER_ROWS, D)
+        if not np.all(np.isfinite(flat)) or np.any(head < 0):
+            raise ValueError("a template holds finite values and non-negative statistics")
+        self.std, self.rough = head[:, 0].astype(np.float64), head[:, 1].astype(np.float64)
+        m = int(self.length.max())
+        cols = np.arange(m)[None, :]
+        valid = cols < self.length[:, None]
+        rows = np.where(valid, starts[:, None] + HEADER_ROWS + cols, 0)
+        self.frames = np.where(valid[:, :, None], flat[rows], 0.0).astype(np.float64)
+        self.pad = np.where(valid, 0.0, np.inf)
+        self.gain = np.where(valid, 1.0 / np.maximum(_window_size(self.length[:, None], cols), 1), 0.0)
+        self.mean = self.frames.sum(axis=1) / self.length[:, None]
+
+
+def _window_size(n: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Frames the edge-renormalised average spans at frame i of an n-frame utterance (broadcasts)."""
+    half = SMOOTH_FRAMES // 2
+    return np.minimum(i + half + 1, n) - np.maximum(i - half, 0)
+
+
+def _gain(n: int) -> np.ndarray:
+    """Per smoothed frame, the fraction of a white noise's power the edge-renormalised average keeps. (n,)"""
+    return 1.0 / _window_size(np.array(n), np.arange(n))
+
+
+def _distances(query: np.ndarray, bank: _Bank, pick: np.ndarray) -> np.ndarray:
+    """``replay_distance`` from one query template to each stored template ``bank[pick]``. (len(pick),)"""
+    part, whole = _parts(query, bank, pick)
+    return np.minimum(part, WHOLE_SCALE * whole)
+
+
+def _parts(query: np.ndarray, bank: _Bank, pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best-window distance and whole-utterance mean-removed distance to each of ``bank[pick]``. 2 x (len(pick),)"""
+    qx = query[HEADER_ROWS:].astype(np.float64)
+    m = int(bank.length[pick].max())  # no columns that are padding for every candidate
+    weights, bias_q, bias_s = _pair_terms(query, bank.std[pick], bank.rough[pick], _gain(len(qx)), bank.gain[pick, :m])
+    off = bias_s - bank.pad[pick, :m]  # padding columns: +inf cost
+    part, centred = _costs(qx, bank.frames[pick, :m], bank.mean[pick], weights)
+    part -= bias_q[:, :, None] + off[:, None, :]
+    centred -= bias_q[:, :, None] + off[:, None, :]
+    width = min(len(qx), max(MIN_WINDOW, round(WINDOW_FRACTION * len(qx))))
+    return _subsequence(part, width), _subsequence(centred, len(qx))
+
+
+def _pair_terms(
+    query: np.ndarray, std: np.ndarray, rough: np.ndarray, gain_q: np.ndarray, gain_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficient weights (N, D) and the noise power to subtract per query frame (N, Lq) and stored frame (N, M).
+
+    Roughness one side has beyond ``ROUGHNESS_MARGIN`` times the other's is taken as added white noise
+    (variance ``extra``): it inflated that side's variance (removed before weighting) and adds
+    ``gain * extra`` to each smoothed frame's squared difference (subtracted).
+    """
+    qv, qr = query[0].astype(np.float64) ** 2, query[1].astype(np.float64) ** 2
+    sv, sr = std**2, rough**2
+    extra_q = np.maximum(qr[None, :] - ROUGHNESS_MARGIN * sr, 0.0)
+    extra_s = np.maximum(sr - ROUGHNESS_MARGIN * qr[None, :], 0.0)
+    shared = np.maximum((qv[None, :] - extra_q + sv - extra_s) / 2, 0.05 * (qv[None, :] + sv)) + 1e-6
+    weights = 1.0 / (shared + NOISE_DOWNWEIGHT * (extra_q + extra_s) / SMOOTH_FRAMES)
+    bias_q = (extra_q * weights).sum(axis=1)[:, None] * gain_q[None, :]
+    bias_s = (extra_s * weights).sum(axis=1)[:, None] * gain_s
+    return weights, bias_q, bias_s
+
+
+def _costs(qx: np.ndarray, frames: np.ndarray, means: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted squared frame differences (N, Lq, M) as they are and with each side's mean removed.
+
+    The centred costs follow from the plain ones (difference minus delta, delta = mean difference), so one
+    matrix product serves both. Returned as float32, the precision the alignment needs.
+    """
+    wq = qx[None, :, :] * weights[:, None, :]  # (N, Lq, D)
+    plain = (wq * qx[None]).sum(axis=2)[:, :, None] + np.einsum("nmd,nd->nm", frames**2, weights)[:, None, :]
+    plain -= 2.0 * np.matmul(wq, frames.transpose(0, 2, 1))
+    delta = qx.mean(axis=0)[None, :] - means  # (N, D)
+    wd = weights * delta
+    along_q = wq @ delta[:, :, None]  # (N, Lq, 1): w * delta . q_i
+    along_s = np.einsum("nmd,nd->nm", frames, wd)[:, None, :]  # (N, 1, M): w * delta . s_j
+    centred = plain - 2.0 * (along_q - along_s) + (wd * delta).sum(axis=1)[:, None, None]
+    return plain.astype(np.float32), centred.astype(np.float32)
+
+
+def _subsequence(cost: np.ndarray, width: int) -> np.ndarray:
+    """Best window of ``width`` query rows aligned to any stretch of stored columns. (N, Lq, M) -> (N,)
+
+    Each query row advances the stored column by 0, 1 or 2, never by 0 twice in a row (slopes 1/2..2),
+    so every path has exactly ``width`` cells and its mean cost needs no path-length normalisation.
+    ``d1``: best sum ending at a cell entered by an advance; ``d0``: entered by a repeat.
+    """
+    rows = np.lib.stride_tricks.sliding_window_view(cost, width, axis=1)  # (N, windows, M, width)
+    d1 = rows[..., 0].copy()
+    d0 = np.full_like(d1, np.inf)
+    before = np.full_like(d1, np.inf)
+    for k in range(1, width):
+        best = np.minimum(d0, d1)
+        before[..., 1] = best[..., 0]
+        np.minimum(best[..., 1:-1], best[..., :-2], out=before[..., 2:])
+        c = rows[..., k]
+        d0 = c + d1
+        d1 = c + before
+    total = np.minimum(d0, d1).min(axis=(1, 2)) / width
+    return np.sqrt(np.maximum(total, 0.0))
