@@ -48,6 +48,9 @@ MIN_WINDOW = 6  # frames; shorter windows let different takes match by chance
 ROUGHNESS_MARGIN = 1.3  # natural roughness differs between takes by up to about this factor
 NOISE_DOWNWEIGHT = 3.0  # coefficients with measured added noise count less (Wiener-like)
 _MAX_ABS = 60000.0  # float16 range
+_LIFTER = np.ones(COEFFS)
+_CELL_CAP = np.inf
+SEGMENTS = True
 _VERSION = 2
 # Threshold and whole-utterance scale: measured by benchmarks/replay_attacks.py on FSDD (RELIABILITY.md,
 # "Replay detection"), tuned on the development takes 6-24 only. Development genuine fresh takes (1140,
@@ -165,15 +168,13 @@ def nearest_many(
     if len(digits) != len(segment_templates) or len(stored_digits) != len(stored_templates):
         raise ValueError("one digit per template is needed")
     out = np.full(len(segment_templates), np.inf)
-    # Only the stored templates of a prompted digit are ever compared: the others are not even decoded.
-    keep = np.flatnonzero(np.isin(stored_digits, digits))
-    if len(keep) == 0:
-        return out
-    bank = _Bank([np.asarray(stored_templates[i]) for i in keep])
-    for s, q in enumerate(segment_templates):
-        pick = np.flatnonzero(stored_digits[keep] == digits[s])
-        if len(pick):
-            out[s] = _distances(_check(q), bank, pick).min()
+    # One bank per prompted digit: stored templates of other digits are never compared (nor checked).
+    for digit in np.unique(digits):
+        stored = [np.asarray(stored_templates[i]) for i in np.flatnonzero(stored_digits == digit)]
+        if stored:
+            bank = _Bank(stored)
+            for s in np.flatnonzero(digits == digit):
+                out[s] = _distances(_check(segment_templates[s]), bank).min()
     return out
 
 
@@ -187,20 +188,22 @@ class _Bank:
             raise ValueError(f"a template is ({HEADER_ROWS} + L, {COEFFS}) with L >= 1")
         self.length = np.array([len(t) - HEADER_ROWS for t in templates])
         # One concatenation, then finiteness checked in bulk: per-template checks cost more than the DTW.
-        flat = np.concatenate(templates).astype(np.float32)
-        starts = np.cumsum(np.r_[0, self.length[:-1] + HEADER_ROWS])
-        head = flat[starts[:, None] + np.arange(HEADER_ROWS)[None, :]]  # (N, HEADER_ROWS, D)
-        if not np.all(np.isfinite(flat)) or np.any(head < 0):
-            raise ValueError("a template holds finite values and non-negative statistics")
-        self.std, self.rough = head[:, 0].astype(np.float64), head[:, 1].astype(np.float64)
         m = int(self.length.max())
+        self.frames = np.zeros((len(templates), m, COEFFS))
+        head = np.empty((len(templates), HEADER_ROWS, COEFFS))
+        for i, t in enumerate(templates):
+            head[i] = t[:HEADER_ROWS]
+            self.frames[i, : self.length[i]] = t[HEADER_ROWS:]
+        # Finiteness checked once for the bank: per-template checks cost more than the alignment.
+        if not (np.all(np.isfinite(self.frames)) and np.all(np.isfinite(head))) or np.any(head < 0):
+            raise ValueError("a template holds finite values and non-negative statistics")
+        self.std, self.rough = head[:, 0], head[:, 1]
         cols = np.arange(m)[None, :]
         valid = cols < self.length[:, None]
-        rows = np.where(valid, starts[:, None] + HEADER_ROWS + cols, 0)
-        self.frames = np.where(valid[:, :, None], flat[rows], 0.0).astype(np.float64)
         self.pad = np.where(valid, 0.0, np.inf)
         self.gain = np.where(valid, 1.0 / np.maximum(_window_size(self.length[:, None], cols), 1), 0.0)
         self.mean = self.frames.sum(axis=1) / self.length[:, None]
+        self.steps = np.diff(self.frames, axis=1) * (valid[:, 1:, None])
 
 
 def _window_size(n: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -214,21 +217,21 @@ def _gain(n: int) -> np.ndarray:
     return 1.0 / _window_size(np.array(n), np.arange(n))
 
 
-def _distances(query: np.ndarray, bank: _Bank, pick: np.ndarray) -> np.ndarray:
-    """``replay_distance`` from one query template to each stored template ``bank[pick]``. (len(pick),)"""
-    part, whole = _parts(query, bank, pick)
+def _distances(query: np.ndarray, bank: _Bank) -> np.ndarray:
+    """``replay_distance`` from one query template to each stored template of ``bank``. (N,)"""
+    part, whole = _parts(query, bank)
     return np.minimum(part, WHOLE_SCALE * whole)
 
 
-def _parts(query: np.ndarray, bank: _Bank, pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best-window distance and whole-utterance mean-removed distance to each of ``bank[pick]``. 2 x (len(pick),)"""
+def _parts(query: np.ndarray, bank: _Bank) -> tuple[np.ndarray, np.ndarray]:
+    """Best-window distance and whole-utterance mean-removed distance to each template of ``bank``. 2 x (N,)"""
     qx = query[HEADER_ROWS:].astype(np.float64)
-    m = int(bank.length[pick].max())  # no columns that are padding for every candidate
-    weights, bias_q, bias_s = _pair_terms(query, bank.std[pick], bank.rough[pick], _gain(len(qx)), bank.gain[pick, :m])
-    off = bias_s - bank.pad[pick, :m]  # padding columns: +inf cost
-    part, centred = _costs(qx, bank.frames[pick, :m], bank.mean[pick], weights)
+    weights, bias_q, bias_s = _pair_terms(query, bank.std, bank.rough, _gain(len(qx)), bank.gain)
+    off = bias_s - bank.pad  # padding columns: +inf cost
+    part, centred = _costs(qx, bank.frames, bank.steps, bank.mean, weights)
     part -= bias_q[:, :, None] + off[:, None, :]
     centred -= bias_q[:, :, None] + off[:, None, :]
+    np.minimum(part, _CELL_CAP, out=part)
     width = min(len(qx), max(MIN_WINDOW, round(WINDOW_FRACTION * len(qx))))
     return _subsequence(part, width), _subsequence(centred, len(qx))
 
@@ -247,17 +250,23 @@ def _pair_terms(
     extra_q = np.maximum(qr[None, :] - ROUGHNESS_MARGIN * sr, 0.0)
     extra_s = np.maximum(sr - ROUGHNESS_MARGIN * qr[None, :], 0.0)
     shared = np.maximum((qv[None, :] - extra_q + sv - extra_s) / 2, 0.05 * (qv[None, :] + sv)) + 1e-6
-    weights = 1.0 / (shared + NOISE_DOWNWEIGHT * (extra_q + extra_s) / SMOOTH_FRAMES)
+    weights = _LIFTER / (shared + NOISE_DOWNWEIGHT * (extra_q + extra_s) / SMOOTH_FRAMES)
     bias_q = (extra_q * weights).sum(axis=1)[:, None] * gain_q[None, :]
     bias_s = (extra_s * weights).sum(axis=1)[:, None] * gain_s
     return weights, bias_q, bias_s
 
 
-def _costs(qx: np.ndarray, frames: np.ndarray, means: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted squared frame differences (N, Lq, M) as they are and with each side's mean removed.
+def _costs(
+    qx: np.ndarray, frames: np.ndarray, steps: np.ndarray, means: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted squared distances (N, Lq, M) from each query frame to each stored frame, as they are and
+    with each side's mean removed.
 
-    The centred costs follow from the plain ones (difference minus delta, delta = mean difference), so one
-    matrix product serves both. Returned as float32, the precision the alignment needs.
+    The distance to stored frame j is taken to the nearest point of the segment from frame j to frame
+    j + 1 (``steps``: (N, M - 1, D) differences, 0 where j + 1 is past the end): audio re-framed by part of
+    a hop, or frames interpolated, fall between stored frames. The centred costs follow from the plain
+    ones (difference minus delta, delta = mean difference), so the matrix products serve both.
+    Returned as float32, the precision the alignment needs.
     """
     wq = qx[None, :, :] * weights[:, None, :]  # (N, Lq, D)
     plain = (wq * qx[None]).sum(axis=2)[:, :, None] + np.einsum("nmd,nd->nm", frames**2, weights)[:, None, :]
@@ -267,7 +276,21 @@ def _costs(qx: np.ndarray, frames: np.ndarray, means: np.ndarray, weights: np.nd
     along_q = wq @ delta[:, :, None]  # (N, Lq, 1): w * delta . q_i
     along_s = np.einsum("nmd,nd->nm", frames, wd)[:, None, :]  # (N, 1, M): w * delta . s_j
     centred = plain - 2.0 * (along_q - along_s) + (wd * delta).sum(axis=1)[:, None, None]
+    if SEGMENTS and frames.shape[1] > 1:
+        ws = steps * weights[:, None, :]
+        size = (ws * steps).sum(axis=2)[:, None, :]  # (N, 1, M - 1): |step|^2
+        # towards: (q_i - s_j) . step_j, for the plain and for the centred differences
+        towards = np.matmul(wq, steps.transpose(0, 2, 1)) - (ws * frames[:, :-1]).sum(axis=2)[:, None, :]
+        shift = np.einsum("nmd,nd->nm", steps, wd)[:, None, :]
+        plain[..., :-1] = _onto_segment(plain[..., :-1], towards, size)
+        centred[..., :-1] = _onto_segment(centred[..., :-1], towards - shift, size)
     return plain.astype(np.float32), centred.astype(np.float32)
+
+
+def _onto_segment(cost: np.ndarray, towards: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Squared distance to the nearest point s_j + t step_j, t in [0, 1], given the squared distance to s_j."""
+    t = np.clip(np.divide(towards, size, out=np.zeros_like(towards), where=size > 0), 0.0, 1.0)
+    return cost - t * (2.0 * towards - t * size)
 
 
 def _subsequence(cost: np.ndarray, width: int) -> np.ndarray:
