@@ -179,7 +179,7 @@ def timing(templates: dict, repeats: int = 30) -> dict[str, float]:
         segs = [templates[probe[i]] for i in rng.choice(len(probe), 5, replace=False)]
         segment_digits = rng.integers(0, 10, 5)
         t0, c0 = time.perf_counter(), time.process_time()
-        replay.nearest_many(segs, [replay.decode(b) for b in blobs], segment_digits, digits)
+        replay.nearest_many(segs, replay.decode_many(blobs), segment_digits, digits)
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - t0)
     per_digit = np.bincount(digits, minlength=10)
