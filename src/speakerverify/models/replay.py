@@ -142,7 +142,7 @@ def decode_many(blobs: Sequence[bytes]) -> list[np.ndarray]:
     starts = np.cumsum([0, *rows[:-1]])
     if not np.all(np.isfinite(flat)) or np.any(flat[(starts[:, None] + np.arange(HEADER_ROWS)).ravel()] < 0):
         raise ValueError("a template holds finite values and non-negative statistics")
-    return np.split(flat, starts[1:]) if len(blobs) else []
+    return [flat[a : a + r] for a, r in zip(starts, rows, strict=True)]
 
 
 def _check(tpl: np.ndarray) -> np.ndarray:
@@ -197,7 +197,7 @@ def nearest_many(
 
 
 class _Bank:
-    """Stored templates padded to one array: frames (N, M, D) float64 (0 past each end, where ``pad``
+    """Stored templates padded to one array: frames (N, M, D) float32 (0 past each end, where ``pad``
     (N, M) is +inf), their means (N, D), per-frame smoothing gains (N, M), standard deviations and
     roughness (N, D)."""
 
@@ -220,8 +220,9 @@ class _Bank:
         valid = cols < self.length[:, None]
         self.pad = np.where(valid, 0.0, np.inf)
         self.gain = np.where(valid, 1.0 / np.maximum(_window_size(self.length[:, None], cols), 1), 0.0)
-        self.mean = self.frames.sum(axis=1) / self.length[:, None]
-        self.steps = np.diff(self.frames, axis=1) * (valid[:, 1:, None])
+        self.mean = (self.frames.sum(axis=1) / self.length[:, None]).astype(np.float32)
+        self.steps = (np.diff(self.frames, axis=1) * (valid[:, 1:, None])).astype(np.float32)
+        self.frames = self.frames.astype(np.float32)
 
 
 def _window_size(n: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -243,12 +244,13 @@ def _distances(query: np.ndarray, bank: _Bank) -> np.ndarray:
 
 def _parts(query: np.ndarray, bank: _Bank) -> tuple[np.ndarray, np.ndarray]:
     """Best-window distance and whole-utterance mean-removed distance to each template of ``bank``. 2 x (N,)"""
-    qx = query[HEADER_ROWS:].astype(np.float64)
+    qx = query[HEADER_ROWS:].astype(np.float32)
     weights, bias_q, bias_s = _pair_terms(query, bank.std, bank.rough, _gain(len(qx)), bank.gain)
     off = bias_s - bank.pad  # padding columns: +inf cost
     part, centred = _costs(qx, bank.frames, bank.steps, bank.mean, weights)
-    part -= bias_q[:, :, None] + off[:, None, :]
-    centred -= bias_q[:, :, None] + off[:, None, :]
+    shift = (bias_q[:, :, None] + off[:, None, :]).astype(np.float32)
+    part -= shift
+    centred -= shift
     np.minimum(part, CELL_CAP, out=part)
     width = min(len(qx), max(MIN_WINDOW, round(WINDOW_FRACTION * len(qx))))
     return _subsequence(part, width), _subsequence(centred, len(qx))
@@ -277,38 +279,45 @@ def _pair_terms(
 def _costs(
     qx: np.ndarray, frames: np.ndarray, steps: np.ndarray, means: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted squared distances (N, Lq, M) from each query frame to each stored frame, as they are and
-    with each side's mean removed.
+    """Weighted squared distances (N, Lq, M) float32 from each query frame to each stored frame, as they are
+    and with each side's mean removed.
 
     The distance to stored frame j is taken to the nearest point of the segment from frame j to frame
     j + 1 (``steps``: (N, M - 1, D) differences, 0 where j + 1 is past the end): audio re-framed by part of
     a hop, or frames interpolated, fall between stored frames. The centred costs follow from the plain
-    ones (difference minus delta, delta = mean difference), so the matrix products serve both.
-    Returned as float32, the precision the alignment needs.
+    ones (difference minus delta, delta = mean difference), so the matrix products serve both. float32
+    throughout (half the memory traffic); both sides are first shifted by the query's mean so the
+    expansion |q|^2 + |s|^2 - 2 q.s does not cancel large numbers.
     """
-    wq = qx[None, :, :] * weights[:, None, :]  # (N, Lq, D)
-    plain = (wq * qx[None]).sum(axis=2)[:, :, None] + np.einsum("nmd,nd->nm", frames**2, weights)[:, None, :]
-    plain -= 2.0 * np.matmul(wq, frames.transpose(0, 2, 1))
-    delta = qx.mean(axis=0)[None, :] - means  # (N, D)
-    wd = weights * delta
+    centre = qx.mean(axis=0)
+    qx, frames = qx - centre, frames - centre  # padding frames become -centre: masked by ``pad`` later
+    w = weights.astype(np.float32)
+    wq = qx[None, :, :] * w[:, None, :]  # (N, Lq, D)
+    plain = np.matmul(wq, frames.transpose(0, 2, 1))
+    plain *= -2.0
+    plain += (wq * qx[None]).sum(axis=2)[:, :, None]
+    plain += np.einsum("nmd,nd->nm", frames * frames, w)[:, None, :]
+    delta = -(means - centre)  # (N, D): query mean (now 0) minus stored mean
+    wd = w * delta
     along_q = wq @ delta[:, :, None]  # (N, Lq, 1): w * delta . q_i
     along_s = np.einsum("nmd,nd->nm", frames, wd)[:, None, :]  # (N, 1, M): w * delta . s_j
     centred = plain - 2.0 * (along_q - along_s) + (wd * delta).sum(axis=1)[:, None, None]
     if frames.shape[1] > 1:
-        ws = steps * weights[:, None, :]
+        ws = steps * w[:, None, :]
         size = (ws * steps).sum(axis=2)[:, None, :]  # (N, 1, M - 1): |step|^2
         # towards: (q_i - s_j) . step_j, for the plain and for the centred differences
         towards = np.matmul(wq, steps.transpose(0, 2, 1)) - (ws * frames[:, :-1]).sum(axis=2)[:, None, :]
-        shift = np.einsum("nmd,nd->nm", steps, wd)[:, None, :]
-        plain[..., :-1] = _onto_segment(plain[..., :-1], towards, size)
-        centred[..., :-1] = _onto_segment(centred[..., :-1], towards - shift, size)
-    return plain.astype(np.float32), centred.astype(np.float32)
+        _onto_segment(plain[..., :-1], towards, size)
+        towards -= np.einsum("nmd,nd->nm", steps, wd)[:, None, :]
+        _onto_segment(centred[..., :-1], towards, size)
+    return plain, centred
 
 
-def _onto_segment(cost: np.ndarray, towards: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Squared distance to the nearest point s_j + t step_j, t in [0, 1], given the squared distance to s_j."""
-    t = np.clip(np.divide(towards, size, out=np.zeros_like(towards), where=size > 0), 0.0, 1.0)
-    return cost - t * (2.0 * towards - t * size)
+def _onto_segment(cost: np.ndarray, towards: np.ndarray, size: np.ndarray) -> None:
+    """In place: squared distance to the nearest point s_j + t step_j, t in [0, 1], from that to s_j."""
+    t = towards / np.maximum(size, 1e-12)  # a zero step has towards = 0, so t = 0
+    np.clip(t, 0.0, 1.0, out=t)
+    cost -= t * (2.0 * towards - t * size)
 
 
 def _subsequence(cost: np.ndarray, width: int) -> np.ndarray:
@@ -321,13 +330,14 @@ def _subsequence(cost: np.ndarray, width: int) -> np.ndarray:
     rows = np.lib.stride_tricks.sliding_window_view(cost, width, axis=1)  # (N, windows, M, width)
     d1 = rows[..., 0].copy()
     d0 = np.full_like(d1, np.inf)
+    best = np.empty_like(d1)
     before = np.full_like(d1, np.inf)
     for k in range(1, width):
-        best = np.minimum(d0, d1)
+        np.minimum(d0, d1, out=best)
         before[..., 1] = best[..., 0]
         np.minimum(best[..., 1:-1], best[..., :-2], out=before[..., 2:])
         c = rows[..., k]
-        d0 = c + d1
-        d1 = c + before
+        np.add(c, d1, out=d0)  # a repeat must follow an advance
+        np.add(c, before, out=d1)
     total = np.minimum(d0, d1).min(axis=(1, 2)) / width
     return np.sqrt(np.maximum(total, 0.0))
