@@ -15,13 +15,15 @@ Template (``template``), from the raw Meyda frames of one take or segment:
   the average keeps the time course and divides added noise power by up to 5;
 * two statistics rows first: each coefficient's standard deviation over the raw speech frames (sets the
   per-pair coefficient weights) and its roughness, the standard deviation of the second difference over
-  sqrt(6) (for white noise of variance s^2 that is s; natural frames are smooth at 10 ms, so it mostly
-  measures added noise).
+  sqrt(6) (for white noise of variance s^2 that is s; natural frames are rough too, about 0.1-0.4 of
+  the variance on FSDD, so only roughness one side has beyond the other's is taken as added noise).
 
 Distance (``replay_distance``): a pair's frame cost is the weighted squared difference of the smoothed
 frames, weights 1 / (the coefficient's variance shared by both), minus the power that *extra* roughness
 of one side (beyond ``ROUGHNESS_MARGIN`` times the other's) leaves after the average: added noise is
-measured and subtracted instead of being counted as a difference. Windows of a third of the query's
+measured and subtracted instead of being counted as a difference. A query frame is compared with the
+nearest point between two consecutive stored frames (re-framing by part of a hop lands between them), and
+a frame's cost is capped at ``CELL_CAP`` (so window distances are at most 1). Windows of a third of the query's
 frames (at least ``MIN_WINDOW``), at every start, are aligned to any stretch of the stored frames
 (subsequence DTW: open begin and end on the stored side; each query frame advances the stored side by
 0, 1 or 2 frames, never 0 twice, so slopes 1/2..2); the distance is the root of the mean frame cost of
