@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models import replay
+from ..models import replay_v1 as replay
 from ..storage import fingerprints
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ..models import replay
+from ..models import replay_v1 as replay
 from .tables import ReplayFingerprint, Utterance, utcnow
 from .utterances import utterance_arrays
 
