@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -21,7 +22,6 @@ from typing import Any
 
 import _paths  # noqa: F401  (tests/ on sys.path, for support)
 
-from speakerverify.models import replay
 from support import pgserver, reliability
 from support.fuzz import fuzz_api
 from support.shared_data import FSDD
@@ -68,22 +68,6 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp_name:
         tmp = Path(tmp_name)
 
-        # Replay threshold: the FSDD measurement (no server).
-        measure = _timed("replay distances on FSDD", reliability.replay_fsdd, corpus, None, 10 if quick else 50)
-        g_fig = reliability.Figure(
-            "FSDD genuine takes checked against all of their speaker's other takes",
-            tried=measure["takes"],
-            handled=measure["takes"] - measure["genuine_flagged"],
-            lost=measure["genuine_flagged"],
-        )
-        resent = [v for v in measure["variants"].values() if v["resent"]]
-        r_fig = reliability.Figure(
-            "FSDD re-sent takes (6 variants of every take) against the original",
-            tried=sum(v["n"] for v in resent),
-            handled=sum(v["caught"] for v in resent),
-            lost=sum(v["n"] - v["caught"] for v in resent),
-        )
-        figures += [g_fig, r_fig]
 
         # Replay and splice over HTTP, SQLite.
         wd = tmp / "replay"
@@ -150,14 +134,22 @@ def main() -> int:
         print(fuzz.summary())
 
     elapsed = time.monotonic() - started
-    args.out.write_text(render(figures, measure, fuzz, elapsed, quick, args.examples))
+    _write_keeping_replay(args.out, render(figures, fuzz, elapsed, quick, args.examples))
     print(f"wrote {args.out} ({elapsed:.0f} s)")
     return 0 if all(f.ok for f in figures) and not fuzz.failures and not fuzz.server_errors else 1
 
 
-def render(
-    figures: list[reliability.Figure], m: dict[str, Any], fuzz: Any, elapsed: float, quick: bool, examples: int
-) -> str:
+def _write_keeping_replay(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, keeping the replay section ``benchmarks/replay_attacks.py`` wrote there."""
+    old = path.read_text() if path.exists() else ""
+    found = re.search(r"^## Replay detection.*?(?=^## |\Z)", old, re.S | re.M)
+    if found:
+        text = text.replace("## What each check does", found.group(0).rstrip() + "\n\n## What each check does", 1)
+    path.write_text(text)
+
+
+def render(figures: list[reliability.Figure], fuzz: Any, elapsed: float, quick: bool, examples: int) -> str:
+    """RELIABILITY.md but for its replay section, which ``benchmarks/replay_attacks.py`` writes."""
     lines = [
         "# Reliability and security figures",
         "",
@@ -183,38 +175,6 @@ def render(
         f"{len(fuzz.failures)} schema/content-type violations; statuses {dict(sorted(fuzz.statuses.items()))} |"
     )
     lines += [
-        "",
-        "## Replay distance and threshold",
-        "",
-        "Fingerprint (`models/replay.py`): the utterance's speech frames (within 30 dB of its loudest), "
-        "Meyda cepstra c1-c12 (c0 dropped: level-independent), mean-normalised, resampled to 32 frames, "
-        "float16: 768 bytes per take or segment. Distance: DTW with the steps (1,1), (1,2), (2,1) over the "
-        "per-frame RMS difference of the 12 coefficients, normalised by the path weight (n + m): the mean "
-        "RMS cepstral difference along the best alignment. The service compares each segment with every "
-        "fingerprint of the user (stored takes and earlier segments): an O(N) frame-aligned distance picks "
-        f"the {replay.NEAREST_K} closest, DTW decides (DTW <= aligned distance, so an unwarped near-copy is "
-        "never missed).",
-        "",
-        f"Measured on FSDD ({len(m['speakers'])} speakers, {m['takes']} takes, takes 0-"
-        f"{m['takes'] // len(m['speakers']) // 10 - 1} of every digit): the nearest other take of the same "
-        f"speaker (any digit) is at least **{m['genuine_min']:.2f}** away (1st percentile "
-        f"{m['genuine_p1']:.2f}, median {m['genuine_median']:.2f}). Threshold **{m['threshold']}**: "
-        f"{m['genuine_flagged']} genuine takes flagged.",
-        "",
-        "| variant of a take, against the original | max distance | median | caught at the threshold |",
-        "|---|---|---|---|",
-    ]
-    for name, v in m["variants"].items():
-        kind = "" if v["resent"] else " (edited, not a re-send)"
-        lines.append(f"| {name}{kind} | {v['max']:.3f} | {v['median']:.3f} | {v['caught']} of {v['n']} |")
-    lines += [
-        "",
-        "Re-sent segments (identical, re-encoded, level-shifted, padded with silence, or with small numeric "
-        "noise) are all caught with a wide margin on both sides. Segments whose speech frames were edited "
-        "(cut, decimated) are caught only partly: an attacker who edits captured features beyond about 5% "
-        "noise can evade the fingerprint, and so can one who replays *audio* through a microphone (new "
-        "frame phase, new channel). The fingerprint is a defence against re-sent feature uploads and "
-        "splices of stored takes; liveness against recorded audio is out of its reach.",
         "",
         "## What each check does",
         "",

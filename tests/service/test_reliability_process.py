@@ -53,15 +53,6 @@ def test_replay_and_splice_over_http(tmp_path: Path, corpus: str) -> None:
         _check(reliability.replay_over_api(procs[0].base, corpus, "nicolas", rounds=4))
 
 
-def test_replay_threshold_separates_fsdd_takes(corpus: str) -> None:
-    """The measurement behind REPLAY_THRESHOLD, on one speaker (RELIABILITY.md has all six)."""
-    m = reliability.replay_fsdd(corpus, speakers=["yweweler"], takes=25)
-    assert m["genuine_flagged"] == 0 and m["genuine_min"] > m["threshold"]
-    for name, v in m["variants"].items():
-        if v["resent"]:
-            assert v["caught"] == v["n"], (name, v)
-
-
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors_or_schema_violations(tmp_path: Path) -> None:
     with reliability.servers(tmp_path, 1, None, login_max_failures_per_address=0) as procs:

@@ -75,10 +75,37 @@ def test_dropping_the_unused_take_stats_keeps_takes_and_fingerprints(empty_datab
         new = users.NewUser("m@example.org", "x", "mig", None, None, "1")
         uid = users.create_user(s, new).id
         utt = utterances.add_utterance(s, uid, 4, "mfcc-8k-v1", np.ones((20, 13)), np.ones(20))
-        fingerprints.add(s, uid, 4, replay.fingerprint(np.ones((20, 13)), np.ones(20)), utterance_id=utt.id)
+        fingerprints.add(s, uid, 4, replay.template(np.ones((20, 13)), np.ones(20)), utterance_id=utt.id)
     migrate.upgrade(empty_database)
     with empty_database.engine.connect() as conn:
         assert "stats" not in {c["name"] for c in inspect(conn).get_columns("utterances")}
     with empty_database.read_session() as s:
         assert s.scalar(select(func.count()).select_from(Utterance)) == 1
         assert s.scalar(select(func.count()).select_from(ReplayFingerprint)) == 1
+
+
+def test_v1_fingerprints_become_replay_templates(empty_database: Database) -> None:
+    """0008 rebuilds take fingerprints as v2 templates from the stored frames and drops answer ones."""
+    import uuid
+
+    import numpy as np
+    from sqlalchemy import select
+
+    from speakerverify.models import replay
+    from speakerverify.storage import users, utterances
+    from speakerverify.storage.tables import ReplayFingerprint
+
+    migrate.upgrade(empty_database, "0007")
+    rng = np.random.default_rng(0)
+    mfcc, energy = rng.normal(0, 30, (40, 13)), rng.uniform(1e6, 1e9, 40)
+    with empty_database.write_session() as s:
+        uid = users.create_user(s, users.NewUser("v@example.org", "x", "vee", None, None, "1")).id
+        utt = utterances.add_utterance(s, uid, 2, "mfcc-8k-v1", mfcc, energy)
+        s.add(ReplayFingerprint(user_id=uid, utterance_id=utt.id, digit=2, fingerprint=b"\0" * 768))
+        s.add(ReplayFingerprint(user_id=uid, challenge_id=uuid.uuid4(), digit=2, fingerprint=b"\0" * 768))
+    migrate.upgrade(empty_database)
+    with empty_database.read_session() as s:
+        rows = s.execute(select(ReplayFingerprint.utterance_id, ReplayFingerprint.fingerprint)).all()
+    assert [r[0] for r in rows] == [utt.id]
+    expected = replay.template(mfcc.astype(np.float32), energy.astype(np.float32))
+    np.testing.assert_array_equal(replay.decode(rows[0][1]), expected)

@@ -26,7 +26,6 @@ import numpy as np
 from sqlalchemy import select
 
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
-from speakerverify.models import replay
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage import speaker_models, utterances
 from speakerverify.storage.db import Database
@@ -478,60 +477,6 @@ def replay_over_api(base: str, corpus: str, speaker: str, rounds: int) -> Figure
             handled += caught
             lost += not caught
     return Figure("replay and splice over the API (fresh answers interleaved)", tried, handled, lost, counts)
-
-
-def replay_fsdd(corpus: str, speakers: list[str] | None = None, takes: int = 50) -> dict[str, Any]:
-    """The measurement behind REPLAY_THRESHOLD: genuine nearest-neighbour distances among one speaker's
-    different takes (every digit), and the distances of re-sent variants to their original."""
-    names = sorted({p.name.split("_")[1] for p in Path(corpus).glob("*.wav")})
-    speakers = speakers or names
-    rng = np.random.default_rng(0)
-    genuine: list[float] = []
-    variants: dict[str, list[float]] = {}
-    for spk in speakers:
-        keys = [(d, t) for d in range(10) for t in range(takes)]
-        fps = np.stack([replay.fingerprint(*take(corpus, spk, d, t)) for d, t in keys])
-        for i in range(len(keys)):
-            genuine.append(replay.nearest(fps[i], np.delete(fps, i, axis=0)))
-        for i, (d, t) in enumerate(keys):
-            m, e = take(corpus, spk, d, t)
-            quiet_m, quiet_e = np.repeat(m[np.argmin(e)][None], 10, 0), np.full(10, e.max() * 1e-5, dtype=e.dtype)
-            resent = {
-                "identical": (m, e),
-                "float16 re-encoded": (m.astype(np.float16).astype(np.float32), e),
-                "level -6 dB": (m - 5.0 * np.eye(m.shape[1])[0][None], e * 0.25),
-                "silence padded": (np.vstack([quiet_m, m, quiet_m]), np.r_[quiet_e, e, quiet_e]),
-                "noise 1% of coefficient std": (m + rng.normal(0, 0.01 * m.std(0), m.shape), e),
-                "noise 5% of coefficient std": (m + rng.normal(0, 0.05 * m.std(0), m.shape), e),
-            }
-            edited = {
-                "2 speech frames cut at each end": (m[2:-2], e[2:-2]),
-                "every 10th frame dropped": (np.delete(m, np.s_[::10], 0), np.delete(e, np.s_[::10])),
-            }
-            for name, (mm, ee) in {**resent, **edited}.items():
-                variants.setdefault(name, []).append(replay.nearest(replay.fingerprint(mm, ee), fps[i][None]))
-    g = np.array(genuine)
-    thr = replay.REPLAY_THRESHOLD
-    resent_names = list(variants)[:6]
-    return {
-        "speakers": speakers,
-        "takes": len(g),
-        "threshold": thr,
-        "genuine_min": float(g.min()),
-        "genuine_p1": float(np.percentile(g, 1)),
-        "genuine_median": float(np.median(g)),
-        "genuine_flagged": int((g < thr).sum()),
-        "variants": {
-            k: {
-                "max": float(np.max(v)),
-                "median": float(np.median(v)),
-                "caught": int((np.array(v) < thr).sum()),
-                "n": len(v),
-                "resent": k in resent_names,
-            }
-            for k, v in variants.items()
-        },
-    }
 
 
 def count_segments(database_url: str) -> int:

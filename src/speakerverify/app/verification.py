@@ -108,7 +108,7 @@ def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[D
         raise _not_ready(ctx, user_id)
     if calib is None:
         calib = calibrate(ctx, user_id)
-    fps = [replay_maths.fingerprint(s.mfcc, s.energy) for s in segments]
+    fps = [replay_maths.template(s.mfcc, s.energy) for s in segments]
     found = replay.distances(prompted, fps, before)
     feats = [postprocess(s.mfcc, s.energy, rt.post) for s in segments]
     answer = score_answer(

@@ -190,11 +190,11 @@ def nearest_many(
     out = np.full(len(segment_templates), np.inf)
     # One bank per prompted digit: stored templates of other digits are never compared (nor checked).
     for digit in np.unique(digits):
-        stored = [np.asarray(stored_templates[i]) for i in np.flatnonzero(stored_digits == digit)]
+        stored = [np.asarray(stored_templates[int(i)]) for i in np.flatnonzero(stored_digits == digit)]
         if stored:
             bank = _Bank(stored)
             for s in np.flatnonzero(digits == digit):
-                out[s] = _distances(_check(segment_templates[s]), bank).min()
+                out[s] = _distances(_check(segment_templates[int(s)]), bank).min()
     return out
 
 

@@ -1,4 +1,5 @@
-"""Replay fingerprints of a user's enrolment takes and verification segments."""
+"""Replay templates of a user's enrolment takes and verification segments (``models.replay``; variable
+length, about 24 bytes per speech frame)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ..models import replay_v1 as replay
+from ..models import replay
 from .tables import ReplayFingerprint, Utterance, utcnow
 from .utterances import utterance_arrays
 
@@ -53,16 +54,10 @@ def add_many(
     )
 
 
-def _stack(fps: list[np.ndarray]) -> np.ndarray:
-    if not fps:
-        return np.zeros((0, replay.FP_FRAMES, replay.FP_COEFFS), dtype=replay.FP_DTYPE)
-    return np.stack(fps)
-
-
 def user_fingerprints_with_ids(
     session: Session, user_id: uuid.UUID, digits: list[int] | None = None
-) -> tuple[np.ndarray, np.ndarray, set[int]]:
-    """The user's fingerprints (N, FP_FRAMES, FP_COEFFS), of ``digits`` only if given; their digits (N,);
+) -> tuple[list[np.ndarray], np.ndarray, set[int]]:
+    """The user's templates (N of them), of ``digits`` only if given; their digits (N,);
     and the ids of the stored ones, so that a later transaction can fetch only what was added since
     (``fingerprints_not_in``). Takes stored before fingerprints existed are fingerprinted on the fly."""
     stmt = select(ReplayFingerprint.id, ReplayFingerprint.digit, ReplayFingerprint.fingerprint).where(
@@ -76,20 +71,20 @@ def user_fingerprints_with_ids(
         stmt = stmt.where(ReplayFingerprint.digit.in_(digits))
         takes = takes.where(Utterance.digit.in_(digits))
     rows = session.execute(stmt).all()
-    fps = [replay.decode(blob) for _, _, blob in rows]
+    fps = replay.decode_many([blob for _, _, blob in rows])
     of_digit = [int(d) for _, d, _ in rows]
     for row in session.scalars(takes):
-        fps.append(replay.fingerprint(*utterance_arrays(row)))
+        fps.append(replay.template(*utterance_arrays(row)))
         of_digit.append(row.digit)
-    return _stack(fps), np.array(of_digit, dtype=int), {int(i) for i, _, _ in rows}
+    return fps, np.array(of_digit, dtype=int), {int(i) for i, _, _ in rows}
 
 
 def fingerprints_not_in(
     session: Session, user_id: uuid.UUID, digits: list[int], seen: set[int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The user's stored fingerprints of ``digits`` whose ids are not in ``seen``, and their digits (ids
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The user's stored templates of ``digits`` whose ids are not in ``seen``, and their digits (ids
     only are scanned first; ids are not committed in order on PostgreSQL, so "above the largest seen"
-    could miss one). ((N, FP_FRAMES, FP_COEFFS), (N,))"""
+    could miss one). (N templates, (N,))"""
     ids = (
         set(
             session.scalars(
@@ -101,8 +96,8 @@ def fingerprints_not_in(
         - seen
     )
     if not ids:
-        return _stack([]), np.zeros(0, dtype=int)
+        return [], np.zeros(0, dtype=int)
     rows = session.execute(
         select(ReplayFingerprint.digit, ReplayFingerprint.fingerprint).where(ReplayFingerprint.id.in_(sorted(ids)))
     ).all()
-    return _stack([replay.decode(b) for _, b in rows]), np.array([int(d) for d, _ in rows], dtype=int)
+    return replay.decode_many([b for _, b in rows]), np.array([int(d) for d, _ in rows], dtype=int)

@@ -300,7 +300,7 @@ class ReplayFingerprint(Base):
     utterance_id: Mapped[int | None] = mapped_column(ForeignKey("utterances.id", ondelete="CASCADE"), index=True)
     challenge_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     digit: Mapped[int] = mapped_column(SmallInteger)
-    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)  # (32, 12) float16 little-endian
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)  # models.replay.encode: a version byte + float16 rows
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # An answer reads the fingerprints of its prompted digits only (service/replay.py).
