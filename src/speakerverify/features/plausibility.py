@@ -1,0 +1,415 @@
+"""Could these raw frames have come from real audio through Meyda at this configuration?
+
+Every feature value reaches the server from a browser and may be crafted. This module
+answers, from the raw Meyda frames alone (mfcc (T, n_mfcc), energy (T,)), whether they are
+physically possible and speech-like, and if not why; the service answers 422 ``not_speech``.
+
+Tests, cheapest first; the first that fails gives the reason:
+
+1. **range**: energies and each coefficient within bounds derived from the configuration;
+2. **consistency**: per frame, some log-mel vector in range produces the 13 coefficients,
+   and the frame energy is large enough for c0 (both exact physics: no real frame fails);
+3. **energy_gap**: energy not far above what c0 implies (measured on speech, with margin);
+4. **degenerate**: the speech frames are not constant, repeated or exact ramps;
+5. **ubm**: the post-processed speech frames look like speech to the UBM: not too many
+   below its log-likelihood floor, nor too many implausibly close to its means.
+
+Derivation of the bounds
+------------------------
+Notation: frame x (N = frame_size samples) at input scale, |x_n| <= A, where A =
+``input_scale * peak`` and ``peak`` (default 2, i.e. 6 dB of headroom) allows for browser
+resampling overshoot of a clipped full-scale signal. Window w (periodic Hamming), y = w x.
+Meyda's energy is E = sum_n y_n^2, so
+
+    0 <= E <= E_max = A^2 sum_n w_n^2                     (= 101.73 A^2 for N = 256).
+
+Power spectrum P_k = |Y_k|^2, k = 0 .. N/2 - 1 (Meyda drops the Nyquist bin). Parseval:
+sum_{k=0}^{N-1} |Y_k|^2 = N E, and bins k and N - k are equal for real y, so
+sum_{k=1}^{N/2-1} P_k = (N E - P_0 - P_{N/2}) / 2 <= N E / 2. Meyda's triangles have peak 1
+and overlap so that every bin's column sum h_k = sum_j H_jk is <= 1, and bin 0 (DC) has
+h_0 = 0 (the first triangle rises from 0 at bin 0). Hence the band powers B_j = sum_k H_jk P_k
+satisfy B_j >= 0 and sum_j B_j <= N E / 2 <= N E_max / 2, so each log-mel value is
+
+    0 <= L_j = ln(1 + B_j) <= L_max = ln(1 + N E_max / 2)   (30.27 at A = 32768, 31.66 at 2x).
+
+MFCCs are Meyda's DCT-II without normalisation, c_k = sum_j D_kj L_j with
+D_kj = 2 cos(pi k (2 j + 1) / (2 M)), M = mel_bands. Over the box [0, L_max]^M the extremes are
+c_k in [L_max sum_j min(0, D_kj), L_max sum_j max(0, D_kj)]; c0 in [0, 2 M L_max] (1,456).
+
+Consistency: the 13 coefficients are 13 of the M outputs of an orthogonal-row transform of L,
+so the question is whether the affine set {L : D L = c} meets the box [0, L_max]^M. It is solved
+by alternating projections (exact projection on the affine set, clipping on the box), all frames
+at once, then exactly (bounded least squares) for any frame the fast pass leaves above tolerance.
+Tolerance: the binary wire form carries float16 MFCCs (unit roundoff 2^-11), so the true L of a
+real frame leaves a residual ||D L - c||_2 <= 2^-11 ||c||_2 plus float32 noise; a frame is refused
+when the smallest residual over the box exceeds 2^-10 ||c||_2 + 0.01 (twice that, plus 0.01).
+
+c0 and energy: c0 / 2 = sum_j ln(1 + B_j) <= M ln(1 + sum_j B_j / M) (concavity of ln) and
+sum_j B_j <= N E / 2, so with the gap g = ln(1 + N E / (2 M)) - c0 / (2 M), every real frame has
+g >= 0. Refused when g < -0.05 (float16 on c0 moves c0 / 2M by <= 2^-11 L_max = 0.016, float16
+on ln(1 + E) moves the log term by < 0.02). The gap's other side has no exact bound (DC and
+out-of-band power reach E but no mel band: a pure DC frame has g ~ 24), so it is a measured one:
+speech frames at every tested gain and noise have g < ~9.1 on speechocean762; frames above
+``ENERGY_GAP_MAX`` are refused only when they are more than ``ENERGY_GAP_FRACTION`` of the
+speech frames.
+
+The empirical thresholds (``Thresholds``) were tuned by ``benchmarks/plausibility.py`` on
+speechocean762 (speech and its silences, clean, with white and pink noise, at -40 to 0 dBFS)
+and are reported there on all of FSDD, held out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy.optimize import lsq_linear
+
+from .config import FeatureConfig
+from .meyda import hamming_window, mel_filterbank
+from .postprocess import DEFAULT_POST, PostConfig, postprocess, speech_mask
+
+FLOAT16_UNIT = 2.0**-11  # unit roundoff of float16, the wire form's MFCC type
+CONSISTENCY_REL = 2 * FLOAT16_UNIT  # of ||c||_2; twice the float16 error of a real frame
+CONSISTENCY_ABS = 0.01  # float32 noise of Meyda's log-mel and DCT is ~1e-4
+C0_ENERGY_TOL = 0.05  # in ln units; float16 on c0 and on ln(1 + E) move the gap by < 0.04
+RANGE_REL = 1e-3  # relative slack on the range bounds for float16 / float32 rounding
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Limits any real frame obeys at a configuration (see the module docstring).
+
+    Attributes
+    ----------
+    peak_abs : float
+        Largest |sample| at input scale, A.
+    energy_max : float
+        E_max = A^2 sum w^2, Meyda energy units (input scale squared).
+    logmel_max : float
+        L_max = ln(1 + N E_max / 2), natural-log units.
+    coef_lo, coef_hi : (n_mfcc,) float64
+        Extremes of each coefficient over log-mel vectors in [0, L_max]^M.
+    dct : (n_mfcc, M) float64
+        Meyda's DCT-II rows (scale 2, not orthonormal).
+    """
+
+    peak_abs: float
+    energy_max: float
+    logmel_max: float
+    coef_lo: np.ndarray
+    coef_hi: np.ndarray
+    dct: np.ndarray
+
+    @property
+    def affine_pinv(self) -> np.ndarray:
+        """D^+ = D^T (D D^T)^-1, (M, n_mfcc): the minimum-norm log-mel vector of some coefficients."""
+        return np.linalg.pinv(self.dct)
+
+
+@lru_cache(maxsize=8)
+def bounds(config: FeatureConfig, peak: float = 2.0) -> Bounds:
+    """Bounds of raw frames at ``config`` for samples within ``peak`` x full scale (2 = 6 dB headroom)."""
+    n, m = config.frame_size, config.mel_bands
+    window = hamming_window(n).astype(np.float64)
+    bank = mel_filterbank(max(m, config.n_mfcc), config.sample_rate, n)
+    # The derivation needs bin 0 outside every band and column sums <= 1; check, do not assume.
+    if bank[:, 0].any() or bank.sum(axis=0).max() > 1 + 1e-9:
+        raise ValueError("the filterbank does not have the shape the bounds were derived for")
+    peak_abs = config.input_scale * peak
+    energy_max = peak_abs**2 * float(np.sum(window**2))
+    logmel_max = float(np.log1p(n * energy_max / 2))
+    j = np.arange(m)
+    dct = 2 * np.cos(np.pi * np.arange(config.n_mfcc)[:, None] * (2 * j[None] + 1) / (2 * m))
+    coef_lo = logmel_max * np.minimum(dct, 0).sum(axis=1)
+    coef_hi = logmel_max * np.maximum(dct, 0).sum(axis=1)
+    return Bounds(peak_abs, energy_max, logmel_max, coef_lo, coef_hi, dct)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Measured limits (``benchmarks/plausibility.py`` on speechocean762; see SECURITY.md).
+
+    Attributes
+    ----------
+    energy_gap_max : float
+        ln units; speech frames above it are "too much energy for their c0".
+    energy_gap_fraction : float
+        Refuse when more than this fraction of the speech frames are above ``energy_gap_max``.
+    ubm_floor, ubm_ceiling : float
+        Per-frame UBM log-likelihood (nats, post-processed frames): the dev data's 0.1% and
+        99.9% quantiles.
+    floor_fraction, ceiling_fraction : float
+        Refuse when more than this fraction of speech frames are below the floor / above the ceiling.
+    linear_fraction : float
+        Refuse when more than this fraction of speech frames continue an exact ramp.
+    min_distinct_fraction : float
+        Refuse when fewer than this fraction of the speech frames are distinct.
+    ubm_id : str
+        The UBM the floor and ceiling were measured under; another UBM skips the ubm test
+        (its log-likelihoods live on another scale) until the benchmark is re-run for it.
+    """
+
+    energy_gap_max: float = 12.0
+    energy_gap_fraction: float = 0.25
+    ubm_floor: float = -75.0
+    ubm_ceiling: float = -25.0
+    floor_fraction: float = 0.5
+    ceiling_fraction: float = 0.5
+    linear_fraction: float = 0.2
+    min_distinct_fraction: float = 0.5
+    ubm_id: str = "speechocean762-8k-256-mfcc-8k-v1-c1-12-d-dd-30db-cmn-v1"
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer of :func:`check`.
+
+    ok : bool; reason : str or None, one sentence naming the test and the frame when it fails;
+    test : the failing test's name ("range", "consistency", "energy_gap", "degenerate", "ubm")
+    or None; details : the measured quantities of every test that ran (floats and ints).
+    """
+
+    ok: bool
+    reason: str | None = None
+    test: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def range_fault(mfcc: np.ndarray, energy: np.ndarray, b: Bounds) -> str | None:
+    """The first frame outside the configuration's bounds, described; None if all are inside.
+
+    mfcc (T, n_mfcc) and energy (T,) raw Meyda frames.
+    """
+    slack = RANGE_REL * b.coef_hi[0]  # float rounding of the largest value, c0 near its maximum
+    bad_e = np.flatnonzero((energy < 0) | (energy > b.energy_max * (1 + RANGE_REL)))
+    if len(bad_e):
+        t = int(bad_e[0])
+        return f"frame {t}: energy {energy[t]:.4g} outside [0, {b.energy_max:.4g}]"
+    outside = (mfcc < b.coef_lo - slack) | (mfcc > b.coef_hi + slack)
+    if outside.any():
+        t, k = (int(i) for i in np.argwhere(outside)[0])
+        return f"frame {t}: c{k} = {mfcc[t, k]:.4g} outside [{b.coef_lo[k]:.1f}, {b.coef_hi[k]:.1f}]"
+    return None
+
+
+def logmel_residuals(mfcc: np.ndarray, b: Bounds, iterations: int = 40) -> np.ndarray:
+    """Upper bounds on min over L in [0, L_max]^M of ||D L - c||_2, per frame, by alternating projections.
+
+    Parameters
+    ----------
+    mfcc : (T, n_mfcc) raw coefficients c.
+    iterations : int
+        Rounds of (affine projection, clip); stops early once every frame is within tolerance.
+
+    Returns
+    -------
+    (T,) residual norms in coefficient units of the best box point found (>= the true minimum).
+    """
+    c = np.asarray(mfcc, dtype=np.float64)
+    pinv = b.affine_pinv
+    # Projection on {L : D L = c} is L - D^+ (D L - c) = (I - D^+ D) L + D^+ c.
+    null_proj_t = (np.eye(pinv.shape[0]) - pinv @ b.dct).T
+    base = c @ pinv.T
+    logmel = np.clip(base, 0.0, b.logmel_max)
+    resid = np.linalg.norm(logmel @ b.dct.T - c, axis=1)
+    tol = consistency_tolerance(c)
+    # Most real frames are done here (their clipped minimum-norm spectrum is already in the box);
+    # only the rest, typically a few per cent near the box's faces, are iterated.
+    todo = np.flatnonzero(resid > tol)
+    for _ in range(iterations):
+        if len(todo) == 0:
+            break
+        logmel[todo] = np.clip(logmel[todo] @ null_proj_t + base[todo], 0.0, b.logmel_max)
+        resid[todo] = np.linalg.norm(logmel[todo] @ b.dct.T - c[todo], axis=1)
+        todo = todo[resid[todo] > tol[todo]]
+    return resid
+
+
+def consistency_tolerance(mfcc: np.ndarray) -> np.ndarray:
+    """Largest residual a real frame can show, (T,): twice float16's error on c, plus float32 noise."""
+    return CONSISTENCY_REL * np.linalg.norm(mfcc, axis=1) + CONSISTENCY_ABS
+
+
+def exact_residual(coefs: np.ndarray, b: Bounds) -> float:
+    """min over L in [0, L_max]^M of ||D L - c||_2 for one frame's coefficients (n_mfcc,), by BVLS."""
+    res = lsq_linear(b.dct, np.asarray(coefs, dtype=np.float64), bounds=(0.0, b.logmel_max), method="bvls")
+    return float(np.linalg.norm(b.dct @ res.x - coefs))
+
+
+def consistency_fault(mfcc: np.ndarray, b: Bounds) -> tuple[str | None, float]:
+    """First frame whose coefficients no log-mel vector in range produces; None if there is none.
+
+    Returns (description or None, the largest residual / tolerance ratio seen by the fast pass).
+    The fast pass only gives upper bounds, so a frame it leaves above tolerance is re-solved
+    exactly before it is blamed (the fast pass never refuses on its own).
+    """
+    c = np.asarray(mfcc, dtype=np.float64)
+    if len(c) == 0:
+        return None, 0.0
+    tol = consistency_tolerance(c)
+    ratio = logmel_residuals(c, b) / tol
+    for t in np.flatnonzero(ratio > 1):
+        exact = exact_residual(c[t], b)
+        if exact > tol[t]:
+            return (
+                f"frame {int(t)}: no log-mel spectrum in [0, {b.logmel_max:.2f}]^{b.dct.shape[1]} has these "
+                f"coefficients (residual {exact:.3g} > {tol[t]:.3g})",
+                float(ratio.max()),
+            )
+    return None, float(ratio.max())
+
+
+def energy_gap(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """g = ln(1 + N E / (2 M)) - c0 / (2 M) per frame, (T,) natural-log units; >= 0 for real frames."""
+    m = config.mel_bands
+    return np.log1p(config.frame_size * np.asarray(energy, dtype=np.float64) / (2 * m)) - mfcc[:, 0] / (2 * m)
+
+
+def linear_frames(mfcc: np.ndarray) -> np.ndarray:
+    """Frames that continue an exact ramp (or a constant) of all coefficients, (T,) bool.
+
+    Frame t is flagged when every c_k[t+1] - 2 c_k[t] + c_k[t-1] vanishes up to float16 rounding
+    (4 units of the largest of the three values, plus 1e-3): a straight line in 13 dimensions over
+    three 10 ms frames, which sound does not make. The first and last frames are never flagged.
+    """
+    c = np.asarray(mfcc, dtype=np.float64)
+    flags = np.zeros(len(c), dtype=bool)
+    if len(c) < 3:
+        return flags
+    second = np.abs(c[2:] - 2 * c[1:-1] + c[:-2])
+    scale = np.maximum(np.maximum(np.abs(c[2:]), np.abs(c[1:-1])), np.abs(c[:-2]))
+    flags[1:-1] = np.all(second <= 4 * FLOAT16_UNIT * scale + 1e-3, axis=1)
+    return flags
+
+
+def degenerate_fault(mfcc: np.ndarray, mask: np.ndarray, th: Thresholds) -> tuple[str | None, dict[str, float]]:
+    """Constant, repeated or ramp-like speech frames. mfcc (T, n_mfcc); mask (T,) the speech frames."""
+    speech = np.asarray(mfcc, dtype=np.float64)[mask]
+    n = len(speech)
+    if n == 0:
+        return None, {"distinct_fraction": 1.0, "linear_fraction": 0.0}
+    # float16 rounding first, so that frames differing only by wire rounding count as one.
+    distinct = len(np.unique(speech.astype(np.float16), axis=0)) / n
+    linear = float(linear_frames(mfcc)[mask].mean())
+    info = {"distinct_fraction": distinct, "linear_fraction": linear}
+    if distinct < th.min_distinct_fraction:
+        return f"only {distinct:.0%} of the {n} speech frames are distinct", info
+    if linear > th.linear_fraction:
+        return f"{linear:.0%} of the speech frames continue an exact ramp or constant", info
+    return None, info
+
+
+def ubm_fault(
+    mfcc: np.ndarray, energy: np.ndarray, ubm: Any, th: Thresholds, post: PostConfig
+) -> tuple[str | None, dict[str, float]]:
+    """Speech frames the UBM finds unlike speech: too many below its floor or above its ceiling.
+
+    ``ubm`` is a :class:`speakerverify.models.ubm.UBM` (duck-typed: ``.gmm``). Frames are
+    post-processed as for scoring, then scored by the full mixture (nats per frame).
+    """
+    from ..models.gmm import frame_log_likelihood  # models depends on features, not the reverse
+
+    feats = postprocess(mfcc, energy, post)
+    if len(feats) == 0:
+        return None, {"below_floor": 0.0, "above_ceiling": 0.0}
+    ll = frame_log_likelihood(ubm.gmm, feats)
+    below, above = float(np.mean(ll < th.ubm_floor)), float(np.mean(ll > th.ubm_ceiling))
+    info = {"below_floor": below, "above_ceiling": above, "median_ll": float(np.median(ll))}
+    if below > th.floor_fraction:
+        return f"{below:.0%} of the speech frames are below the UBM floor ({th.ubm_floor:.1f} nats)", info
+    if above > th.ceiling_fraction:
+        return f"{above:.0%} of the speech frames sit on the UBM means (above {th.ubm_ceiling:.1f} nats)", info
+    return None, info
+
+
+@lru_cache(maxsize=1)
+def _default_ubm() -> Any:
+    from ..models.ubm import load_default_ubm
+
+    return load_default_ubm()
+
+
+def _physics(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> Verdict | None:
+    """Tests 1 and 2, which no real frame can fail: a refusing Verdict, or None."""
+    b = bounds(config)
+    fault = range_fault(mfcc, energy, b)
+    if fault:
+        return Verdict(False, f"range: {fault}", "range")
+    gap = energy_gap(mfcc, energy, config)
+    low = np.flatnonzero(gap < -C0_ENERGY_TOL)
+    if len(low):
+        t = int(low[0])
+        return Verdict(
+            False,
+            f"consistency: frame {t}: energy {energy[t]:.4g} is too small for c0 = {mfcc[t, 0]:.4g}",
+            "consistency",
+            {"energy_gap_min": float(gap.min())},
+        )
+    fault, ratio = consistency_fault(mfcc, b)
+    if fault:
+        return Verdict(False, f"consistency: {fault}", "consistency", {"residual_ratio_max": ratio})
+    return None
+
+
+def check(
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    config: FeatureConfig,
+    ubm: Any = None,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    post: PostConfig = DEFAULT_POST,
+) -> Verdict:
+    """Could these frames come from real int16-scale audio through Meyda at ``config``, and be speech?
+
+    Parameters
+    ----------
+    mfcc : (T, n_mfcc) array
+        Raw Meyda MFCCs of one take or one answer segment, as received (after the wire checks:
+        finite values, non-negative energies).
+    energy : (T,) array
+        Raw Meyda energies (input scale squared).
+    config : FeatureConfig
+        The configuration the frames claim (the service's).
+    ubm : speakerverify.models.ubm.UBM, optional
+        The service's UBM; None loads the shipped default. A UBM other than
+        ``thresholds.ubm_id`` skips the ubm test (noted in ``details["ubm"]``).
+    thresholds, post
+        Measured limits, and the post-processing the UBM sees.
+
+    Returns
+    -------
+    Verdict
+        ``ok`` False with ``reason`` "<test>: ..." for the first failing test.
+    """
+    mfcc = np.asarray(mfcc, dtype=np.float64)
+    energy = np.asarray(energy, dtype=np.float64)
+    refused = _physics(mfcc, energy, config)
+    if refused:
+        return refused
+    mask = speech_mask(energy, post.dynamic_range_db)
+    gap = energy_gap(mfcc, energy, config)[mask]
+    details: dict[str, Any] = {"speech_frames": int(mask.sum())}
+    details["energy_gap_high"] = float(np.mean(gap > thresholds.energy_gap_max)) if len(gap) else 0.0
+    if details["energy_gap_high"] > thresholds.energy_gap_fraction:
+        reason = f"{details['energy_gap_high']:.0%} of the speech frames carry more energy than their c0 allows"
+        return Verdict(False, f"energy_gap: {reason}", "energy_gap", details)
+    fault, info = degenerate_fault(mfcc, mask, thresholds)
+    details.update(info)
+    if fault:
+        return Verdict(False, f"degenerate: {fault}", "degenerate", details)
+    ubm = _default_ubm() if ubm is None else ubm
+    if ubm.ubm_id != thresholds.ubm_id:
+        details["ubm"] = f"skipped: thresholds were measured for {thresholds.ubm_id}"
+        return Verdict(True, None, None, details)
+    fault, info = ubm_fault(mfcc, energy, ubm, thresholds, post)
+    details.update(info)
+    if fault:
+        return Verdict(False, f"ubm: {fault}", "ubm", details)
+    return Verdict(True, None, None, details)
