@@ -130,36 +130,50 @@ def bounds(config: FeatureConfig, peak: float = 2.0) -> Bounds:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Measured limits (``benchmarks/plausibility.py`` on speechocean762; see SECURITY.md).
+    """Measured limits: extremes of speechocean762 (dev) with margin; ``benchmarks/plausibility.py``
+    prints the dev extremes they come from and the held-out FSDD values (SECURITY.md).
 
     Attributes
     ----------
     energy_gap_max : float
-        ln units; speech frames above it are "too much energy for their c0".
+        ln units; a speech frame above it has "more energy than its c0 allows" (dev max 7.6).
     energy_gap_fraction : float
         Refuse when more than this fraction of the speech frames are above ``energy_gap_max``.
-    ubm_floor, ubm_ceiling : float
-        Per-frame UBM log-likelihood (nats, post-processed frames): the dev data's 0.1% and
-        99.9% quantiles.
-    floor_fraction, ceiling_fraction : float
-        Refuse when more than this fraction of speech frames are below the floor / above the ceiling.
+    energy_gap_std_max : float
+        ln units; the gap's spread over the speech frames. It follows the spectral shape, which
+        changes slowly; energies borrowed from another take make it jump (dev max 1.4).
     linear_fraction : float
-        Refuse when more than this fraction of speech frames continue an exact ramp.
+        Refuse when more than this fraction of speech frames continue an exact ramp (dev max 0).
     min_distinct_fraction : float
-        Refuse when fewer than this fraction of the speech frames are distinct.
+        Refuse when fewer than this fraction of the speech frames have distinct c1-c12, or distinct
+        energies (dev min 1.0).
+    smoothness_max : float
+        Von Neumann ratio of c1-c12 over the speech frames, sum |c_t - c_t-1|^2 / (2 sum |c_t - mean|^2):
+        1 for frames independent in time, small for real frames, which overlap by 69% (dev max 0.17).
+    ubm_floor, ubm_ceiling : float
+        Per-frame UBM log-likelihood (nats, post-processed frames): dev's 0.1% and 99.9% quantiles.
+    floor_fraction, ceiling_fraction : float
+        Refuse when more than this fraction of speech frames are below the floor (dev max 0.07) /
+        above the ceiling (dev max 0.08).
+    spread_max : float
+        Largest ratio of a static coefficient's spread over the speech frames to the UBM's global
+        spread of that dimension (dev max 1.8).
     ubm_id : str
-        The UBM the floor and ceiling were measured under; another UBM skips the ubm test
-        (its log-likelihoods live on another scale) until the benchmark is re-run for it.
+        The UBM the ubm thresholds were measured under; another UBM skips the ubm test (its
+        log-likelihoods live on another scale) until the benchmark is re-run for it.
     """
 
-    energy_gap_max: float = 12.0
-    energy_gap_fraction: float = 0.25
-    ubm_floor: float = -75.0
-    ubm_ceiling: float = -25.0
-    floor_fraction: float = 0.5
-    ceiling_fraction: float = 0.5
-    linear_fraction: float = 0.2
+    energy_gap_max: float = 10.0
+    energy_gap_fraction: float = 0.2
+    energy_gap_std_max: float = 2.0
+    linear_fraction: float = 0.1
     min_distinct_fraction: float = 0.5
+    smoothness_max: float = 0.6
+    ubm_floor: float = -113.2
+    ubm_ceiling: float = -63.5
+    floor_fraction: float = 0.3
+    ceiling_fraction: float = 0.2
+    spread_max: float = 2.6
     ubm_id: str = "speechocean762-8k-256-mfcc-8k-v1-c1-12-d-dd-30db-cmn-v1"
 
 
@@ -198,12 +212,25 @@ def range_fault(mfcc: np.ndarray, energy: np.ndarray, b: Bounds) -> str | None:
     return None
 
 
-def logmel_residuals(mfcc: np.ndarray, b: Bounds, iterations: int = 40) -> np.ndarray:
-    """Upper bounds on min over L in [0, L_max]^M of ||D L - c||_2, per frame, by alternating projections.
+def logmel_ceiling(energy: np.ndarray, config: FeatureConfig, b: Bounds) -> np.ndarray:
+    """Each frame's largest possible log-mel value, (T,): min(L_max, ln(1 + N E / 2) + 0.05).
+
+    Every band power is at most sum_{k>=1} P_k <= N E / 2 of that frame; 0.05 covers float16 on
+    ln(1 + E) (which moves ln(1 + N E / 2) by < 0.013).
+    """
+    e = np.asarray(energy, dtype=np.float64)
+    return np.minimum(b.logmel_max, np.log1p(config.frame_size * e / 2) + C0_ENERGY_TOL)
+
+
+def logmel_residuals(
+    mfcc: np.ndarray, b: Bounds, ceiling: np.ndarray | None = None, iterations: int = 40
+) -> np.ndarray:
+    """Upper bounds on min over L in [0, u_t]^M of ||D L - c||_2, per frame, by alternating projections.
 
     Parameters
     ----------
     mfcc : (T, n_mfcc) raw coefficients c.
+    ceiling : (T,) per-frame upper bound u_t on log-mel values (:func:`logmel_ceiling`); L_max if None.
     iterations : int
         Rounds of (affine projection, clip); stops early once every frame is within tolerance.
 
@@ -216,7 +243,8 @@ def logmel_residuals(mfcc: np.ndarray, b: Bounds, iterations: int = 40) -> np.nd
     # Projection on {L : D L = c} is L - D^+ (D L - c) = (I - D^+ D) L + D^+ c.
     null_proj_t = (np.eye(pinv.shape[0]) - pinv @ b.dct).T
     base = c @ pinv.T
-    logmel = np.clip(base, 0.0, b.logmel_max)
+    upper = np.full((len(c), 1), b.logmel_max) if ceiling is None else np.asarray(ceiling, dtype=np.float64)[:, None]
+    logmel = np.clip(base, 0.0, upper)
     resid = np.linalg.norm(logmel @ b.dct.T - c, axis=1)
     tol = consistency_tolerance(c)
     # Most real frames are done here (their clipped minimum-norm spectrum is already in the box);
@@ -225,7 +253,7 @@ def logmel_residuals(mfcc: np.ndarray, b: Bounds, iterations: int = 40) -> np.nd
     for _ in range(iterations):
         if len(todo) == 0:
             break
-        logmel[todo] = np.clip(logmel[todo] @ null_proj_t + base[todo], 0.0, b.logmel_max)
+        logmel[todo] = np.clip(logmel[todo] @ null_proj_t + base[todo], 0.0, upper[todo])
         resid[todo] = np.linalg.norm(logmel[todo] @ b.dct.T - c[todo], axis=1)
         todo = todo[resid[todo] > tol[todo]]
     return resid
@@ -236,14 +264,17 @@ def consistency_tolerance(mfcc: np.ndarray) -> np.ndarray:
     return CONSISTENCY_REL * np.linalg.norm(mfcc, axis=1) + CONSISTENCY_ABS
 
 
-def exact_residual(coefs: np.ndarray, b: Bounds) -> float:
-    """min over L in [0, L_max]^M of ||D L - c||_2 for one frame's coefficients (n_mfcc,), by BVLS."""
-    res = lsq_linear(b.dct, np.asarray(coefs, dtype=np.float64), bounds=(0.0, b.logmel_max), method="bvls")
+def exact_residual(coefs: np.ndarray, b: Bounds, ceiling: float | None = None) -> float:
+    """min over L in [0, u]^M of ||D L - c||_2 for one frame's coefficients (n_mfcc,), by BVLS; u = L_max if None."""
+    upper = b.logmel_max if ceiling is None else float(ceiling)
+    res = lsq_linear(b.dct, np.asarray(coefs, dtype=np.float64), bounds=(0.0, max(upper, 1e-12)), method="bvls")
     return float(np.linalg.norm(b.dct @ res.x - coefs))
 
 
-def consistency_fault(mfcc: np.ndarray, b: Bounds) -> tuple[str | None, float]:
+def consistency_fault(mfcc: np.ndarray, b: Bounds, ceiling: np.ndarray | None = None) -> tuple[str | None, float]:
     """First frame whose coefficients no log-mel vector in range produces; None if there is none.
+
+    ``ceiling`` (T,): each frame's largest log-mel value (:func:`logmel_ceiling`); L_max if None.
 
     Returns (description or None, the largest residual / tolerance ratio seen by the fast pass).
     The fast pass only gives upper bounds, so a frame it leaves above tolerance is re-solved
@@ -253,12 +284,13 @@ def consistency_fault(mfcc: np.ndarray, b: Bounds) -> tuple[str | None, float]:
     if len(c) == 0:
         return None, 0.0
     tol = consistency_tolerance(c)
-    ratio = logmel_residuals(c, b) / tol
+    upper = np.full(len(c), b.logmel_max) if ceiling is None else np.asarray(ceiling, dtype=np.float64)
+    ratio = logmel_residuals(c, b, upper) / tol
     for t in np.flatnonzero(ratio > 1):
-        exact = exact_residual(c[t], b)
+        exact = exact_residual(c[t], b, upper[t])
         if exact > tol[t]:
             return (
-                f"frame {int(t)}: no log-mel spectrum in [0, {b.logmel_max:.2f}]^{b.dct.shape[1]} has these "
+                f"frame {int(t)}: no log-mel spectrum in [0, {upper[t]:.2f}]^{b.dct.shape[1]} has these "
                 f"coefficients (residual {exact:.3g} > {tol[t]:.3g})",
                 float(ratio.max()),
             )
@@ -269,6 +301,26 @@ def energy_gap(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> n
     """g = ln(1 + N E / (2 M)) - c0 / (2 M) per frame, (T,) natural-log units; >= 0 for real frames."""
     m = config.mel_bands
     return np.log1p(config.frame_size * np.asarray(energy, dtype=np.float64) / (2 * m)) - mfcc[:, 0] / (2 * m)
+
+
+def energy_fault(
+    mfcc: np.ndarray, energy: np.ndarray, mask: np.ndarray, config: FeatureConfig, th: Thresholds
+) -> tuple[str | None, dict[str, float]]:
+    """The measured side of the c0-energy relation, over the speech frames ``mask`` (T,) bool:
+    not too many frames far above c0's energy, and a gap that follows the spectrum, not another take."""
+    gap = energy_gap(mfcc, energy, config)[mask]
+    if len(gap) == 0:
+        return None, {}
+    info = {"energy_gap_high": float(np.mean(gap > th.energy_gap_max)), "energy_gap_std": float(gap.std())}
+    if info["energy_gap_high"] > th.energy_gap_fraction:
+        return f"{info['energy_gap_high']:.0%} of the speech frames carry more energy than their c0 allows", info
+    if info["energy_gap_std"] > th.energy_gap_std_max:
+        return (
+            f"energy and c0 disagree from frame to frame (gap spread {info['energy_gap_std']:.2f} > "
+            f"{th.energy_gap_std_max})",
+            info,
+        )
+    return None, info
 
 
 def linear_frames(mfcc: np.ndarray) -> np.ndarray:
@@ -288,20 +340,46 @@ def linear_frames(mfcc: np.ndarray) -> np.ndarray:
     return flags
 
 
-def degenerate_fault(mfcc: np.ndarray, mask: np.ndarray, th: Thresholds) -> tuple[str | None, dict[str, float]]:
-    """Constant, repeated or ramp-like speech frames. mfcc (T, n_mfcc); mask (T,) the speech frames."""
-    speech = np.asarray(mfcc, dtype=np.float64)[mask]
-    n = len(speech)
+def smoothness(mfcc: np.ndarray, mask: np.ndarray) -> float:
+    """Von Neumann ratio of c1.. over the speech frames (``Thresholds.smoothness_max``); 0 if undefined.
+
+    mfcc (T, n_mfcc); mask (T,) bool. Differences are taken only between adjacent speech frames.
+    """
+    c = np.asarray(mfcc, dtype=np.float64)[:, 1:]
+    speech = c[mask]
+    pairs = mask[1:] & mask[:-1]
+    if len(speech) < 3 or not pairs.any():
+        return 0.0
+    step = np.sum(np.diff(c, axis=0)[pairs] ** 2) / pairs.sum()
+    spread = 2 * np.sum((speech - speech.mean(axis=0)) ** 2) / len(speech)
+    return float(step / spread) if spread > 0 else float("inf")
+
+
+def degenerate_fault(
+    mfcc: np.ndarray, energy: np.ndarray, mask: np.ndarray, th: Thresholds
+) -> tuple[str | None, dict[str, float]]:
+    """Speech frames no microphone makes: none at all, repeated, exact ramps, or unrelated in time.
+
+    mfcc (T, n_mfcc); energy (T,); mask (T,) bool, the speech frames.
+    """
+    n = int(mask.sum())
     if n == 0:
-        return None, {"distinct_fraction": 1.0, "linear_fraction": 0.0}
+        return "no frame has any energy (digital silence)", {}
     # float16 rounding first, so that frames differing only by wire rounding count as one.
-    distinct = len(np.unique(speech.astype(np.float16), axis=0)) / n
-    linear = float(linear_frames(mfcc)[mask].mean())
-    info = {"distinct_fraction": distinct, "linear_fraction": linear}
-    if distinct < th.min_distinct_fraction:
-        return f"only {distinct:.0%} of the {n} speech frames are distinct", info
-    if linear > th.linear_fraction:
-        return f"{linear:.0%} of the speech frames continue an exact ramp or constant", info
+    distinct = len(np.unique(mfcc[mask, 1:].astype(np.float16), axis=0)) / n
+    distinct_e = len(np.unique(np.log1p(energy[mask]).astype(np.float16))) / n
+    info = {
+        "distinct_fraction": min(distinct, distinct_e),
+        "linear_fraction": float(linear_frames(mfcc)[mask].mean()),
+        "smoothness": smoothness(mfcc, mask),
+    }
+    if info["distinct_fraction"] < th.min_distinct_fraction:
+        what = "c1-c12" if distinct <= distinct_e else "energies"
+        return f"only {info['distinct_fraction']:.0%} of the {n} speech frames have distinct {what}", info
+    if info["linear_fraction"] > th.linear_fraction:
+        return f"{info['linear_fraction']:.0%} of the speech frames continue an exact ramp or constant", info
+    if info["smoothness"] > th.smoothness_max:
+        return f"frames unrelated in time (smoothness ratio {info['smoothness']:.2f} > {th.smoothness_max})", info
     return None, info
 
 
@@ -320,12 +398,26 @@ def ubm_fault(
         return None, {"below_floor": 0.0, "above_ceiling": 0.0}
     ll = frame_log_likelihood(ubm.gmm, feats)
     below, above = float(np.mean(ll < th.ubm_floor)), float(np.mean(ll > th.ubm_ceiling))
+    n_static = post.n_static
+    spread = feats[:, :n_static].std(axis=0) / global_std(ubm.gmm)[:n_static]
     info = {"below_floor": below, "above_ceiling": above, "median_ll": float(np.median(ll))}
+    info["spread_max"] = float(spread.max())
+    if info["spread_max"] > th.spread_max:
+        k = int(np.argmax(spread)) + int(post.drop_c0)
+        return f"c{k} varies {info['spread_max']:.1f}x as much as speech does (limit {th.spread_max})", info
     if below > th.floor_fraction:
         return f"{below:.0%} of the speech frames are below the UBM floor ({th.ubm_floor:.1f} nats)", info
     if above > th.ceiling_fraction:
         return f"{above:.0%} of the speech frames sit on the UBM means (above {th.ubm_ceiling:.1f} nats)", info
     return None, info
+
+
+def global_std(gmm: Any) -> np.ndarray:
+    """Standard deviation of each dimension under the whole mixture, (D,):
+    var = sum_c w_c (var_c + mu_c^2) - (sum_c w_c mu_c)^2."""
+    w = gmm.weights[:, None]
+    mean = np.sum(w * gmm.means, axis=0)
+    return np.sqrt(np.sum(w * (gmm.variances + gmm.means**2), axis=0) - mean**2)
 
 
 @lru_cache(maxsize=1)
@@ -351,7 +443,7 @@ def _physics(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> Ver
             "consistency",
             {"energy_gap_min": float(gap.min())},
         )
-    fault, ratio = consistency_fault(mfcc, b)
+    fault, ratio = consistency_fault(mfcc, b, logmel_ceiling(energy, config, b))
     if fault:
         return Verdict(False, f"consistency: {fault}", "consistency", {"residual_ratio_max": ratio})
     return None
@@ -394,13 +486,12 @@ def check(
     if refused:
         return refused
     mask = speech_mask(energy, post.dynamic_range_db)
-    gap = energy_gap(mfcc, energy, config)[mask]
     details: dict[str, Any] = {"speech_frames": int(mask.sum())}
-    details["energy_gap_high"] = float(np.mean(gap > thresholds.energy_gap_max)) if len(gap) else 0.0
-    if details["energy_gap_high"] > thresholds.energy_gap_fraction:
-        reason = f"{details['energy_gap_high']:.0%} of the speech frames carry more energy than their c0 allows"
-        return Verdict(False, f"energy_gap: {reason}", "energy_gap", details)
-    fault, info = degenerate_fault(mfcc, mask, thresholds)
+    fault, info = energy_fault(mfcc, energy, mask, config, thresholds)
+    details.update(info)
+    if fault:
+        return Verdict(False, f"energy_gap: {fault}", "energy_gap", details)
+    fault, info = degenerate_fault(mfcc, energy, mask, thresholds)
     details.update(info)
     if fault:
         return Verdict(False, f"degenerate: {fault}", "degenerate", details)
