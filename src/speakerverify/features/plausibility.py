@@ -145,8 +145,7 @@ class Thresholds:
     linear_fraction : float
         Refuse when more than this fraction of speech frames continue an exact ramp (dev max 0).
     min_distinct_fraction : float
-        Refuse when fewer than this fraction of the speech frames have distinct c1-c12, or distinct
-        energies (dev min 1.0).
+        Refuse when fewer than this fraction of the speech frames have distinct c1-c12 (dev min 1.0).
     smoothness_max : float
         Von Neumann ratio of c1-c12 over the speech frames, sum |c_t - c_t-1|^2 / (2 sum |c_t - mean|^2):
         1 for frames independent in time, small for real frames, which overlap by 69% (dev max 0.17).
@@ -157,7 +156,7 @@ class Thresholds:
         above the ceiling (dev max 0.08).
     spread_max : float
         Largest ratio of a static coefficient's spread over the speech frames to the UBM's global
-        spread of that dimension (dev max 1.8).
+        spread of that dimension (dev max 2.2 on every 5th file at -40 and 0 dBFS).
     ubm_id : str
         The UBM the ubm thresholds were measured under; another UBM skips the ubm test (its
         log-likelihoods live on another scale) until the benchmark is re-run for it.
@@ -173,7 +172,7 @@ class Thresholds:
     ubm_ceiling: float = -63.5
     floor_fraction: float = 0.3
     ceiling_fraction: float = 0.2
-    spread_max: float = 2.6
+    spread_max: float = 3.0
     ubm_id: str = "speechocean762-8k-256-mfcc-8k-v1-c1-12-d-dd-30db-cmn-v1"
 
 
@@ -365,17 +364,16 @@ def degenerate_fault(
     n = int(mask.sum())
     if n == 0:
         return "no frame has any energy (digital silence)", {}
-    # float16 rounding first, so that frames differing only by wire rounding count as one.
-    distinct = len(np.unique(mfcc[mask, 1:].astype(np.float16), axis=0)) / n
-    distinct_e = len(np.unique(np.log1p(energy[mask]).astype(np.float16))) / n
+    # float16 rounding first, so that frames differing only by wire rounding count as one. Energies
+    # are not compared: the wire's float16 ln(1 + E) has steps of 1.5% at speech levels, and steady
+    # noise frames really do collide at that resolution.
     info = {
-        "distinct_fraction": min(distinct, distinct_e),
+        "distinct_fraction": len(np.unique(mfcc[mask, 1:].astype(np.float16), axis=0)) / n,
         "linear_fraction": float(linear_frames(mfcc)[mask].mean()),
         "smoothness": smoothness(mfcc, mask),
     }
     if info["distinct_fraction"] < th.min_distinct_fraction:
-        what = "c1-c12" if distinct <= distinct_e else "energies"
-        return f"only {info['distinct_fraction']:.0%} of the {n} speech frames have distinct {what}", info
+        return f"only {info['distinct_fraction']:.0%} of the {n} speech frames have distinct c1-c12", info
     if info["linear_fraction"] > th.linear_fraction:
         return f"{info['linear_fraction']:.0%} of the speech frames continue an exact ramp or constant", info
     if info["smoothness"] > th.smoothness_max:
@@ -427,26 +425,23 @@ def _default_ubm() -> Any:
     return load_default_ubm()
 
 
-def _physics(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> Verdict | None:
-    """Tests 1 and 2, which no real frame can fail: a refusing Verdict, or None."""
+def _physics(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> tuple[Verdict | None, dict[str, Any]]:
+    """Tests 1 and 2, which no real frame can fail: (a refusing Verdict or None, their measurements)."""
     b = bounds(config)
     fault = range_fault(mfcc, energy, b)
     if fault:
-        return Verdict(False, f"range: {fault}", "range")
+        return Verdict(False, f"range: {fault}", "range"), {}
     gap = energy_gap(mfcc, energy, config)
+    details: dict[str, Any] = {"energy_gap_min": float(gap.min()) if len(gap) else 0.0}
     low = np.flatnonzero(gap < -C0_ENERGY_TOL)
     if len(low):
         t = int(low[0])
-        return Verdict(
-            False,
-            f"consistency: frame {t}: energy {energy[t]:.4g} is too small for c0 = {mfcc[t, 0]:.4g}",
-            "consistency",
-            {"energy_gap_min": float(gap.min())},
-        )
-    fault, ratio = consistency_fault(mfcc, b, logmel_ceiling(energy, config, b))
+        reason = f"consistency: frame {t}: energy {energy[t]:.4g} is too small for c0 = {mfcc[t, 0]:.4g}"
+        return Verdict(False, reason, "consistency", details), details
+    fault, details["residual_ratio_max"] = consistency_fault(mfcc, b, logmel_ceiling(energy, config, b))
     if fault:
-        return Verdict(False, f"consistency: {fault}", "consistency", {"residual_ratio_max": ratio})
-    return None
+        return Verdict(False, f"consistency: {fault}", "consistency", details), details
+    return None, details
 
 
 def check(
@@ -482,11 +477,11 @@ def check(
     """
     mfcc = np.asarray(mfcc, dtype=np.float64)
     energy = np.asarray(energy, dtype=np.float64)
-    refused = _physics(mfcc, energy, config)
+    refused, details = _physics(mfcc, energy, config)
     if refused:
         return refused
     mask = speech_mask(energy, post.dynamic_range_db)
-    details: dict[str, Any] = {"speech_frames": int(mask.sum())}
+    details["speech_frames"] = int(mask.sum())
     fault, info = energy_fault(mfcc, energy, mask, config, thresholds)
     details.update(info)
     if fault:
