@@ -119,6 +119,7 @@ STATISTICS = (
     ("distinct_fraction", "min", "min_distinct_fraction", "fraction of distinct speech frames"),
     ("linear_fraction", "max", "linear_fraction", "fraction of speech frames on an exact ramp"),
     ("smoothness", "max", "smoothness_max", "von Neumann ratio of c1-c12"),
+    ("energy_smoothness", "max", "energy_smoothness_max", "von Neumann ratio of ln(1 + E)"),
     ("below_floor", "max", "floor_fraction", "fraction of speech frames below the UBM floor"),
     ("above_ceiling", "max", "ceiling_fraction", "fraction of speech frames above the UBM ceiling"),
     ("spread_max", "max", "spread_max", "largest spread ratio of a static coefficient to the UBM's"),
