@@ -8,7 +8,8 @@ Tests, cheapest first; the first that fails gives the reason:
 
 1. **range**: energies and each coefficient within bounds derived from the configuration;
 2. **consistency**: per frame, some log-mel vector within that frame's range produces the 13
-   coefficients, and the frame energy is large enough for c0 (exact physics: no real frame fails);
+   coefficients, the frame energy is large enough for c0, and large enough for the band powers
+   those coefficients need (exact physics, within float16 tolerance: no real frame fails);
 3. **energy_c0**: energies that rise and fall with c0 (measured on speech, with margin);
 4. **degenerate**: the speech frames are not absent, repeated, exact ramps, or unrelated in time
    (frames overlap by 69%, so real coefficients and energies change smoothly);
@@ -47,6 +48,16 @@ Tolerance: the binary wire form carries float16 MFCCs (unit roundoff 2^-11), so 
 real frame leaves a residual ||D L - c||_2 <= 2^-11 ||c||_2 plus float32 noise; a frame is refused
 when the smallest residual over the box exceeds 2^-10 ||c||_2 + 0.01 (twice that, plus 0.01).
 
+Band-power budget (the strongest exact test): the same Parseval step gives more than a bound per
+band, sum_j B_j <= N E / 2, i.e. LSE(L) = ln sum_j e^{L_j} <= theta = ln(M + N E / 2). A frame is
+possible only if some L >= 0 with D L = c meets the budget; LSE is convex, so the question is a
+convex minimisation over the 10-dimensional null space of D (damped Newton, all frames at once;
+frames it cannot certify are solved by SLSQP). Tolerances: float16 on c moves the minimiser by
+eta = 2 * 2^-11 * max_j sum_k |D^+_jk| |c_k| + 0.01 in every L_j, so L >= -eta is allowed and the
+budget is theta + 0.05 + eta. Real speech is within ~0.2 nats of its budget (the filters' column
+sums are 1 over bins 1-115, so sum_j B_j is nearly all of N E / 2), which is why coefficients
+scaled, borrowed or synthesised without a spectrum behind them rarely fit.
+
 c0 and energy: c0 / 2 = sum_j ln(1 + B_j) <= M ln(1 + sum_j B_j / M) (concavity of ln) and
 sum_j B_j <= N E / 2, so with the gap g = ln(1 + N E / (2 M)) - c0 / (2 M), every real frame has
 g >= 0. Refused when g < -0.05 (float16 on c0 moves c0 / 2M by <= 2^-11 L_max = 0.016, float16
@@ -69,7 +80,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.optimize import lsq_linear
+from scipy.optimize import lsq_linear, minimize
 
 from .config import FeatureConfig
 from .meyda import hamming_window, mel_filterbank
@@ -79,6 +90,7 @@ FLOAT16_UNIT = 2.0**-11  # unit roundoff of float16, the wire form's MFCC type
 CONSISTENCY_REL = 2 * FLOAT16_UNIT  # of ||c||_2; twice the float16 error of a real frame
 CONSISTENCY_ABS = 0.01  # float32 noise of Meyda's log-mel and DCT is ~1e-4
 C0_ENERGY_TOL = 0.05  # in ln units; float16 on c0 and on ln(1 + E) move the gap by < 0.04
+MAX_EXACT_SOLVES = 32  # per segment and test: bounds the CPU a crafted segment can cost (~1 ms each)
 RANGE_REL = 1e-3  # relative slack on the range bounds for float16 / float32 rounding
 
 
@@ -282,7 +294,8 @@ def consistency_fault(mfcc: np.ndarray, b: Bounds, ceiling: np.ndarray | None = 
 
     Returns (description or None, the largest residual / tolerance ratio seen by the fast pass).
     The fast pass only gives upper bounds, so a frame it leaves above tolerance is re-solved
-    exactly before it is blamed (the fast pass never refuses on its own).
+    exactly before it is blamed (the fast pass never refuses on its own); at most
+    ``MAX_EXACT_SOLVES`` frames, the worst first.
     """
     c = np.asarray(mfcc, dtype=np.float64)
     if len(c) == 0:
@@ -290,7 +303,7 @@ def consistency_fault(mfcc: np.ndarray, b: Bounds, ceiling: np.ndarray | None = 
     tol = consistency_tolerance(c)
     upper = np.full(len(c), b.logmel_max) if ceiling is None else np.asarray(ceiling, dtype=np.float64)
     ratio = logmel_residuals(c, b, upper) / tol
-    for t in np.flatnonzero(ratio > 1):
+    for t in np.argsort(-ratio)[: min(int(np.sum(ratio > 1)), MAX_EXACT_SOLVES)]:  # worst first, bounded
         exact = exact_residual(c[t], b, upper[t])
         if exact > tol[t]:
             return (
@@ -299,6 +312,125 @@ def consistency_fault(mfcc: np.ndarray, b: Bounds, ceiling: np.ndarray | None = 
                 float(ratio.max()),
             )
     return None, float(ratio.max())
+
+
+# --- the band-power budget: sum_j B_j <= N E / 2 -------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _null_basis(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Z (M, M - n_mfcc) orthonormal basis of D's null space, D^+ (M, n_mfcc), Z_j Z_j^T as (M, r*r))."""
+    b = bounds(config)
+    _, _, vt = np.linalg.svd(b.dct)
+    z = vt[b.dct.shape[0] :].T
+    outer = np.einsum("jk,jl->jkl", z, z).reshape(len(z), -1)
+    return z, b.affine_pinv, outer
+
+
+def budget_slack(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, how the most economical log-mel vector compares with the frame's power budget.
+
+    Real frames obey sum_j (e^{L_j} - 1) = sum_j B_j <= N E / 2, i.e. LSE(L) <= theta = ln(M + N E / 2).
+    Over L = D^+ c + Z z >= -eta (eta covers float16 on c: its effect on L), minimise LSE(L) by damped
+    Newton steps in z, vectorised over frames, each frame stopping once certified.
+
+    Returns
+    -------
+    slack : (T,) theta + 0.05 + eta - LSE(L) of the best certified-feasible L found, nats; >= 0
+        proves the frame possible; < 0 only says the fast pass found no witness (see :func:`budget_fault`).
+    eta : (T,) the tolerance on L used, nats.
+    """
+    c = np.asarray(mfcc, dtype=np.float64)
+    z_basis, pinv, outer = _null_basis(config)
+    eta = 2 * FLOAT16_UNIT * (np.abs(c) @ np.abs(pinv).T).max(axis=1) + 0.01
+    limit = np.log(config.mel_bands + config.frame_size * np.asarray(energy, dtype=np.float64) / 2)
+    limit = limit + C0_ENERGY_TOL + eta
+    base = c @ pinv.T
+    z = np.zeros((len(c), z_basis.shape[1]))
+    slack = np.full(len(c), -np.inf)
+    todo = np.arange(len(c))
+    for i in range(BUDGET_ITERATIONS + 1):  # evaluate the start and after every step
+        logmel = base[todo] + z[todo] @ z_basis.T
+        ok = logmel.min(axis=1) >= -eta[todo]
+        value = _lse(logmel)
+        slack[todo[ok]] = np.maximum(slack[todo[ok]], (limit[todo] - value)[ok])
+        todo = todo[slack[todo] < 0]
+        if len(todo) == 0 or i == BUDGET_ITERATIONS:
+            break
+        z[todo] -= _newton_step(base[todo] + z[todo] @ z_basis.T, eta[todo], z_basis, outer)
+    return slack, eta
+
+
+BUDGET_ITERATIONS = 25
+_PENALTY = 1e4  # weight of (L + eta/2)^2 below -eta/2, so that penalised optima stay inside -eta
+
+
+def _lse(logmel: np.ndarray) -> np.ndarray:
+    """ln sum_j e^{L_j} per row, (T,)."""
+    peak = logmel.max(axis=1)
+    return peak + np.log(np.exp(logmel - peak[:, None]).sum(axis=1))
+
+
+def _newton_step(logmel: np.ndarray, eta: np.ndarray, z_basis: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """Damped Newton step in z for sum_j e^{L_j - max L} + penalty, (T, r); at most 1 nat on any L_j.
+
+    The exponential is scaled by each frame's peak, which leaves the Newton direction unchanged."""
+    w = np.exp(logmel - logmel.max(axis=1, keepdims=True))
+    below = np.minimum(logmel + eta[:, None] / 2, 0.0)
+    grad = (w + 2 * _PENALTY * below) @ z_basis
+    curvature = w + 2 * _PENALTY * (below < 0)
+    r = z_basis.shape[1]
+    hess = (curvature @ outer).reshape(-1, r, r) + 1e-9 * np.eye(r)
+    step = np.linalg.solve(hess, grad[..., None])[..., 0]
+    largest = np.abs(step @ z_basis.T).max(axis=1, keepdims=True)
+    return step / np.maximum(1.0, largest)
+
+
+def exact_budget_slack(coefs: np.ndarray, energy: float, eta: float, config: FeatureConfig) -> float | None:
+    """The same slack for one frame (n_mfcc,) by SLSQP; None if the solver did not converge (then
+    the frame is not blamed)."""
+    z_basis, pinv, _ = _null_basis(config)
+    base = pinv @ np.asarray(coefs, dtype=np.float64)
+    limit = np.log(config.mel_bands + config.frame_size * energy / 2) + C0_ENERGY_TOL + eta
+
+    def value(z: np.ndarray) -> float:
+        return float(_lse((base + z_basis @ z)[None])[0])
+
+    def grad(z: np.ndarray) -> np.ndarray:
+        logmel = base + z_basis @ z
+        w = np.exp(logmel - logmel.max())
+        return z_basis.T @ (w / w.sum())
+
+    res = minimize(
+        value, np.zeros(z_basis.shape[1]), jac=grad, method="SLSQP", options={"maxiter": 300, "ftol": 1e-10},
+        constraints=[{"type": "ineq", "fun": lambda z: base + z_basis @ z + eta, "jac": lambda z: z_basis}],
+    )  # fmt: skip
+    if not res.success or (base + z_basis @ res.x).min() < -eta - 1e-6:
+        return None
+    return float(limit - res.fun)
+
+
+def budget_fault(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> tuple[str | None, float]:
+    """First frame whose coefficients need more band power than its energy provides; None if none.
+
+    Returns (description or None, the smallest fast-pass slack, nats). Frames the fast pass leaves
+    without a witness are solved exactly (at most ``MAX_EXACT_SOLVES``, the worst first), and only
+    an exact negative slack refuses.
+    """
+    if len(mfcc) == 0:
+        return None, 0.0
+    slack, eta = budget_slack(mfcc, energy, config)
+    # Worst first, and at most MAX_EXACT_SOLVES of them: a crafted segment of frames that are possible
+    # but slow to prove so must not buy seconds of CPU; real takes need ~0.01 exact solves per 100 frames.
+    for t in np.argsort(slack)[: min(int(np.sum(slack < 0)), MAX_EXACT_SOLVES)]:
+        exact = exact_budget_slack(mfcc[t], float(energy[t]), float(eta[t]), config)
+        if exact is not None and exact < 0:
+            return (
+                f"frame {int(t)}: the band powers these coefficients need exceed the frame's energy "
+                f"(by {-exact:.2f} nats)",
+                float(slack.min()),
+            )
+    return None, float(slack.min())
 
 
 def energy_gap(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -460,6 +592,8 @@ def _physics(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> tup
         reason = f"consistency: frame {t}: energy {energy[t]:.4g} is too small for c0 = {mfcc[t, 0]:.4g}"
         return Verdict(False, reason, "consistency", details), details
     fault, details["residual_ratio_max"] = consistency_fault(mfcc, b, logmel_ceiling(energy, config, b))
+    if not fault:
+        fault, details["budget_slack_min"] = budget_fault(mfcc, energy, config)
     if fault:
         return Verdict(False, f"consistency: {fault}", "consistency", details), details
     return None, details
