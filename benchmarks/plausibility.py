@@ -117,7 +117,7 @@ STATISTICS = (
         "consistency residual / tolerance, fast-pass upper bound (frames above 1 re-solved exactly)",
     ),
     ("energy_gap_min", "min", None, "c0-energy gap (refused below -0.05, exact)"),
-    ("energy_c0_corr", "min", "energy_c0_corr_min", "correlation of ln E and c0 over speech frames"),
+    ("budget_slack_min", "min", None, "band-power budget slack, fast pass (nats; frames below 0 re-solved exactly)"),
     ("distinct_fraction", "min", "min_distinct_fraction", "fraction of distinct speech frames"),
     ("linear_fraction", "max", "linear_fraction", "fraction of speech frames on an exact ramp"),
     ("smoothness", "max", "smoothness_max", "von Neumann ratio of c1-c12"),
@@ -226,7 +226,7 @@ def frame_llr_bound(held: dict[str, np.ndarray], ubm) -> dict[str, float]:
             if s == spk and t < 6 and len(f):
                 model = model.add(d, utterance_stats(ubm.gmm, f))
         models[spk] = digit_means(ubm.gmm, model)
-    genuine, impostor, shift = [], [], []
+    genuine, impostor, shift, means = [], [], [], []
     for (s, d, t), f in tqdm(sorted(feats.items()), desc="frame LLRs", unit="take", file=sys.stderr):
         if t < 6 or not len(f):
             continue
@@ -235,6 +235,7 @@ def frame_llr_bound(held: dict[str, np.ndarray], ubm) -> dict[str, float]:
             (genuine if spk == s else impostor).append(llr)
             if spk == s:
                 shift.append(abs(fb.bounded_mean_llr(llr) - float(llr.mean())))
+                means.append(float(llr.mean()))
     g, i = np.abs(np.concatenate(genuine)), np.abs(np.concatenate(impostor))
     bound = fb.FRAME_LLR_BOUND
     return {
@@ -249,6 +250,7 @@ def frame_llr_bound(held: dict[str, np.ndarray], ubm) -> dict[str, float]:
         "impostor frames clipped": float(np.mean(i > bound)),
         "largest change of a genuine segment mean": float(max(shift)),
         "genuine segments": len(shift),
+        "median genuine segment mean LLR": float(np.median(means)),
     }
 
 
@@ -267,7 +269,9 @@ def write_security(body: str) -> None:
 
 
 def part_lines(name: str, part: dict) -> list[str]:
-    lines = [f"- {name}: {part['n']:,} utterance x condition x gain, **{len(part['refused'])} refused**"]
+    by_test = Counter(r.split("]: ", 1)[1].split(":", 1)[0] for r in part["refused"])
+    tests = f" ({', '.join(f'{k} {v}' for k, v in sorted(by_test.items()))})" if by_test else ""
+    lines = [f"- {name}: {part['n']:,} utterance x condition x gain, **{len(part['refused'])} refused**{tests}"]
     lines += [f"  - {r}" for r in part["refused"][:30]]
     return lines
 

@@ -10,10 +10,9 @@ Tests, cheapest first; the first that fails gives the reason:
 2. **consistency**: per frame, some log-mel vector within that frame's range produces the 13
    coefficients, the frame energy is large enough for c0, and large enough for the band powers
    those coefficients need (exact physics, within float16 tolerance: no real frame fails);
-3. **energy_c0**: energies that rise and fall with c0 (measured on speech, with margin);
-4. **degenerate**: the speech frames are not absent, repeated, exact ramps, or unrelated in time
+3. **degenerate**: the speech frames are not absent, repeated, exact ramps, or unrelated in time
    (frames overlap by 69%, so real coefficients and energies change smoothly);
-5. **ubm**: the post-processed speech frames look like speech to the UBM: not too many below its
+4. **ubm**: the post-processed speech frames look like speech to the UBM: not too many below its
    log-likelihood floor, no coefficient far more spread than speech.
 
 Derivation of the bounds
@@ -65,8 +64,9 @@ on ln(1 + E) moves the log term by < 0.02). The gap's other side has no exact bo
 out-of-band power reach E but no mel band: a full-scale DC frame has g = 25.8, and g <=
 ln(1 + N E_max / 2M) = 28.6 is all the range test implies). A measured upper limit was tried and
 dropped: clean and noisy speech stays below g = 7.6, but a DC offset of 5% of the peak puts up to
-46% of the speech frames (its pauses) above 10. What is measured instead is that ln E and c0 rise
-and fall together over the speech frames (``Thresholds.energy_c0_corr_min``).
+46% of the speech frames (its pauses) above 10. So was a measured test that ln E and c0 rise and
+fall together (correlation >= 0.3 over the speech frames; dev's worst 0.37): FSDD takes went down
+to -0.19. The band-power budget below the c0 gap does that job exactly.
 
 The empirical thresholds (``Thresholds``) were tuned by ``benchmarks/plausibility.py`` on
 speechocean762 (speech and its silences, clean, with white and pink noise, at -40 to 0 dBFS)
@@ -151,10 +151,6 @@ class Thresholds:
 
     Attributes
     ----------
-    energy_c0_corr_min : float
-        Pearson correlation of ln(1 + N E / 2M) and c0 over the speech frames: both follow the level
-        (dev min 0.62, with DC offsets of up to 10% FS); energies borrowed from another take do not.
-        (The gap's spread was tried first and dropped: a DC offset in the pauses inflates it.)
     linear_fraction : float
         Refuse when more than this fraction of speech frames continue an exact ramp (dev max 0.056:
         the pauses of a take with a DC offset are nearly constant frames).
@@ -169,7 +165,8 @@ class Thresholds:
     ubm_floor, ubm_ceiling : float
         Per-frame UBM log-likelihood (nats, post-processed frames): dev's 0.1% and 99.9% quantiles.
     floor_fraction : float
-        Refuse when more than this fraction of speech frames are below the floor (dev max 0.10).
+        Refuse when more than this fraction of speech frames are below the floor (dev max 0.19 over
+        all conditions; first set at 0.3, which refused FSDD takes up to 0.33, so raised to 0.5).
         The fraction above the ceiling is reported in the details but refuses nothing: a ceiling
         at 10x dev's worst fraction (0.02) still refused FSDD takes whose steady pauses (digital
         near-silence, a DC offset) sit close to the UBM's silence components (up to 0.21).
@@ -181,14 +178,13 @@ class Thresholds:
         log-likelihoods live on another scale) until the benchmark is re-run for it.
     """
 
-    energy_c0_corr_min: float = 0.3
     linear_fraction: float = 0.3
     min_distinct_fraction: float = 0.5
     smoothness_max: float = 0.6
     energy_smoothness_max: float = 0.45
     ubm_floor: float = -113.2
     ubm_ceiling: float = -63.5
-    floor_fraction: float = 0.3
+    floor_fraction: float = 0.5
     spread_max: float = 3.0
     ubm_id: str = "speechocean762-8k-256-mfcc-8k-v1-c1-12-d-dd-30db-cmn-v1"
 
@@ -201,7 +197,7 @@ class Verdict:
     """The answer of :func:`check`.
 
     ok : bool; reason : str or None, one sentence naming the test and the frame when it fails;
-    test : the failing test's name ("range", "consistency", "energy_c0", "degenerate", "ubm")
+    test : the failing test's name ("range", "consistency", "degenerate", "ubm")
     or None; details : the measured quantities of every test that ran (floats and ints).
     """
 
@@ -439,23 +435,6 @@ def energy_gap(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> n
     return np.log1p(config.frame_size * np.asarray(energy, dtype=np.float64) / (2 * m)) - mfcc[:, 0] / (2 * m)
 
 
-def energy_fault(
-    mfcc: np.ndarray, energy: np.ndarray, mask: np.ndarray, config: FeatureConfig, th: Thresholds
-) -> tuple[str | None, dict[str, float]]:
-    """The measured side of the c0-energy relation, over the speech frames ``mask`` (T,) bool:
-    energies that rise and fall with c0, as one level drives both."""
-    if mask.sum() < 3:
-        return None, {}
-    level = np.log1p(config.frame_size * energy[mask] / (2 * config.mel_bands))
-    c0 = mfcc[mask, 0]
-    # Undefined for constant series; those are the degenerate test's business.
-    corr = float(np.corrcoef(level, c0)[0, 1]) if level.std() > 0 and c0.std() > 0 else 1.0
-    info = {"energy_c0_corr": corr}
-    if corr < th.energy_c0_corr_min:
-        return f"energy and c0 do not rise and fall together (correlation {corr:.2f} < {th.energy_c0_corr_min})", info
-    return None, info
-
-
 def linear_frames(mfcc: np.ndarray) -> np.ndarray:
     """Frames that continue an exact ramp (or a constant) of all coefficients, (T,) bool.
 
@@ -637,10 +616,6 @@ def check(
         return refused
     mask = speech_mask(energy, post.dynamic_range_db)
     details["speech_frames"] = int(mask.sum())
-    fault, info = energy_fault(mfcc, energy, mask, config, thresholds)
-    details.update(info)
-    if fault:
-        return Verdict(False, f"energy_c0: {fault}", "energy_c0", details)
     fault, info = degenerate_fault(mfcc, energy, mask, thresholds)
     details.update(info)
     if fault:
