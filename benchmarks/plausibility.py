@@ -117,7 +117,12 @@ STATISTICS = (
         "consistency residual / tolerance, fast-pass upper bound (frames above 1 re-solved exactly)",
     ),
     ("energy_gap_min", "min", None, "c0-energy gap (refused below -0.05, exact)"),
-    ("budget_slack_min", "min", None, "band-power budget slack, fast pass (nats; frames below 0 re-solved exactly)"),
+    (
+        "budget_slack_min",
+        "min",
+        None,
+        "band-power budget slack, fast pass (nats; -inf: a frame without a fast witness, re-solved exactly)",
+    ),
     ("distinct_fraction", "min", "min_distinct_fraction", "fraction of distinct speech frames"),
     ("linear_fraction", "max", "linear_fraction", "fraction of speech frames on an exact ramp"),
     ("smoothness", "max", "smoothness_max", "von Neumann ratio of c1-c12"),
