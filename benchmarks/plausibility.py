@@ -28,9 +28,9 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _paths  # noqa: F401  (tests/ on sys.path, for support)
 from report import machine
 
-from speakerverify.evaluation import crafted
 from speakerverify.evaluation.corpus import read_fsdd
 from speakerverify.evaluation.protocol import add_white_noise
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
@@ -41,6 +41,7 @@ from speakerverify.models.gmm import frame_log_likelihood
 from speakerverify.models.scoring import frame_llr
 from speakerverify.models.speaker import SpeakerModel, digit_means, utterance_stats
 from speakerverify.models.ubm import load_default_ubm
+from support import crafted
 
 SECURITY_MD = Path(__file__).resolve().parents[1] / "SECURITY.md"
 SECTION = "## Plausible features"

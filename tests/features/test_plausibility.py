@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speakerverify.evaluation import crafted
 from speakerverify.evaluation.corpus import read_fsdd
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
 from speakerverify.features import plausibility as pl
 from speakerverify.features.meyda import frame_signal, hamming_window, mel_filterbank
 from speakerverify.models.ubm import load_default_ubm
+from support import crafted
 
 CONFIG = DEFAULT_CONFIG
 FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd"

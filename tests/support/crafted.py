@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..features.postprocess import DEFAULT_POST, deltas, speech_mask
+from speakerverify.features.postprocess import DEFAULT_POST, deltas, speech_mask
 
 Frames = tuple[np.ndarray, np.ndarray]
 RAMP_SLOPES = (0.01, 0.1, 1.0, 10.0, 100.0, 600.0)  # per frame; 100 frames at 600 reach 6e4
