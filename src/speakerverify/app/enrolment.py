@@ -12,6 +12,7 @@ from ..features import postprocess
 from ..models.digits import content_margin, segment_digit_scores
 from ..models.speaker import SpeakerModel, utterance_stats
 from ..storage import calibrations, speaker_models, utterances
+from ..voice.plausible import NOT_SPEECH, implausible
 from ..voice.takes import level_dbfs, rebuild_model, take_features
 from . import replay
 from .context import AppContext
@@ -58,6 +59,8 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
     """Store one validated take of ``take.digit`` and add it to the user's model."""
     rt, policy = ctx.voice, ctx.settings.voice
     mfcc, energy = take.mfcc, take.energy
+    if implausible(rt, mfcc, energy) is not None:  # before anything is computed from the frames
+        raise TakeRejected("not_speech", NOT_SPEECH)
     level = level_dbfs(energy)
     if level < policy.quiet_dbfs:
         raise TakeRejected(

@@ -83,6 +83,16 @@ class TakeRejected(DomainError):
         self.reason = reason
 
 
+class NotSpeech(DomainError):
+    """An answer whose frames no microphone could have produced: refused unscored (and counted)."""
+
+    def __init__(self, pointers: list[str]) -> None:
+        super().__init__(
+            "These frames could not have come from speech recorded by a microphone; request a new challenge."
+        )
+        self.pointers = pointers
+
+
 class ChallengeUnknown(NotFound):
     def __init__(self) -> None:
         super().__init__("No such challenge for this account.")

@@ -16,11 +16,12 @@ from ..storage import attempts, challenges, utterances
 from ..storage.challenges import Consumed
 from ..storage.tables import Challenge, utcnow
 from ..voice.decision import AnswerScore, Calibration, Decision, decide, score_answer
+from ..voice.plausible import implausible
 from . import lockout, replay, results
 from .calibration import calibrate, current_calibration
 from .context import AppContext
 from .enrolment import ensure_current, progress_out
-from .errors import ChallengeExpired, ChallengeUnknown, ChallengeUsed, DomainError, NotReady, SegmentCount
+from .errors import ChallengeExpired, ChallengeUnknown, ChallengeUsed, DomainError, NotReady, NotSpeech, SegmentCount
 from .frames import DigitFrames
 from .results import Attempt, Attempts, Verification
 
@@ -106,6 +107,9 @@ def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[D
         before = replay.seen(session, user_id, prompted)
     if model is None:
         raise _not_ready(ctx, user_id)
+    refused = [i for i, s in enumerate(segments) if implausible(rt, s.mfcc, s.energy) is not None]
+    if refused:
+        _refuse_not_speech(ctx, user_id, challenge_id, prompted, refused)
     if calib is None:
         calib = calibrate(ctx, user_id)
     fps = [replay_maths.template(s.mfcc, s.energy) for s in segments]
@@ -123,6 +127,37 @@ def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[D
     )
     scored = _Scored(user_id, challenge_id, prompted, model.version, calib, answer)
     return _settle(ctx, scored, _Replay(fps, before, found))
+
+
+def _refuse_not_speech(
+    ctx: AppContext, user_id: uuid.UUID, challenge_id: uuid.UUID, prompted: list[int], segments: list[int]
+) -> None:
+    """Crafted frames are not scored, but the attempt counts: the challenge is used up, the attempt is
+    logged and the lockout streak grows, so the plausibility check cannot be probed for free."""
+    policy = ctx.settings.voice
+    with ctx.db.write_session() as session:
+        refusal = lockout.admit(session, policy, user_id)
+        if refusal is None:
+            state, _ = challenges.consume_challenge(session, challenge_id, user_id)
+            if state is not Consumed.OK:
+                raise _challenge_error(state)
+            detail = {"digits": prompted, "reason": "not_speech", "segments": segments}
+            attempts.record_attempt(
+                session,
+                user_id,
+                challenge_id=challenge_id,
+                ubm_id=ctx.voice.ubm.ubm_id,
+                model_version=None,
+                n_frames=0,
+                score=None,
+                threshold=None,
+                decision="reject",
+                detail=detail,
+            )
+            lockout.settle(session, policy, user_id, False)
+    if refusal is not None:
+        raise refusal
+    raise NotSpeech([f"#/segments/{i}" for i in segments])
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,7 @@ DOMAIN_PROBLEMS: dict[type[errors.DomainError], Mapping] = {
     errors.DataStatementChanged: Mapping(409, "data-statement-changed"),
     errors.NotReady: Mapping(409, "enrolment-not-ready", "Enrolment not ready"),
     errors.TakeRejected: Mapping(422, "take-{reason}", "Take rejected"),
+    errors.NotSpeech: Mapping(422, "not-speech", "Not speech"),
     errors.Locked: Mapping(429, "locked-out", "Too many attempts"),
     errors.LoginRateLimited: Mapping(429, "login-rate-limited", "Too many attempts"),
 }
@@ -165,6 +166,9 @@ def _extras(error: errors.DomainError) -> tuple[dict[str, Any], dict[str, str] |
         extra["reason"] = error.reason
     if isinstance(error, errors.NotReady) and error.progress is not None:
         extra["progress"] = asdict(error.progress)
+    if isinstance(error, errors.NotSpeech):
+        extra["reason"] = "not_speech"
+        field_errors = [{"detail": "not speech", "pointer": p} for p in error.pointers]
     if isinstance(error, errors.TooManyAttempts):
         extra["retry_after"] = error.retry_after
         headers = {"Retry-After": str(error.retry_after)}

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .frame_bounds import bound_frame_llr
 from .gmm import DiagGMM
 from .scoring import ModelTerms, align, chosen_frame_llr, model_terms
 
@@ -43,7 +44,7 @@ def take_llr_sums(
         if batch:
             feats = np.concatenate([np.asarray(takes[k][1], dtype=np.float64) for k in batch])
             digit_of_frame = np.repeat([takes[k][0] for k in batch], counts[batch].astype(int))
-            llr = chosen_frame_llr(terms, feats, align(ubm, feats, top_c), digit_of_frame)
+            llr = bound_frame_llr(chosen_frame_llr(terms, feats, align(ubm, feats, top_c), digit_of_frame))
             starts = np.concatenate([[0], np.cumsum(counts[batch])[:-1]]).astype(int)
             sums[batch] = np.add.reduceat(llr, starts)
         i = j

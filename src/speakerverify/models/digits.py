@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .frame_bounds import bound_frame_llr
 from .gmm import DiagGMM
 from .scoring import ModelTerms, align, model_terms, terms_frame_llr
 
@@ -35,7 +36,7 @@ def segment_digit_scores(
     if lengths.sum() == 0:
         return out
     feats = np.concatenate([np.asarray(f, dtype=np.float64) for f in segments if len(f)])
-    llr = terms_frame_llr(digit_terms, feats, align(ubm, feats, top_c))  # (10, sum T)
+    llr = bound_frame_llr(terms_frame_llr(digit_terms, feats, align(ubm, feats, top_c)))  # (10, sum T)
     starts = np.concatenate([[0], np.cumsum(lengths[lengths > 0])[:-1]])
     out[lengths > 0] = (np.add.reduceat(llr, starts, axis=1) / lengths[lengths > 0]).T
     return out

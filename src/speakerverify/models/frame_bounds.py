@@ -6,8 +6,9 @@ frames add k * max / T to the mean, whatever the other frames say. Clipping each
 [-bound, +bound] caps them at k * bound / T, and ``bound`` is chosen from genuine trials so that
 real frames are almost never clipped (``benchmarks/plausibility.py`` measures it; SECURITY.md).
 
-Pure functions; ``models.scoring`` is not changed: the integrator applies them to its per-frame
-LLRs (``terms_frame_llr`` / ``chosen_frame_llr`` outputs) before averaging.
+Pure functions, applied where the service averages frame LLRs: ``models.digits`` (answers and the
+content check) and ``models.cohort`` (calibration and the operator's eer report). The library-level
+``speakerverify eval`` keeps unbounded LLRs, so its figures compare with earlier runs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def bound_frame_llr(llr: np.ndarray, bound: float = FRAME_LLR_BOUND) -> np.ndarr
 
 
 def bounded_mean_llr(llr: np.ndarray, bound: float = FRAME_LLR_BOUND) -> float:
-    """Mean of the bounded per-frame LLRs (T,), nats; -inf for no frames (as ``trial_llr``)."""
+    """Mean of the bounded per-frame LLRs (T,), nats; -inf for no frames."""
     llr = np.asarray(llr, dtype=np.float64)
     return float(bound_frame_llr(llr, bound).mean()) if llr.size else float("-inf")
 
