@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import uuid
 from datetime import timedelta
@@ -32,6 +33,7 @@ from speakerverify.storage.tables import (
     VerificationLockout,
     utcnow,
 )
+from support.fsdd import take
 
 REQUIRED = VoicePolicy().takes_per_digit
 
@@ -54,10 +56,18 @@ PUBLIC = {
 NOT_READY = {("POST", "/api/v1/challenges"), ("GET", "/api/v1/me/intrusion-test"), ("GET", "/api/v1/me/benchmark")}
 
 
-def _features(frames: int = 30) -> dict[str, Any]:
-    # Small integers: the sweep looks for B's marker values as substrings of A's responses.
-    mfcc = (np.arange(13)[None, :] - 6 + np.arange(frames)[:, None] % 5).astype(float)
-    return {"mfcc": mfcc.tolist(), "energy": np.full(frames, 1e9).tolist()}
+B_VALUE = "7.75"  # B's planted numbers
+
+
+def _features() -> dict[str, Any]:
+    # Real speech frames (synthetic ones are refused as not speech). A's export shows them, and the sweep
+    # looks for B's marker value as a substring of A's responses: take the first take not containing it.
+    for n in range(50):
+        mfcc, energy = take("george", 4, n)
+        body = {"mfcc": mfcc.tolist(), "energy": energy.tolist()}
+        if B_VALUE not in json.dumps(body):
+            return body
+    raise AssertionError(f"every take contains {B_VALUE}")
 
 
 def _request_for(
@@ -185,7 +195,7 @@ def test_a_token_of_a_reaches_nothing_of_b(client: TestClient, api: Any, databas
             "utterance": s.scalar(select(Utterance.id).where(Utterance.user_id == b_id)),
             "challenge": s.scalar(select(Challenge.id).where(Challenge.user_id == b_id)),
         }
-    b_markers = [str(b_id), "b@example.org", "bobby", "7.75"]
+    b_markers = [str(b_id), "b@example.org", "bobby", B_VALUE]
     for method, route in _private_routes(client):
         a_headers = api.login(email="a@example.org")  # fresh: earlier deletions end sessions
         path, body, expected = _request_for(method, route, b_ids, api.password)

@@ -59,8 +59,6 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
     """Store one validated take of ``take.digit`` and add it to the user's model."""
     rt, policy = ctx.voice, ctx.settings.voice
     mfcc, energy = take.mfcc, take.energy
-    if implausible(rt, mfcc, energy) is not None:  # before anything is computed from the frames
-        raise TakeRejected("not_speech", NOT_SPEECH)
     level = level_dbfs(energy)
     if level < policy.quiet_dbfs:
         raise TakeRejected(
@@ -71,6 +69,8 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
         raise TakeRejected(
             "too_short", f"Only {len(feats)} frames of speech (10 ms each); at least {policy.min_speech_frames} needed."
         )
+    if implausible(rt, mfcc, energy) is not None:  # before the frames are scored or stored
+        raise TakeRejected("not_speech", NOT_SPEECH)
     gmm = rt.ubm.gmm
     stats = utterance_stats(gmm, feats)
     with ctx.db.write_session() as session:
