@@ -96,10 +96,10 @@ class RegistrationLimits:
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """What ``speakerverify serve`` tells uvicorn (``http/server.py``); 0 disables a bound."""
+    """What ``speakerverify serve`` tells uvicorn (``http/server.py``); a request timeout of 0 disables it."""
 
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed
-    max_header_bytes: int = 16 * 1024  # the whole request head; larger gets 431/400 and a closed connection
+    max_header_bytes: int = 16 * 1024  # the whole request head; larger gets 400 and a closed connection
     request_timeout_seconds: int = 30  # a request (head and body) must arrive within this of the connection
     keepalive_seconds: int = 5  # an idle kept-alive connection is closed after this
 
@@ -194,7 +194,7 @@ def server_limits_from_env(env: Mapping[str, str]) -> ServerLimits:
             raise SettingsError(f"{ENV_PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or network") from None
     return ServerLimits(
         trusted_proxies=proxies,
-        max_header_bytes=_int(env, "MAX_HEADER_BYTES", ServerLimits.max_header_bytes, 0),
+        max_header_bytes=_int(env, "MAX_HEADER_BYTES", ServerLimits.max_header_bytes, 1024),
         request_timeout_seconds=_int(env, "REQUEST_TIMEOUT_SECONDS", ServerLimits.request_timeout_seconds, 0),
         keepalive_seconds=_int(env, "KEEPALIVE_SECONDS", ServerLimits.keepalive_seconds, 1),
     )
@@ -243,7 +243,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     TARGET_FAR, TAKES_PER_DIGIT, UBM_FILE (an .npz written by models.io.save_gmm), LOCKOUT_AFTER (0 disables),
     LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS,
     LOGIN_DELAY_SECONDS, REGISTER_MAX_PER_ADDRESS (0 disables), REGISTER_WINDOW_SECONDS, TRUSTED_PROXIES
-    (comma-separated), MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS (0 disables either), KEEPALIVE_SECONDS.
+    (comma-separated), MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS (0 disables it), KEEPALIVE_SECONDS.
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))

@@ -42,8 +42,8 @@ def _invisible_or_control(value: str) -> str | None:
 
 def valid_email(value: str) -> str:
     """The address, normalised (NFC, lower-case) and checked by email-validator (syntax only, no DNS)."""
+    bad = _invisible_or_control(value.strip(" "))  # before str.strip, which would drop some of them silently
     value = normalise_email(value)
-    bad = _invisible_or_control(value)
     if bad is not None:
         raise ValueError(f"not a valid email address: it contains the invisible or control character {bad}")
     try:

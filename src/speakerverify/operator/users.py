@@ -1,4 +1,4 @@
-"""``speakerverify users list | set-password``: the original's userList.py, and the operator's password path."""
+"""``speakerverify users list | set-password | unlock``: the original's userList.py, and the operator's tools."""
 
 from __future__ import annotations
 
@@ -162,3 +162,16 @@ def set_password(settings: Settings, email: str, password: str) -> User:
                 raise OperatorError(f"no account with the email {email!r}")
             users.set_password_hash(session, user.id, password_hash)
             return user
+
+
+def unlock(settings: Settings, email: str) -> tuple[User, int]:
+    """Lift the account's verification lockout and forget its login throttle counters (every client
+    address's); returns the user and the number of login counters removed."""
+    from ..app.accounts import normalise_email
+    from ..app.lockout import unlock as lift
+
+    with open_database(settings) as db, db.write_session() as session:
+        user = users.find_by_email(session, normalise_email(email))
+        if user is None:
+            raise OperatorError(f"no account with the email {email!r}")
+        return user, lift(session, user.id, user.email)
