@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url, select
 
-from speakerverify import cli
-from speakerverify.config import LoginLimits, RegistrationLimits, Settings
+from speakerverify import cli, config
+from speakerverify.config import LoginLimits, Settings
 from speakerverify.http.app import create_app
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import RateLimit, User, VerificationLockout, utcnow
@@ -124,7 +124,7 @@ def test_login_throttle_settings_come_from_the_environment(tmp_path: Path) -> No
     }
     s = settings_from_env(env)
     assert (s.login_limits.per_account, s.login_limits.delay_seconds) == (0, 3)
-    assert s.registration_limits == RegistrationLimits(per_address=0, window_seconds=60)
+    assert s.registration_limits == config.RegistrationLimits(per_address=0, window_seconds=60)
     assert s.server.trusted_proxies == ("10.0.0.1", "192.168.0.0/16")
     assert (s.server.max_header_bytes, s.server.request_timeout_seconds, s.server.keepalive_seconds) == (8192, 0, 7)
     assert settings_from_env({k: v for k, v in env.items() if "PROX" not in k}).server.trusted_proxies == ()
@@ -137,7 +137,7 @@ def test_login_throttle_settings_come_from_the_environment(tmp_path: Path) -> No
 
 
 def test_registration_is_rate_limited_per_address(settings: Settings) -> None:
-    s = settings.with_(registration_limits=RegistrationLimits(per_address=3, window_seconds=3600))
+    s = settings.with_(registration_limits=config.RegistrationLimits(per_address=3, window_seconds=3600))
     with client_at(s, "198.51.100.3") as sybil:
         codes = [_register(sybil, f"s{i}@example.org", f"sybil{i}").status_code for i in range(20)]
         assert codes[:3] == [201] * 3 and set(codes[3:]) == {429}
