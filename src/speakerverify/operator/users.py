@@ -21,7 +21,6 @@ from .common import OperatorError, make_context, open_database
 # Stored instead of a hash for accounts that have no password yet (imported from the 2020 demo):
 # argon2 cannot parse it, so no password ever matches, and nothing can be derived from it.
 UNUSABLE_PASSWORD = "!unusable: no password set; an operator runs `speakerverify users set-password`"
-MIN_PASSWORD = 10  # the API's rule (POST /api/v1/users)
 
 COLUMNS = [
     "alias",
@@ -144,8 +143,13 @@ def read_new_password(generate: bool) -> tuple[str, bool]:
         password = first
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < MIN_PASSWORD:
-        raise OperatorError(f"the password must have at least {MIN_PASSWORD} characters")
+    from ..app.errors import WeakPassword
+    from ..app.password_policy import check_new_password
+
+    try:  # the API's rule: at least 10 characters and zxcvbn score >= 3
+        check_new_password(password)
+    except WeakPassword as exc:
+        raise OperatorError(exc.message) from None
     return password, False
 
 

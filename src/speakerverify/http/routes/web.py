@@ -67,6 +67,8 @@ def check_assets() -> list[str]:
         problems.append(f"the web client is missing from {WEB_DIR}")
     if meyda_path() is None:
         problems.append(f"Meyda is not installed for the web client: run `{INSTALL_HINT}`")
+    if not (SWAGGER_DIR / SWAGGER_FILES[0]).is_file():
+        problems.append(f"Swagger UI is not installed for /docs: run `{INSTALL_HINT}`")
     return problems
 
 
