@@ -185,7 +185,7 @@ def test_the_409_does_not_say_which_field_is_taken(client: TestClient) -> None:
 
 # --- strict types --------------------------------------------------------------------------------
 
-COERCIBLE = [
+COERCIBLE: list[tuple[str, dict[str, Any]]] = [
     ("/api/v1/users", {"consent": 1}),
     ("/api/v1/users", {"consent": "true"}),
     ("/api/v1/users", {"alias": 12345}),
@@ -201,8 +201,8 @@ COERCIBLE = [
 def test_request_fields_are_strictly_typed(client: TestClient) -> None:
     assert _register(client, "ada@example.org", "ada_l").status_code == 201
     auth = {"Authorization": "Bearer " + _login(client, "ada@example.org", PASSWORD).json()["access_token"]}
-    take = {"config_id": "mfcc-8k-v1", "digit": 3, "mfcc": [[0.0] * 13] * 20, "energy": [1.0] * 20}
-    register = {"email": "bee@example.org", "password": PASSWORD, "alias": "bee", "consent": True}
+    take: dict[str, Any] = {"config_id": "mfcc-8k-v1", "digit": 3, "mfcc": [[0.0] * 13] * 20, "energy": [1.0] * 20}
+    register: dict[str, Any] = {"email": "bee@example.org", "password": PASSWORD, "alias": "bee", "consent": True}
     refused = 0
     for path, change in COERCIBLE:
         body = {**(register if path.endswith("users") else take), **change}
