@@ -692,8 +692,7 @@ def body_text(
         "calibration work):\n\n" + "\n".join(memory),
         "Storage queries behind every challenge and answer (through `calibration._current`; above 50 ready users "
         "the service runs `count_ready()` at most every 30 s), timed from the benchmark process on the database "
-        "with the server stopped (warm page cache):\n\n"
-        + "\n".join(queries),
+        "with the server stopped (warm page cache):\n\n" + "\n".join(queries),
     ]
     errors = [
         f"{r['size']:,} users: " + (", ".join(f"`{k}` x{v}" for k, v in r["server_errors"].items()) or "none")

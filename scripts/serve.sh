@@ -9,6 +9,6 @@ if ! command -v npm >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 source scripts/venv.sh
-npm ci --prefix src/speakerverify/web --no-audit --no-fund --silent
+npm ci --prefix src/speakerverify/web --ignore-scripts --no-audit --no-fund --silent
 cd "$HERE"
 exec speakerverify serve "$@"

@@ -18,7 +18,7 @@ source scripts/venv.sh test
 # Meyda for the parity test comes from npm, pinned by tests/node/package-lock.json.
 npm ci --prefix tests/node --no-audit --no-fund --silent
 # The web client's Meyda (served by the service), pinned by src/speakerverify/web/package-lock.json.
-npm ci --prefix src/speakerverify/web --no-audit --no-fund --silent
+npm ci --prefix src/speakerverify/web --ignore-scripts --no-audit --no-fund --silent
 # Debian's Chromium for the browser tests (Playwright drives it; its own browser download is never used).
 if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium

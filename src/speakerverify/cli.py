@@ -130,6 +130,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from .http.server import uvicorn_options
+
     settings = _service_settings(args)
     if settings is None:
         return 2
@@ -148,8 +150,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
-        server_header=False,
+        **uvicorn_options(settings.server),
     )
     return 0
 
@@ -203,6 +204,14 @@ def cmd_users_set_password(args: argparse.Namespace, settings: Any) -> int:
     if generated:
         print(f"{user.email}\t{password}")
     print(f"password set for {user.email} ({user.alias}); hand it over privately", file=sys.stderr)
+    return 0
+
+
+def cmd_users_unlock(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import users
+
+    user, counters = users.unlock(settings, args.email)
+    print(f"unlocked {user.email} ({user.alias}): verification lockout cleared, {counters} login counters removed")
     return 0
 
 
@@ -301,7 +310,7 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     p.add_argument("file", help="the new file to write (must not exist)")
     with_db(p, cmd_db_backup)
 
-    p = sub.add_parser("users", help="list accounts, set a password")
+    p = sub.add_parser("users", help="list accounts, set a password, lift a lock")
     users_sub = p.add_subparsers(dest="users_command", required=True)
     p = users_sub.add_parser("list", help="alias, demographic, takes per digit, ready, accepts/rejects, last activity")
     p.add_argument("--csv", action="store_true", help="CSV instead of a table")
@@ -313,6 +322,9 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     p.add_argument("email")
     p.add_argument("--generate", action="store_true", help="generate a random password and print it")
     with_db(p, cmd_users_set_password)
+    p = users_sub.add_parser("unlock", help="lift an account's verification lockout and login throttles")
+    p.add_argument("email")
+    with_db(p, cmd_users_unlock)
 
     p = sub.add_parser("eer", help="EER / FRR / minDCF / deployment FAR-FRR report over the live database")
     p.add_argument("--digits", type=int, help="digits per trial (default: the deployment's challenge length)")

@@ -5,6 +5,7 @@ Every tunable number of the service lives here, so it has exactly one definition
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import stat
@@ -70,11 +71,37 @@ class VoicePolicy:
 
 @dataclass(frozen=True)
 class LoginLimits:
-    """Login attempts that may fail per window, per account and per client address (0: unlimited)."""
+    """Login throttles, each off at 0. Counters are per (account, client address), so a stranger's failures
+    never slow the owner down at another address, plus one per client address across accounts.
 
-    per_account: int = 10
+    After ``per_account`` failures for one account from one address, each further attempt from that address
+    waits ``delay_seconds * 2**(failures beyond)``, at most ``window_seconds``; a pair's counter is forgotten
+    ``window_seconds`` after its last failure. ``per_address`` failures from one address in a fixed window
+    of ``window_seconds`` refuse that address for any account until the window ends.
+    """
+
+    per_account: int = 5  # per account *from one address* (the name is kept from the per-account limit)
     per_address: int = 100
     window_seconds: int = 900
+    delay_seconds: int = 1
+
+
+@dataclass(frozen=True)
+class RegistrationLimits:
+    """New accounts per client address in a fixed window (``per_address`` 0: unlimited)."""
+
+    per_address: int = 20
+    window_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What ``speakerverify serve`` tells uvicorn (``http/server.py``); a request timeout of 0 disables it."""
+
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed
+    max_header_bytes: int = 16 * 1024  # the whole request head; larger gets 400 and a closed connection
+    request_timeout_seconds: int = 30  # a request (head and body) must arrive within this of the connection
+    keepalive_seconds: int = 5  # an idle kept-alive connection is closed after this
 
 
 @dataclass(frozen=True)
@@ -88,6 +115,8 @@ class Settings:
     argon2: Argon2Params = Argon2Params()
     voice: VoicePolicy = VoicePolicy()
     login_limits: LoginLimits = LoginLimits()
+    registration_limits: RegistrationLimits = RegistrationLimits()
+    server: ServerLimits = ServerLimits()
     ubm_file: Path | None = None  # None: the UBM shipped in the package
 
     def with_(self, **changes: object) -> Settings:
@@ -142,6 +171,32 @@ def login_limits_from_env(env: Mapping[str, str]) -> LoginLimits:
         per_account=_int(env, "LOGIN_MAX_FAILURES", LoginLimits.per_account, 0),
         per_address=_int(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", LoginLimits.per_address, 0),
         window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", LoginLimits.window_seconds, 1),
+        delay_seconds=_int(env, "LOGIN_DELAY_SECONDS", LoginLimits.delay_seconds, 1),
+    )
+
+
+def registration_limits_from_env(env: Mapping[str, str]) -> RegistrationLimits:
+    return RegistrationLimits(
+        per_address=_int(env, "REGISTER_MAX_PER_ADDRESS", RegistrationLimits.per_address, 0),
+        window_seconds=_int(env, "REGISTER_WINDOW_SECONDS", RegistrationLimits.window_seconds, 1),
+    )
+
+
+def server_limits_from_env(env: Mapping[str, str]) -> ServerLimits:
+    raw = env.get(ENV_PREFIX + "TRUSTED_PROXIES", "")
+    proxies = tuple(p.strip() for p in raw.split(",") if p.strip())
+    if "*" in proxies:  # trusting every peer lets any client choose its own address
+        raise SettingsError(f"{ENV_PREFIX}TRUSTED_PROXIES must list proxy addresses explicitly; '*' is not allowed")
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(f"{ENV_PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or network") from None
+    return ServerLimits(
+        trusted_proxies=proxies,
+        max_header_bytes=_int(env, "MAX_HEADER_BYTES", ServerLimits.max_header_bytes, 1024),
+        request_timeout_seconds=_int(env, "REQUEST_TIMEOUT_SECONDS", ServerLimits.request_timeout_seconds, 0),
+        keepalive_seconds=_int(env, "KEEPALIVE_SECONDS", ServerLimits.keepalive_seconds, 1),
     )
 
 
@@ -186,7 +241,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     Variables: DATA_DIR, DATABASE_URL, SECRET_KEY, TOKEN_TTL_SECONDS, MAX_BODY_BYTES,
     CORS_ORIGINS (comma-separated origins), CHALLENGE_DIGITS (3-8), CHALLENGE_TTL_SECONDS (<= 60),
     TARGET_FAR, TAKES_PER_DIGIT, UBM_FILE (an .npz written by models.io.save_gmm), LOCKOUT_AFTER (0 disables),
-    LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS.
+    LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS,
+    LOGIN_DELAY_SECONDS, REGISTER_MAX_PER_ADDRESS (0 disables), REGISTER_WINDOW_SECONDS, TRUSTED_PROXIES
+    (comma-separated), MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS (0 disables it), KEEPALIVE_SECONDS.
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
@@ -212,6 +269,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         cors_origins=origins,
         voice=voice_from_env(env),
         login_limits=login_limits_from_env(env),
+        registration_limits=registration_limits_from_env(env),
+        server=server_limits_from_env(env),
         ubm_file=Path(env[ENV_PREFIX + "UBM_FILE"]) if env.get(ENV_PREFIX + "UBM_FILE") else None,
     )
     return settings.with_(**overrides) if overrides else settings

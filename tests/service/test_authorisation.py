@@ -50,6 +50,9 @@ PUBLIC = {
     ("GET", "/index.html"),
     ("GET", "/static/vendor/{name}"),
     ("GET", "/static/{path:path}"),
+    # the API docs (Swagger UI, served from this origin since issue 13)
+    ("GET", "/docs"),
+    ("GET", "/static/vendor/swagger-ui/{name}"),
 }
 # Routes that take input: what A sends (naming B's resources where a route names one) and what A may get.
 # A is not enrolled, so routes that need a ready model answer 409.

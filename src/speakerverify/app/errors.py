@@ -55,9 +55,15 @@ class WrongPassword(DomainError):
 
 
 class AlreadyRegistered(DomainError):
-    def __init__(self, field: str) -> None:
-        super().__init__(f"This {field} is already registered.")
-        self.field = field
+    """The email or the alias is in use. Deliberately one answer for both: naming the field would confirm
+    that an email has an account. (With a fresh random alias the answer still implies it; README
+    "Registration" says what bounds that.)"""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This email or alias cannot be registered. If you already have an account, log in; "
+            "otherwise choose another alias."
+        )
 
 
 class DataStatementChanged(DomainError):
@@ -133,3 +139,17 @@ class Locked(TooManyAttempts):
 class LoginRateLimited(TooManyAttempts):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"Too many failed logins; try again in {retry_after} seconds.", retry_after)
+
+
+class RegistrationRateLimited(TooManyAttempts):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many new accounts from this address; try again in {retry_after} seconds.", retry_after)
+
+
+class WeakPassword(DomainError):
+    """A password refused for its strength; ``pointer`` names the field (``#/password``, ``#/new_password``)."""
+
+    def __init__(self, reason: str, pointer: str = "#/password") -> None:
+        super().__init__(f"This password is too easy to guess: {reason}")
+        self.reason = reason
+        self.pointer = pointer

@@ -4,8 +4,10 @@ Verification: an answer is decided and recorded in one transaction that holds th
 row, so parallel answers are counted one after the other and none can slip past the limit; a reject
 counts a failure, an accept clears them. At ``lockout_after`` consecutive failures the user's
 challenges and verifications are refused (``Locked``) for ``lockout_seconds * 2**k``
-(k = locks since the last accept). Login: failed attempts per account and per client address in a
-fixed window; over the limit, refused before any password hashing. All counters live in the database.
+(k = locks since the last accept). Login: failures per (account, client address) earn that address a
+growing wait, failures per address across accounts a fixed-window limit; both are checked before any
+password hashing. Registration: accounts per client address in a fixed window. All counters live in
+the database.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from ..config import LoginLimits, VoicePolicy
 from ..storage import lockouts
-from ..storage.tables import VerificationLockout, utcnow
+from ..storage.tables import RateLimit, VerificationLockout, utcnow
 from .context import AppContext
-from .errors import Locked, LoginRateLimited
+from .errors import Locked, LoginRateLimited, RegistrationRateLimited
 
 
 def _retry_after(until: datetime, now: datetime) -> int:
@@ -83,47 +85,105 @@ def settle(session: Session, policy: VoicePolicy, user_id: uuid.UUID, accepted: 
     row.updated_at = now
 
 
-# --- login rate limits ---------------------------------------------------------------------------
+# --- login throttles --------------------------------------------------------------------------------
+# Counted per (account, client address): the attacker's failures slow the attacker's address only, so a
+# stranger can never lock the owner out (the per-account limit this replaces could: ten wrong passwords
+# from anywhere refused the right one). Attempts are counted before the password is checked and the
+# count is cleared on success, so parallel guesses from one address cannot outrun the limit.
 
 
 def login_keys(email: str, address: str | None) -> tuple[str, str]:
-    return lockouts.rate_key("login-account", email), lockouts.rate_key("login-address", address or "unknown")
+    """(pair key, address key). The pair key starts with the account's hash, so an operator can clear
+    every counter of one account (``clear_login_counters``) without knowing the addresses."""
+    where = address or "unknown"
+    pair = lockouts.rate_key("login-account", email)[:32] + lockouts.rate_key("login-pair", f"{email}\n{where}")[:32]
+    return pair, lockouts.rate_key("login-address", where)
+
+
+def pair_delay(limits: LoginLimits, failures: int) -> int:
+    """Seconds an address must wait after its last attempt at an account, having failed ``failures`` times."""
+    beyond = failures - limits.per_account
+    if limits.per_account <= 0 or beyond < 0:
+        return 0
+    return int(min(limits.delay_seconds * 2 ** min(beyond, 30), limits.window_seconds))
+
+
+def _check_pair(session: Session, limits: LoginLimits, key: str, now: datetime) -> RateLimit:
+    window = timedelta(seconds=limits.window_seconds)
+    row = lockouts.rate_for_update(session, key, window, now)  # window_start: the pair's last attempt
+    wait_until = row.window_start + timedelta(seconds=pair_delay(limits, row.count))
+    if row.count >= limits.per_account and wait_until > now:
+        raise LoginRateLimited(_retry_after(wait_until, now))
+    return row
 
 
 def before_login(ctx: AppContext, email: str, address: str | None) -> None:
-    """Count a login attempt against the account and the address (refunded on success);
-    LoginRateLimited over the limit."""
+    """Count a login attempt for (account, address) and for the address (refunded on success);
+    ``LoginRateLimited`` while this address must wait. Runs before any password hashing."""
     limits: LoginLimits = ctx.settings.login_limits
     if limits.per_account <= 0 and limits.per_address <= 0:
         return
     window = timedelta(seconds=limits.window_seconds)
-    account_key, address_key = login_keys(email, address)
+    pair_key, address_key = login_keys(email, address)
     now = utcnow()
     with ctx.db.write_session() as session:
         rows = []
-        for key, limit in ((account_key, limits.per_account), (address_key, limits.per_address)):
-            if limit <= 0:
-                continue
-            row = lockouts.rate_for_update(session, key, window, now)
-            if row.count >= limit:
+        if limits.per_address > 0:
+            row = lockouts.rate_for_update(session, address_key, window, now)
+            if row.count >= limits.per_address:
                 raise LoginRateLimited(_retry_after(row.window_start + window, now))
             rows.append(row)
+        if limits.per_account > 0:
+            pair = _check_pair(session, limits, pair_key, now)
+            pair.window_start = now  # the pair's counter is forgotten a window after its last attempt
+            rows.append(pair)
         for row in rows:
             row.count += 1
-        if random.random() < 0.01:  # now and then, forget windows long over
-            lockouts.purge_rates(session, window, now)
+        if random.random() < 0.01:  # now and then, forget windows long over (the longest window of any counter)
+            longest = max(limits.window_seconds, ctx.settings.registration_limits.window_seconds)
+            lockouts.purge_rates(session, timedelta(seconds=longest), now)
 
 
 def login_succeeded(ctx: AppContext, email: str, address: str | None) -> None:
-    """A correct password: the account's failures are forgiven and this attempt is refunded to the address."""
+    """A correct password: this address's failures at the account are forgiven, the attempt refunded."""
     limits = ctx.settings.login_limits
     if limits.per_account <= 0 and limits.per_address <= 0:
         return
     window = timedelta(seconds=limits.window_seconds)
-    account_key, address_key = login_keys(email, address)
+    pair_key, address_key = login_keys(email, address)
     with ctx.db.write_session() as session:
         if limits.per_account > 0:
-            lockouts.rate_for_update(session, account_key, window).count = 0
+            lockouts.delete_rates(session, pair_key)
         if limits.per_address > 0:
             row = lockouts.rate_for_update(session, address_key, window)
             row.count = max(0, row.count - 1)
+
+
+def clear_login_counters(session: Session, email: str) -> int:
+    """Forget every (account, address) login counter of ``email`` (the operator's ``users unlock``)."""
+    return lockouts.delete_rates(session, lockouts.rate_key("login-account", email)[:32], prefix=True)
+
+
+def unlock(session: Session, user_id: uuid.UUID, email: str) -> int:
+    """Lift the user's verification lock and login throttles; returns the login counters removed."""
+    row = lockouts.get_lockout(session, user_id, for_update=True)
+    if row is not None:
+        row.failures, row.level, row.locked_until = 0, 0, None
+    return clear_login_counters(session, email)
+
+
+# --- registration ------------------------------------------------------------------------------------
+
+
+def before_register(ctx: AppContext, address: str | None) -> None:
+    """Count a registration from this address; ``RegistrationRateLimited`` over the limit (before hashing)."""
+    limits = ctx.settings.registration_limits
+    if limits.per_address <= 0:
+        return
+    window = timedelta(seconds=limits.window_seconds)
+    now, key = utcnow(), lockouts.rate_key("register-address", address or "unknown")
+    with ctx.db.write_session() as session:
+        row = lockouts.rate_for_update(session, key, window, now)
+        if row.count >= limits.per_address:
+            raise RegistrationRateLimited(_retry_after(row.window_start + window, now))
+        row.count += 1

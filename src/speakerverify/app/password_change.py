@@ -10,6 +10,7 @@ from ..storage.tables import User
 from .context import AppContext
 from .errors import AccountGone, WrongPassword
 from .lockout import before_login, login_succeeded
+from .password_policy import check_new_password
 from .results import Token
 from .security import issue_token
 
@@ -26,7 +27,8 @@ def change_password(
         user = session.get(User, user_id)
         if user is None:
             raise AccountGone()
-        email, stored = user.email, user.password_hash
+        email, stored, alias = user.email, user.password_hash, user.alias
+    check_new_password(new_password, (email, alias), pointer="#/new_password")
     before_login(ctx, email, address)
     if not ctx.passwords.verify(stored, current_password):
         raise WrongPassword()

@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="speakerverify",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served by routes/web.py from our own copy of Swagger UI
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,

@@ -77,26 +77,18 @@ class BodyLimitMiddleware:
 
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# Swagger UI (/docs) is an HTML page loading its script and styles from FastAPI's default CDN.
-DOCS_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 class SecurityHeadersMiddleware:
     """Headers every response carries; API responses are never cached (they hold tokens and personal data)."""
 
-    def __init__(self, app: ASGIApp, docs_paths: tuple[str, ...] = ("/docs",)) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.docs_paths = docs_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_docs = scope["path"] in self.docs_paths or scope["path"].startswith("/docs/")
         https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
@@ -107,7 +99,8 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("Referrer-Policy", "no-referrer")
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-                headers.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else API_CSP)
+                # pages set their own (web client, /docs)
+                headers.setdefault("Content-Security-Policy", API_CSP)
                 headers.setdefault("Cache-Control", "no-store")
                 if https:  # meaningless (and ignored by browsers) over plain http
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

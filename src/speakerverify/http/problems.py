@@ -141,7 +141,9 @@ DOMAIN_PROBLEMS: dict[type[errors.DomainError], Mapping] = {
     errors.AccountGone: Mapping(401, "unauthorised"),
     errors.InvalidCredentials: Mapping(401, "invalid-credentials"),
     errors.WrongPassword: Mapping(403, "wrong-password"),
-    errors.AlreadyRegistered: Mapping(409, "{field}-taken"),
+    errors.AlreadyRegistered: Mapping(409, "already-registered", "Cannot register"),
+    errors.WeakPassword: Mapping(422, "weak-password", "Password too easy to guess"),
+    errors.RegistrationRateLimited: Mapping(429, "registration-rate-limited", "Too many attempts"),
     errors.DataStatementChanged: Mapping(409, "data-statement-changed"),
     errors.NotReady: Mapping(409, "enrolment-not-ready", "Enrolment not ready"),
     errors.TakeRejected: Mapping(422, "take-{reason}", "Take rejected"),
@@ -178,6 +180,8 @@ def _extras(error: errors.DomainError) -> tuple[dict[str, Any], dict[str, str] |
         field_errors = [{"detail": error.reason, "pointer": error.pointer}]
     if isinstance(error, errors.WrongFeatureConfig):
         field_errors = [{"detail": f"expected {error.expected}", "pointer": "#/config_id"}]
+    if isinstance(error, errors.WeakPassword):
+        field_errors = [{"pointer": error.pointer, "detail": error.reason}]
     if isinstance(error, errors.WrongPassword):
         field_errors = [{"pointer": "#/current_password", "detail": "incorrect"}]
     return extra, headers, field_errors
@@ -187,7 +191,6 @@ def domain_problem(error: errors.DomainError) -> JSONResponse:
     how = _mapping(error)
     slug = how.slug.format(
         reason=getattr(error, "reason", "").replace("_", "-"),
-        field=getattr(error, "field", ""),
         kind=getattr(error, "kind", ""),
     )
     extra, headers, field_errors = _extras(error)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..app.accounts import (
@@ -19,13 +21,36 @@ from ..app.accounts import (
     normalise_email,
 )
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class _Strict(BaseModel):
-    # Unknown fields are errors: a misspelt "consent" must not pass silently.
-    model_config = ConfigDict(extra="forbid")
+    # Unknown fields are errors: a misspelt "consent" must not pass silently. Strict: no coercion, so
+    # "3" or true is not a digit and 1 or "true" is not consent (every request body and binary header).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _invisible_or_control(value: str) -> str | None:
+    """The first character that has no business in an address: controls (Cc: NUL, newlines), format
+    characters (Cf: bidi overrides and isolates, zero-width spaces and joiners, BOM), separators other
+    than nothing (Z*: already refused by the address syntax, named here for a clear message)."""
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"):
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def valid_email(value: str) -> str:
+    """The address, normalised (NFC, lower-case) and checked by email-validator (syntax only, no DNS)."""
+    bad = _invisible_or_control(value.strip(" "))  # before str.strip, which would drop some of them silently
+    value = normalise_email(value)
+    if bad is not None:
+        raise ValueError(f"not a valid email address: it contains the invisible or control character {bad}")
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from None
+    return normalise_email(checked.normalized)
 
 
 class Demographic(_Strict):
@@ -52,10 +77,7 @@ class RegisterRequest(_Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        value = normalise_email(value)
-        if not _EMAIL.match(value):
-            raise ValueError("not a valid email address")
-        return value
+        return valid_email(value)
 
     @field_validator("alias")
     @classmethod

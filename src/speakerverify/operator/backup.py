@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import make_url
 
 from ..config import Settings
-from ..storage.db import safe_url
+from ..storage.db import private_file, safe_url
 from .common import OperatorError
 
 PAGES_PER_STEP = 256
@@ -40,6 +40,7 @@ def backup(settings: Settings, target: Path) -> int:
         raise OperatorError(f"{target.parent}: no such directory")
     from tqdm import tqdm
 
+    private_file(target)  # owner-only from the first byte, like the database itself
     src = sqlite3.connect(source)
     dst = sqlite3.connect(target)
     bar = tqdm(desc="backup", unit="page", leave=False)

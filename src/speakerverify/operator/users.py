@@ -1,4 +1,4 @@
-"""``speakerverify users list | set-password``: the original's userList.py, and the operator's password path."""
+"""``speakerverify users list | set-password | unlock``: the original's userList.py, and the operator's tools."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from .common import OperatorError, make_context, open_database
 # Stored instead of a hash for accounts that have no password yet (imported from the 2020 demo):
 # argon2 cannot parse it, so no password ever matches, and nothing can be derived from it.
 UNUSABLE_PASSWORD = "!unusable: no password set; an operator runs `speakerverify users set-password`"
-MIN_PASSWORD = 10  # the API's rule (POST /api/v1/users)
 
 COLUMNS = [
     "alias",
@@ -144,8 +143,13 @@ def read_new_password(generate: bool) -> tuple[str, bool]:
         password = first
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < MIN_PASSWORD:
-        raise OperatorError(f"the password must have at least {MIN_PASSWORD} characters")
+    from ..app.errors import WeakPassword
+    from ..app.password_policy import check_new_password
+
+    try:  # the API's rule: at least 10 characters and zxcvbn score >= 3
+        check_new_password(password)
+    except WeakPassword as exc:
+        raise OperatorError(exc.message) from None
     return password, False
 
 
@@ -162,3 +166,16 @@ def set_password(settings: Settings, email: str, password: str) -> User:
                 raise OperatorError(f"no account with the email {email!r}")
             users.set_password_hash(session, user.id, password_hash)
             return user
+
+
+def unlock(settings: Settings, email: str) -> tuple[User, int]:
+    """Lift the account's verification lockout and forget its login throttle counters (every client
+    address's); returns the user and the number of login counters removed."""
+    from ..app.accounts import normalise_email
+    from ..app.lockout import unlock as lift
+
+    with open_database(settings) as db, db.write_session() as session:
+        user = users.find_by_email(session, normalise_email(email))
+        if user is None:
+            raise OperatorError(f"no account with the email {email!r}")
+        return user, lift(session, user.id, user.email)

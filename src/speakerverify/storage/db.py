@@ -12,6 +12,8 @@ Two kinds of transaction, so that concurrent writers never lose updates on eithe
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,10 +41,33 @@ def safe_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def private_file(path: str | os.PathLike[str]) -> None:
+    """Make ``path`` readable by its owner only: created 0600 if missing (``O_EXCL``: never through a
+    file someone else planted), tightened to 0600 if group or others could read it."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if stat.S_IMODE(os.stat(path).st_mode) & 0o077:
+            os.chmod(path, 0o600)
+
+
+def private_sqlite(database: str | None) -> None:
+    """The database file and its -wal/-shm files hold every account's data: owner-only, like the secret
+    key. SQLite gives the -wal and -shm files it creates the database file's mode, so creating the
+    database 0600 covers them; ones left by an earlier version are tightened."""
+    if database in (None, "", ":memory:") or str(database).startswith("file:"):
+        return
+    private_file(str(database))
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(f"{database}{suffix}"):
+            private_file(f"{database}{suffix}")
+
+
 def make_engine(url: str | URL, echo: bool = False) -> Engine:
     """An engine configured for this service's transaction discipline (see module docstring)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        private_sqlite(parsed.database)
         engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False}, **_POOL)
         _configure_sqlite(engine)
         return engine

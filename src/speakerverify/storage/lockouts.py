@@ -58,3 +58,10 @@ def purge_rates(session: Session, window: timedelta, now: datetime | None = None
     cutoff = (now or utcnow()) - window
     result = session.execute(delete(RateLimit).where(RateLimit.window_start < cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_rates(session: Session, key: str, prefix: bool = False) -> int:
+    """Forget the counter ``key`` (or, with ``prefix``, every counter whose key starts with it)."""
+    where = RateLimit.key.startswith(key, autoescape=True) if prefix else RateLimit.key == key
+    result = session.execute(delete(RateLimit).where(where))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

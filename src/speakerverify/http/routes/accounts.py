@@ -33,10 +33,13 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     "/users",
     status_code=status.HTTP_201_CREATED,
     summary="Register",
-    responses={409: {"description": "Email or alias taken, or data statement changed", **_PROBLEM}},
+    responses={
+        409: {"description": "Email or alias in use (one answer for both), or data statement changed", **_PROBLEM},
+        429: {"description": "Too many registrations from this client address; see Retry-After", **_PROBLEM},
+    },
     response_model=schemas.Profile,
 )
-def register(body: RegisterRequest, ctx: Context, response: Response) -> results.Profile:
+def register(body: RegisterRequest, ctx: Context, request: Request, response: Response) -> results.Profile:
     demographic = body.demographic or schemas.Demographic()
     new = accounts.NewAccount(
         email=body.email,
@@ -46,6 +49,7 @@ def register(body: RegisterRequest, ctx: Context, response: Response) -> results
         age_group=demographic.age_group,
         data_statement_version=body.data_statement_version,
     )
+    lockout.before_register(ctx, request.client.host if request.client else None)  # before any hashing
     profile = accounts.register(ctx, new)
     response.headers["Location"] = "/api/v1/me"
     return profile

@@ -7,11 +7,16 @@ Pages and scripts live in ``speakerverify/web``; Meyda comes from npm at install
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import logging
+import re
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from ..problems import ProblemError
 
@@ -21,6 +26,10 @@ WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 STATIC_DIR = WEB_DIR / "static"
 MEYDA_DIR = WEB_DIR / "node_modules" / "meyda" / "dist" / "web"
 MEYDA_FILES = ("meyda.min.js", "meyda.min.js.map")
+# Swagger UI for /docs, from npm's swagger-ui-dist (pinned in package-lock.json like Meyda), not a CDN.
+SWAGGER_DIR = WEB_DIR / "node_modules" / "swagger-ui-dist"
+SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+SWAGGER_URL = "/static/vendor/swagger-ui/"
 INSTALL_HINT = "npm ci --prefix src/speakerverify/web"
 
 # Everything from this origin only. Worklets are fetched under script-src (worker-src kept for
@@ -58,6 +67,8 @@ def check_assets() -> list[str]:
         problems.append(f"the web client is missing from {WEB_DIR}")
     if meyda_path() is None:
         problems.append(f"Meyda is not installed for the web client: run `{INSTALL_HINT}`")
+    if not (SWAGGER_DIR / SWAGGER_FILES[0]).is_file():
+        problems.append(f"Swagger UI is not installed for /docs: run `{INSTALL_HINT}`")
     return problems
 
 
@@ -87,25 +98,82 @@ def index_alias() -> RedirectResponse:
     return RedirectResponse("/", status_code=308)
 
 
+def _missing(what: str) -> ProblemError:
+    return ProblemError(
+        503, f"{what} is not installed; the operator must run `{INSTALL_HINT}`.", slug="web-assets-missing"
+    )
+
+
+@router.get("/static/vendor/swagger-ui/{name}")
+def swagger_asset(name: str) -> Response:
+    if name not in SWAGGER_FILES:  # compared as a string: the name never reaches the file system
+        raise _not_found()
+    path = SWAGGER_DIR / name
+    if not path.is_file():
+        raise _missing("Swagger UI (for /docs)")
+    return _file(path)
+
+
 @router.get("/static/vendor/{name}")
 def vendor(name: str) -> Response:
     if name not in MEYDA_FILES:
         raise _not_found()
     path = MEYDA_DIR / name
     if not path.is_file():
-        raise ProblemError(
-            503,
-            f"Meyda is not installed for the web client; the operator must run `{INSTALL_HINT}`.",
-            slug="web-assets-missing",
-        )
+        raise _missing("Meyda (for the web client)")
     return _file(path)
+
+
+@functools.cache
+def shipped_files() -> dict[str, Path]:
+    """The static files the package ships, by URL path (``js/main.js``). A strict allow-list: a request
+    path is only ever looked up in this dict, so no odd name (NUL, 300 bytes, ``..``, a directory) can
+    reach ``open()`` and raise; it is listed once, at the first request."""
+    root = STATIC_DIR.resolve()
+    return {
+        path.relative_to(root).as_posix(): path
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not path.is_symlink() and path.suffix in _TYPES
+    }
 
 
 @router.get("/static/{path:path}")
 def static(path: str) -> Response:
-    root = STATIC_DIR.resolve()
-    target = (root / path).resolve()
-    # Only regular files inside the static folder: no "..", no absolute paths, no directories.
-    if not target.is_relative_to(root) or not target.is_file() or target.suffix not in _TYPES:
+    target = shipped_files().get(path)
+    if target is None:
         raise _not_found()
     return _file(target)
+
+
+# --- API docs --------------------------------------------------------------------------------------
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+@functools.cache
+def docs_page() -> tuple[bytes, str]:
+    """Swagger UI's page as FastAPI writes it, pointed at our copy of the assets, and its CSP. The page
+    starts Swagger UI with one inline script: the CSP allows exactly that script by its SHA-256 hash
+    (CSP level 2), so everything else stays 'self' only."""
+    html = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="speakerverify - API",
+        swagger_js_url=SWAGGER_URL + "swagger-ui-bundle.js",
+        swagger_css_url=SWAGGER_URL + "swagger-ui.css",
+        swagger_favicon_url=SWAGGER_URL + "favicon-32x32.png",
+    ).body
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(bytes(html).decode())
+    )
+    csp = (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+    return bytes(html), csp
+
+
+@router.get("/docs")
+def docs() -> Response:
+    html, csp = docs_page()
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
