@@ -37,6 +37,7 @@ from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.features import plausibility as pl
 from speakerverify.features.postprocess import postprocess, speech_mask
 from speakerverify.models import frame_bounds as fb
+from speakerverify.models import speech
 from speakerverify.models.gmm import frame_log_likelihood
 from speakerverify.models.scoring import frame_llr
 from speakerverify.models.speaker import SpeakerModel, digit_means, utterance_stats
@@ -97,7 +98,7 @@ def run_part(name: str, audio: dict[str, np.ndarray], ubm) -> dict:
     todo = [(k, c, g) for k in audio for c in CONDITIONS for g in GAINS_DB]
     for key, (cname, kind, snr), gain in tqdm(todo, desc=name, unit="utt", file=sys.stderr, mininterval=5):
         mfcc, energy = extract(at_peak(condition_audio(audio[key], kind, snr, key), gain))
-        verdict = pl.check(mfcc, energy, DEFAULT_CONFIG, ubm)
+        verdict = speech.check(mfcc, energy, DEFAULT_CONFIG, ubm)
         if not verdict.ok:
             refused.append(f"{key} [{cname}, {gain:+.0f} dBFS]: {verdict.reason}")
         details.append(verdict.details)
@@ -179,7 +180,7 @@ def attack_trials(held: dict[str, np.ndarray], ubm, per_class: int, seed: int = 
         for i, slope in jobs:
             real, other = bases[i], bases[(i + 1) % len(bases)]
             mfcc, energy = crafted.ramp(real, rng, slope) if slope else build(real, rng, other)
-            verdict = pl.check(mfcc, energy, DEFAULT_CONFIG, ubm)
+            verdict = speech.check(mfcc, energy, DEFAULT_CONFIG, ubm)
             tests[verdict.test or "accepted"] += 1
             if verdict.ok:
                 passed.append(f"{cls} on base {i}: {verdict.details}")
@@ -208,10 +209,10 @@ def timings(held: dict[str, np.ndarray], ubm, repeats: int = 200) -> dict[str, f
     ceiling = pl.logmel_ceiling(energy[:1000], DEFAULT_CONFIG, b)
     gauss, shuffled = crafted.gaussian(seg, rng), crafted.shuffled(seg, rng)
     return {
-        "check, 100-frame real segment": median_ms(lambda: pl.check(*seg, DEFAULT_CONFIG, ubm)),
+        "check, 100-frame real segment": median_ms(lambda: speech.check(*seg, DEFAULT_CONFIG, ubm)),
         "consistency, 1,000 real frames": median_ms(lambda: pl.consistency_fault(mfcc[:1000], b, ceiling), 50),
-        "check, 100-frame Gaussian segment": median_ms(lambda: pl.check(*gauss, DEFAULT_CONFIG, ubm)),
-        "check, 100-frame shuffled segment": median_ms(lambda: pl.check(*shuffled, DEFAULT_CONFIG, ubm)),
+        "check, 100-frame Gaussian segment": median_ms(lambda: speech.check(*gauss, DEFAULT_CONFIG, ubm)),
+        "check, 100-frame shuffled segment": median_ms(lambda: speech.check(*shuffled, DEFAULT_CONFIG, ubm)),
     }
 
 

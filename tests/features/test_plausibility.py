@@ -13,6 +13,7 @@ from speakerverify.evaluation.corpus import read_fsdd
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
 from speakerverify.features import plausibility as pl
 from speakerverify.features.meyda import frame_signal, hamming_window, mel_filterbank
+from speakerverify.models import speech
 from speakerverify.models.ubm import load_default_ubm
 from support import crafted
 
@@ -106,7 +107,7 @@ def test_real_fsdd_takes_pass_also_through_the_float16_wire(fsdd_takes, ubm) -> 
         body = wire.encode_take(mfcc, energy, CONFIG.config_id, int(name[0]))
         ((m16, e16),) = wire.decode(body, CONFIG.n_mfcc).arrays
         for m, e in ((mfcc, energy), (m16, e16)):
-            verdict = pl.check(m.astype(np.float64), e.astype(np.float64), CONFIG, ubm)
+            verdict = speech.check(m.astype(np.float64), e.astype(np.float64), CONFIG, ubm)
             assert verdict.ok, f"{name}: {verdict.reason}"
 
 
@@ -114,7 +115,7 @@ def test_quiet_and_loud_real_takes_pass(fsdd_takes, ubm) -> None:
     for name, samples in fsdd_takes[::6]:
         for gain_db in (-40.0, 0.0):
             scaled = samples * (10 ** (gain_db / 20) / np.max(np.abs(samples)))
-            verdict = pl.check(*extract(scaled), CONFIG, ubm)
+            verdict = speech.check(*extract(scaled), CONFIG, ubm)
             assert verdict.ok, f"{name} at {gain_db} dBFS: {verdict.reason}"
 
 
@@ -131,20 +132,20 @@ def _synthetic_take(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def test_synthetic_take_is_physically_possible(ubm) -> None:
     # Real audio, so the exact tests pass; a steady buzz is not speech, and the UBM may say so.
-    verdict = pl.check(*_synthetic_take(), CONFIG, ubm)
+    verdict = speech.check(*_synthetic_take(), CONFIG, ubm)
     assert verdict.ok or verdict.test == "ubm", verdict.reason
 
 
 @pytest.mark.parametrize("slope", crafted.RAMP_SLOPES)
 def test_ramps_are_refused(slope: float, ubm) -> None:
-    verdict = pl.check(*crafted.ramp(_synthetic_take(), np.random.default_rng(0), slope), CONFIG, ubm)
+    verdict = speech.check(*crafted.ramp(_synthetic_take(), np.random.default_rng(0), slope), CONFIG, ubm)
     assert not verdict.ok
     assert verdict.test in {"range", "consistency", "degenerate"}
     assert verdict.reason.startswith(f"{verdict.test}: ")
 
 
 def test_constant_frames_are_degenerate(ubm) -> None:
-    verdict = pl.check(*crafted.constant(_synthetic_take(), np.random.default_rng(0)), CONFIG, ubm)
+    verdict = speech.check(*crafted.constant(_synthetic_take(), np.random.default_rng(0)), CONFIG, ubm)
     assert verdict.test == "degenerate" and "distinct" in verdict.reason
 
 
@@ -153,30 +154,30 @@ def test_extreme_coefficients_are_out_of_range(value: float, ubm) -> None:
     mfcc, energy = _synthetic_take()
     mfcc = mfcc.copy()
     mfcc[:, 3] = value
-    verdict = pl.check(mfcc, energy, CONFIG, ubm)
+    verdict = speech.check(mfcc, energy, CONFIG, ubm)
     assert verdict.test == "range" and "c3" in verdict.reason
 
 
 @pytest.mark.parametrize("value", [1e25, 1e12])
 def test_extreme_energies_are_out_of_range(value: float, ubm) -> None:
     mfcc, energy = _synthetic_take()
-    verdict = pl.check(mfcc, np.full_like(energy, value), CONFIG, ubm)
+    verdict = speech.check(mfcc, np.full_like(energy, value), CONFIG, ubm)
     assert verdict.test == "range" and "energy" in verdict.reason
 
 
 def test_null_segments_are_refused(ubm) -> None:
     mfcc, energy = _synthetic_take()
     huge = (mfcc.astype(np.float32) + np.float32(1e25)).astype(np.float64)
-    assert pl.check(huge, energy, CONFIG, ubm).test == "range"
-    zero_mfcc = pl.check(np.zeros_like(mfcc), energy, CONFIG, ubm)
+    assert speech.check(huge, energy, CONFIG, ubm).test == "range"
+    zero_mfcc = speech.check(np.zeros_like(mfcc), energy, CONFIG, ubm)
     assert zero_mfcc.test == "degenerate" and "distinct" in zero_mfcc.reason
-    silence = pl.check(np.zeros_like(mfcc), np.zeros_like(energy), CONFIG, ubm)
+    silence = speech.check(np.zeros_like(mfcc), np.zeros_like(energy), CONFIG, ubm)
     assert silence.test == "degenerate" and "digital silence" in silence.reason
 
 
 def test_energy_too_small_for_c0_is_inconsistent(ubm) -> None:
     mfcc, energy = _synthetic_take()
-    verdict = pl.check(mfcc, energy * 1e-3, CONFIG, ubm)
+    verdict = speech.check(mfcc, energy * 1e-3, CONFIG, ubm)
     assert verdict.test == "consistency" and "too small for c0" in verdict.reason
 
 
@@ -185,9 +186,9 @@ def test_another_ubm_skips_only_the_ubm_test(ubm) -> None:
         ubm_id = "another"
         gmm = ubm.gmm
 
-    verdict = pl.check(*_synthetic_take(), CONFIG, Other())
+    verdict = speech.check(*_synthetic_take(), CONFIG, Other())
     assert verdict.ok and verdict.details["ubm"].startswith("skipped")
-    assert pl.check(*_synthetic_take(), CONFIG, ubm).details.get("ubm") is None
+    assert speech.check(*_synthetic_take(), CONFIG, ubm).details.get("ubm") is None
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +198,7 @@ def bases(fsdd_takes) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _refusals(bases, build, ubm, seed: int = 0) -> list[pl.Verdict]:
     rng = np.random.default_rng(seed)
-    return [pl.check(*build(b, rng, bases[(i + 1) % len(bases)]), CONFIG, ubm) for i, b in enumerate(bases)]
+    return [speech.check(*build(b, rng, bases[(i + 1) % len(bases)]), CONFIG, ubm) for i, b in enumerate(bases)]
 
 
 # Classes every instance of which must be refused, and the tests allowed to do it.
@@ -240,7 +241,7 @@ def test_c0_scaled_x3_is_refused(bases, ubm) -> None:
     for mfcc, energy in bases:
         scaled = mfcc.copy()
         scaled[:, 0] *= 3
-        assert not pl.check(scaled, energy, CONFIG, ubm).ok
+        assert not speech.check(scaled, energy, CONFIG, ubm).ok
 
 
 # Classes whose instances can be physically possible, speech-like frames: a measured share is refused

@@ -84,7 +84,7 @@ from scipy.optimize import lsq_linear, minimize
 
 from .config import FeatureConfig
 from .meyda import hamming_window, mel_filterbank
-from .postprocess import DEFAULT_POST, PostConfig, postprocess, speech_mask
+from .postprocess import DEFAULT_POST, PostConfig, speech_mask
 
 FLOAT16_UNIT = 2.0**-11  # unit roundoff of float16, the wire form's MFCC type
 CONSISTENCY_REL = 2 * FLOAT16_UNIT  # of ||c||_2; twice the float16 error of a real frame
@@ -515,48 +515,6 @@ def degenerate_fault(
     return None, info
 
 
-def ubm_fault(
-    mfcc: np.ndarray, energy: np.ndarray, ubm: Any, th: Thresholds, post: PostConfig
-) -> tuple[str | None, dict[str, float]]:
-    """Speech frames the UBM finds unlike speech: too many below its floor, or a coefficient far too spread.
-
-    ``ubm`` is a :class:`speakerverify.models.ubm.UBM` (duck-typed: ``.gmm``). Frames are
-    post-processed as for scoring, then scored by the full mixture (nats per frame).
-    """
-    from ..models.gmm import frame_log_likelihood  # models depends on features, not the reverse
-
-    feats = postprocess(mfcc, energy, post)
-    if len(feats) == 0:
-        return None, {"below_floor": 0.0, "above_ceiling": 0.0}
-    ll = frame_log_likelihood(ubm.gmm, feats)
-    below, above = float(np.mean(ll < th.ubm_floor)), float(np.mean(ll > th.ubm_ceiling))
-    n_static = post.n_static
-    spread = feats[:, :n_static].std(axis=0) / global_std(ubm.gmm)[:n_static]
-    info = {"below_floor": below, "above_ceiling": above, "median_ll": float(np.median(ll))}
-    info["spread_max"] = float(spread.max())
-    if info["spread_max"] > th.spread_max:
-        k = int(np.argmax(spread)) + int(post.drop_c0)
-        return f"c{k} varies {info['spread_max']:.1f}x as much as speech does (limit {th.spread_max})", info
-    if below > th.floor_fraction:
-        return f"{below:.0%} of the speech frames are below the UBM floor ({th.ubm_floor:.1f} nats)", info
-    return None, info
-
-
-def global_std(gmm: Any) -> np.ndarray:
-    """Standard deviation of each dimension under the whole mixture, (D,):
-    var = sum_c w_c (var_c + mu_c^2) - (sum_c w_c mu_c)^2."""
-    w = gmm.weights[:, None]
-    mean = np.sum(w * gmm.means, axis=0)
-    return np.sqrt(np.sum(w * (gmm.variances + gmm.means**2), axis=0) - mean**2)
-
-
-@lru_cache(maxsize=1)
-def _default_ubm() -> Any:
-    from ..models.ubm import load_default_ubm
-
-    return load_default_ubm()
-
-
 def _physics(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> tuple[Verdict | None, dict[str, Any]]:
     """Tests 1 and 2, which no real frame can fail: (a refusing Verdict or None, their measurements)."""
     b = bounds(config)
@@ -578,16 +536,16 @@ def _physics(mfcc: np.ndarray, energy: np.ndarray, config: FeatureConfig) -> tup
     return None, details
 
 
-def check(
+def check_frames(
     mfcc: np.ndarray,
     energy: np.ndarray,
     config: FeatureConfig,
-    ubm: Any = None,
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     post: PostConfig = DEFAULT_POST,
 ) -> Verdict:
-    """Could these frames come from real int16-scale audio through Meyda at ``config``, and be speech?
+    """Could these frames come from real int16-scale audio through Meyda at ``config``? The physical and
+    degenerate-sequence tests; ``models.speech.check`` adds what the UBM says of them.
 
     Parameters
     ----------
@@ -598,11 +556,8 @@ def check(
         Raw Meyda energies (input scale squared).
     config : FeatureConfig
         The configuration the frames claim (the service's).
-    ubm : speakerverify.models.ubm.UBM, optional
-        The service's UBM; None loads the shipped default. A UBM other than
-        ``thresholds.ubm_id`` skips the ubm test (noted in ``details["ubm"]``).
     thresholds, post
-        Measured limits, and the post-processing the UBM sees.
+        Measured limits, and the post-processing that defines speech frames.
 
     Returns
     -------
@@ -620,12 +575,4 @@ def check(
     details.update(info)
     if fault:
         return Verdict(False, f"degenerate: {fault}", "degenerate", details)
-    ubm = _default_ubm() if ubm is None else ubm
-    if ubm.ubm_id != thresholds.ubm_id:
-        details["ubm"] = f"skipped: thresholds were measured for {thresholds.ubm_id}"
-        return Verdict(True, None, None, details)
-    fault, info = ubm_fault(mfcc, energy, ubm, thresholds, post)
-    details.update(info)
-    if fault:
-        return Verdict(False, f"ubm: {fault}", "ubm", details)
     return Verdict(True, None, None, details)

@@ -1,6 +1,6 @@
 """The gate every take and answer segment passes before it is scored or stored: could these frames have
 come from real audio through Meyda at the service's configuration, and do they look like speech to the
-UBM (``features.plausibility``)? Crafted features are refused here, never scored."""
+UBM (``features.plausibility``, ``models.speech``)? Crafted features are refused here, never scored."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 
-from ..features import plausibility
+from ..models import speech
 from .runtime import VoiceRuntime
 
 log = logging.getLogger("speakerverify.plausibility")
@@ -20,7 +20,7 @@ NOT_SPEECH = "These frames could not have come from speech recorded by a microph
 
 def implausible(rt: VoiceRuntime, mfcc: np.ndarray, energy: np.ndarray) -> str | None:
     """None if mfcc (T, n_mfcc), energy (T,) are physically possible speech frames; else the failed test."""
-    verdict = plausibility.check(mfcc, energy, rt.config, rt.ubm, post=rt.post)
+    verdict = speech.check(mfcc, energy, rt.config, rt.ubm, post=rt.post)
     if verdict.ok:
         return None
     log.info("refused implausible frames: %s", verdict.reason)
