@@ -288,7 +288,7 @@ def render(dev: dict, held: dict, attacks: dict, times: dict, llr: dict, args) -
     out = [
         SECTION, "",
         f"_Written by `benchmarks/plausibility.py` on {dt.date.today().isoformat()}; machine: {machine()}._", "",
-        "`speakerverify.features.plausibility.check(mfcc, energy, config, ubm)` refuses raw frames that no "
+        "`speakerverify.models.speech.check(mfcc, energy, config, ubm)` refuses raw frames that no "
         "int16-scale audio through Meyda could produce, or that do not look like speech (422 `not_speech`). "
         "Derivations in the module docstring.", "",
         f"Bounds at `{DEFAULT_CONFIG.config_id}` with 6 dB of headroom over full scale: energy <= {b.energy_max:.4g}, "
