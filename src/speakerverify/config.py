@@ -78,6 +78,24 @@ class LoginLimits:
 
 
 @dataclass(frozen=True)
+class UserLimits:
+    """Per-user limits on actions that cost the server work or could serve as an oracle (0: unlimited).
+
+    Challenges: each one costs a row and, on the first of a model, a calibration. Analysis: the intrusion
+    test and the benchmark score against every other ready user, and even their aggregate counts say
+    something about how close a voice is to others'. Export: raw features leave the service only for a
+    session that passed a voice verification at most ``export_verification_seconds`` ago.
+    """
+
+    challenges_per_hour: int = 60
+    analysis_per_hour: int = 6
+    export_verification_seconds: int = 600
+    # One challenge creation in this many also deletes the user's expired, unanswered challenges: cheap,
+    # and enough to keep the table from growing with abandoned prompts.
+    purge_every: int = 20
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -88,6 +106,7 @@ class Settings:
     argon2: Argon2Params = Argon2Params()
     voice: VoicePolicy = VoicePolicy()
     login_limits: LoginLimits = LoginLimits()
+    user_limits: UserLimits = UserLimits()
     ubm_file: Path | None = None  # None: the UBM shipped in the package
 
     def with_(self, **changes: object) -> Settings:
@@ -145,6 +164,16 @@ def login_limits_from_env(env: Mapping[str, str]) -> LoginLimits:
     )
 
 
+def user_limits_from_env(env: Mapping[str, str]) -> UserLimits:
+    return UserLimits(
+        challenges_per_hour=_int(env, "CHALLENGES_PER_HOUR", UserLimits.challenges_per_hour, 0),
+        analysis_per_hour=_int(env, "ANALYSIS_PER_HOUR", UserLimits.analysis_per_hour, 0),
+        export_verification_seconds=_int(
+            env, "EXPORT_VERIFICATION_SECONDS", UserLimits.export_verification_seconds, 10
+        ),
+    )
+
+
 def check_secret(secret: str, source: str) -> str:
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise SettingsError(
@@ -186,7 +215,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     Variables: DATA_DIR, DATABASE_URL, SECRET_KEY, TOKEN_TTL_SECONDS, MAX_BODY_BYTES,
     CORS_ORIGINS (comma-separated origins), CHALLENGE_DIGITS (3-8), CHALLENGE_TTL_SECONDS (<= 60),
     TARGET_FAR, TAKES_PER_DIGIT, UBM_FILE (an .npz written by models.io.save_gmm), LOCKOUT_AFTER (0 disables),
-    LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS.
+    LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS,
+    CHALLENGES_PER_HOUR, ANALYSIS_PER_HOUR (0 disables), EXPORT_VERIFICATION_SECONDS.
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
@@ -212,6 +242,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         cors_origins=origins,
         voice=voice_from_env(env),
         login_limits=login_limits_from_env(env),
+        user_limits=user_limits_from_env(env),
         ubm_file=Path(env[ENV_PREFIX + "UBM_FILE"]) if env.get(ENV_PREFIX + "UBM_FILE") else None,
     )
     return settings.with_(**overrides) if overrides else settings

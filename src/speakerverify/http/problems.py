@@ -147,6 +147,8 @@ DOMAIN_PROBLEMS: dict[type[errors.DomainError], Mapping] = {
     errors.TakeRejected: Mapping(422, "take-{reason}", "Take rejected"),
     errors.Locked: Mapping(429, "locked-out", "Too many attempts"),
     errors.LoginRateLimited: Mapping(429, "login-rate-limited", "Too many attempts"),
+    errors.RateLimited: Mapping(429, "rate-limited", "Too many requests"),
+    errors.VoiceVerificationRequired: Mapping(403, "voice-verification-required", "Voice verification required"),
 }
 
 
