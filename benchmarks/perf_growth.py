@@ -242,6 +242,7 @@ def server_env(work: Path) -> dict[str, str]:
     return {
         "SPEAKERVERIFY_SECRET_KEY": SECRET,
         "SPEAKERVERIFY_LOCKOUT_AFTER": "0",  # synthetic answers are rejected: never lock the sample out
+        "SPEAKERVERIFY_CHALLENGES_PER_HOUR": "0",  # a load test: thousands of challenges per account
         "SPEAKERVERIFY_DATA_DIR": str(work / "data"),
     }
 
@@ -692,8 +693,7 @@ def body_text(
         "calibration work):\n\n" + "\n".join(memory),
         "Storage queries behind every challenge and answer (through `calibration._current`; above 50 ready users "
         "the service runs `count_ready()` at most every 30 s), timed from the benchmark process on the database "
-        "with the server stopped (warm page cache):\n\n"
-        + "\n".join(queries),
+        "with the server stopped (warm page cache):\n\n" + "\n".join(queries),
     ]
     errors = [
         f"{r['size']:,} users: " + (", ".join(f"`{k}` x{v}" for k, v in r["server_errors"].items()) or "none")

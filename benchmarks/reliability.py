@@ -235,7 +235,7 @@ def render(
         "one of these assertions.",
         "- *replay over HTTP*: fresh genuine answers (never flagged) interleaved with answers re-sent "
         "from earlier ones and answers spliced from the user's stored enrolment takes (all rejected with "
-        "`replay_detected`).",
+        "`reason: replay_suspected`).",
         "- *schemathesis*: every operation of `/openapi.json`, authenticated as a registered user (a fresh "
         "account for log-out and erase); checks `not_a_server_error`, `response_schema_conformance`, "
         "`content_type_conformance`.",

@@ -85,7 +85,9 @@ def test_decide_needs_every_condition(setup) -> None:
 
 
 def _answer(*segments: tuple[float | None, bool]) -> AnswerScore:
-    segs = [SegmentScore(i, 0 if s is None else 30, s, ok, None if s is None else 0.1) for i, (s, ok) in enumerate(segments)]
+    segs = [
+        SegmentScore(i, 0 if s is None else 30, s, ok, None if s is None else 0.1) for i, (s, ok) in enumerate(segments)
+    ]
     return AnswerScore(segs, 1.0, 30)
 
 
