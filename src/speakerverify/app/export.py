@@ -44,6 +44,6 @@ def stored(ctx: AppContext, user_id: uuid.UUID) -> StoredSummary:
     with ctx.db.read_session() as session:
         summary = export.user_summary(session, user_id)
     return StoredSummary(
-        tables={name: StoredTable(rows=n, first=first, last=last) for name, (n, first, last) in summary.items()},
+        tables=[StoredTable(table=name, rows=n, first=first, last=last) for name, (n, first, last) in summary.items()],
         export_needs_verification_within_seconds=ctx.settings.user_limits.export_verification_seconds,
     )

@@ -124,6 +124,7 @@ class AnalysisSummary:
 
 @dataclass(frozen=True)
 class StoredTable:
+    table: str
     rows: int
     first: datetime | None
     last: datetime | None
@@ -133,7 +134,7 @@ class StoredTable:
 class StoredSummary:
     """What is stored about a user, without the stored values: rows per table, oldest and newest."""
 
-    tables: dict[str, StoredTable]
+    tables: list[StoredTable]
     export_needs_verification_within_seconds: int
 
 

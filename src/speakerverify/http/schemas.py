@@ -270,13 +270,14 @@ class AnalysisSummary(BaseModel):
 
 
 class StoredTable(BaseModel):
+    table: str = Field(description="What kind of data, e.g. utterances (enrolment takes) or verification_attempts.")
     rows: int
     first: datetime | None = Field(description="Oldest row's creation time, where the table records one.")
     last: datetime | None
 
 
 class StoredSummary(BaseModel):
-    tables: dict[str, StoredTable] = Field(description="What is stored about me, per table: counts and dates.")
+    tables: list[StoredTable] = Field(description="What is stored about me, per table: counts and dates.")
     export_needs_verification_within_seconds: int = Field(
         description="GET /me/export needs a voice verification accepted in this session at most this long ago."
     )
