@@ -231,3 +231,14 @@ def _export_gate(
     _refused(rec.call("GET", "/me/export", headers=auth), 403, "voice-verification-required")
     client.delete("/api/v1/sessions/current", headers=auth)
     assert rec.call("GET", "/me/export", headers=auth).status_code == 401  # a logged-out session exports nothing
+
+
+def test_the_data_statement_says_what_export_holds_and_when(client: TestClient, settings: Settings) -> None:
+    sections = {s["id"]: s["text"] for s in client.get("/api/v1/data-statement").json()["sections"]}
+    rights = sections["your-rights"]
+    assert "GET /api/v1/me/stored" in rights and "voice features as numbers" in rights
+    assert "voice verification within the last 10 minutes" in rights
+    assert "the scores are for the operator" in sections["what"]
+    with TestClient(create_app(settings.with_(user_limits=UserLimits(export_verification_seconds=90)))) as other:
+        text = other.get("/api/v1/data-statement").json()["sections"]
+        assert "within the last 90 seconds" in " ".join(s["text"] for s in text)

@@ -23,10 +23,26 @@ def _duration(seconds: int) -> str:
     return f"{n} {unit}{'s' if n != 1 else ''}"
 
 
+def _rights(settings: Settings) -> tuple[str, str, str]:
+    """Access and erasure: what the export holds, and the voice verification it needs."""
+    recent = _duration(settings.user_limits.export_verification_seconds)
+    return (
+        "your-rights",
+        "Access and erasure",
+        "GET /api/v1/me/stored says, at any time, what is stored about you: how many rows of each "
+        "kind and their oldest and newest dates, without the values. GET /api/v1/me/export returns "
+        "everything stored about you as JSON, including your voice features as numbers and the scores "
+        "of your verification attempts (the password hash is withheld). Because voice features could "
+        "help someone who has stolen your password pass the voice check, the export is given only to a "
+        f"session that passed a voice verification within the last {recent}. DELETE /api/v1/me erases "
+        "your account and all data listed above from the database immediately and permanently; it "
+        "cannot be undone.",
+    )
+
+
 def statement(settings: Settings) -> dict[str, Any]:
     hours = settings.token_ttl_seconds / 3600
     ttl = f"{hours:g} hour{'s' if hours != 1 else ''}"
-    recent = _duration(settings.user_limits.export_verification_seconds)
     sections = [
         (
             "who",
@@ -74,18 +90,7 @@ def statement(settings: Settings) -> dict[str, Any]:
             "backups and server logs (the HTTP server logs request lines and client addresses, never "
             "request bodies) follow the operator's retention policy, not this service's.",
         ),
-        (
-            "your-rights",
-            "Access and erasure",
-            "GET /api/v1/me/stored says, at any time, what is stored about you: how many rows of each "
-            "kind and their oldest and newest dates, without the values. GET /api/v1/me/export returns "
-            "everything stored about you as JSON, including your voice features as numbers and the scores "
-            "of your verification attempts (the password hash is withheld). Because voice features could "
-            "help someone who has stolen your password pass the voice check, the export is given only to a "
-            f"session that passed a voice verification within the last {recent}. DELETE /api/v1/me erases "
-            "your account and all data listed above from the database immediately and permanently; it "
-            "cannot be undone.",
-        ),
+        _rights(settings),
     ]
     return {
         "version": VERSION,
