@@ -242,3 +242,23 @@ def test_the_data_statement_says_what_export_holds_and_when(client: TestClient, 
     with TestClient(create_app(settings.with_(user_limits=UserLimits(export_verification_seconds=90)))) as other:
         text = other.get("/api/v1/data-statement").json()["sections"]
         assert "within the last 90 seconds" in " ".join(s["text"] for s in text)
+
+
+@pytest.mark.parametrize(
+    ("decision", "detail", "expected"),
+    [
+        ("accept", {"replay": [False]}, "accepted"),
+        ("reject", {"per_digit": [{"score": None}, {"score": 1.0}], "replay": [True, True]}, "too_short"),
+        ("reject", {"per_digit": [{"score": 1.0}], "replay": [True], "digits_match": False}, "replay_suspected"),
+        ("reject", {"per_digit": [{"score": 1.0}], "replay": [False], "digits_match": False}, "digits_not_matched"),
+        ("reject", {"per_digit": [{"score": 1.0}], "replay": [False], "digits_match": True}, "voice_not_matched"),
+        ("reject", {"reason": "replay_suspected", "replay": [False]}, "replay_suspected"),  # recorded wins
+        ("reject", None, "voice_not_matched"),
+    ],
+)
+def test_attempts_recorded_before_reasons_get_one_by_the_same_precedence(
+    decision: str, detail: dict[str, Any] | None, expected: str
+) -> None:
+    from speakerverify.app.verification import stored_reason
+
+    assert stored_reason(decision, detail) == expected
