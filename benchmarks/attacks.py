@@ -20,7 +20,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import _paths  # noqa: F401  (tests/ on sys.path, for support)
 import httpx
@@ -134,7 +133,7 @@ def _edit(kind: str) -> Build:
             keep = np.sort(np.concatenate([np.arange(n), rng.choice(n, n // 10, replace=False)]))
         else:  # stretch by frame interpolation
             factor = rng.uniform(0.8, 1.25)
-            t = np.linspace(0, n - 1, max(10, int(round(n * factor))))
+            t = np.linspace(0, n - 1, max(10, round(n * factor)))
             lo = np.floor(t).astype(int)
             hi, w = np.minimum(lo + 1, n - 1), (t - np.floor(t))[:, None]
             return (1 - w) * m[lo] + w * m[hi], (1 - w[:, 0]) * e[lo] + w[:, 0] * e[hi]

@@ -242,6 +242,7 @@ def server_env(work: Path) -> dict[str, str]:
     return {
         "SPEAKERVERIFY_SECRET_KEY": SECRET,
         "SPEAKERVERIFY_LOCKOUT_AFTER": "0",  # synthetic answers are rejected: never lock the sample out
+        "SPEAKERVERIFY_CHALLENGES_PER_HOUR": "0",  # a load test: thousands of challenges per account
         "SPEAKERVERIFY_DATA_DIR": str(work / "data"),
     }
 

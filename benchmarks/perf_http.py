@@ -379,6 +379,7 @@ def main() -> None:
         "SPEAKERVERIFY_SECRET_KEY": SECRET,
         "SPEAKERVERIFY_LOCKOUT_AFTER": "0",
         "SPEAKERVERIFY_REGISTER_MAX_PER_ADDRESS": "0",
+        "SPEAKERVERIFY_CHALLENGES_PER_HOUR": "0",
     }
     rows: list[dict[str, Any]] = []
     rss: dict[str, float] = {}

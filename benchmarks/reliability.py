@@ -68,7 +68,6 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp_name:
         tmp = Path(tmp_name)
 
-
         # Replay and splice over HTTP, SQLite.
         wd = tmp / "replay"
         with reliability.servers(wd, 1, None) as procs:
@@ -195,7 +194,7 @@ def render(figures: list[reliability.Figure], fuzz: Any, elapsed: float, quick: 
         "one of these assertions.",
         "- *replay over HTTP*: fresh genuine answers (never flagged) interleaved with answers re-sent "
         "from earlier ones and answers spliced from the user's stored enrolment takes (all rejected with "
-        "`replay_detected`).",
+        "`reason: replay_suspected`).",
         "- *schemathesis*: every operation of `/openapi.json`, authenticated as a registered user (a fresh "
         "account for log-out and erase); checks `not_a_server_error`, `response_schema_conformance`, "
         "`content_type_conformance`.",

@@ -301,6 +301,35 @@ def cmd_db_backup(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def cmd_attempts_list(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import audit
+
+    sys.stdout.write(audit.format_attempts(audit.attempt_rows(settings, args.email, args.limit), args.json))
+    return 0
+
+
+def cmd_analysis(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import audit
+
+    sys.stdout.write(audit.format_analysis(audit.analysis_report(settings, args.email), args.json))
+    return 0
+
+
+def add_audit_commands(sub: Any, with_db: Any) -> None:
+    """The scores users are not shown: the attempt audit log and the full per-speaker analysis."""
+    p = sub.add_parser("attempts", help="verification attempts with their scores (the audit log)")
+    attempts_sub = p.add_subparsers(dest="attempts_command", required=True)
+    p = attempts_sub.add_parser("list", help="newest first: time, alias, decision, reason, score, threshold")
+    p.add_argument("--email", help="only this account's attempts")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true", help="JSON, with each attempt's per-digit detail")
+    with_db(p, cmd_attempts_list)
+    p = sub.add_parser("analysis", help="an account's intrusion test and benchmark, per speaker with scores")
+    p.add_argument("email")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_analysis)
+
+
 def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     def with_db(p: argparse.ArgumentParser, run: Any) -> None:
         p.add_argument("--database-url", help=db_help)
@@ -309,6 +338,8 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     p = db_sub.add_parser("backup", help="consistent online copy of a SQLite database (PostgreSQL: use pg_dump)")
     p.add_argument("file", help="the new file to write (must not exist)")
     with_db(p, cmd_db_backup)
+
+    add_audit_commands(sub, with_db)
 
     p = sub.add_parser("users", help="list accounts, set a password, lift a lock")
     users_sub = p.add_subparsers(dest="users_command", required=True)

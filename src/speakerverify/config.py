@@ -105,6 +105,24 @@ class ServerLimits:
 
 
 @dataclass(frozen=True)
+class UserLimits:
+    """Per-user limits on actions that cost the server work or could serve as an oracle (0: unlimited).
+
+    Challenges: each one costs a row and, on the first of a model, a calibration. Analysis: the intrusion
+    test and the benchmark score against every other ready user, and even their aggregate counts say
+    something about how close a voice is to others'. Export: raw features leave the service only for a
+    session that passed a voice verification at most ``export_verification_seconds`` ago.
+    """
+
+    challenges_per_hour: int = 60
+    analysis_per_hour: int = 6
+    export_verification_seconds: int = 600
+    # One challenge creation in this many also deletes the user's expired, unanswered challenges: cheap,
+    # and enough to keep the table from growing with abandoned prompts.
+    purge_every: int = 20
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -117,6 +135,7 @@ class Settings:
     login_limits: LoginLimits = LoginLimits()
     registration_limits: RegistrationLimits = RegistrationLimits()
     server: ServerLimits = ServerLimits()
+    user_limits: UserLimits = UserLimits()
     ubm_file: Path | None = None  # None: the UBM shipped in the package
 
     def with_(self, **changes: object) -> Settings:
@@ -200,6 +219,16 @@ def server_limits_from_env(env: Mapping[str, str]) -> ServerLimits:
     )
 
 
+def user_limits_from_env(env: Mapping[str, str]) -> UserLimits:
+    return UserLimits(
+        challenges_per_hour=_int(env, "CHALLENGES_PER_HOUR", UserLimits.challenges_per_hour, 0),
+        analysis_per_hour=_int(env, "ANALYSIS_PER_HOUR", UserLimits.analysis_per_hour, 0),
+        export_verification_seconds=_int(
+            env, "EXPORT_VERIFICATION_SECONDS", UserLimits.export_verification_seconds, 10
+        ),
+    )
+
+
 def check_secret(secret: str, source: str) -> str:
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise SettingsError(
@@ -243,7 +272,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     TARGET_FAR, TAKES_PER_DIGIT, UBM_FILE (an .npz written by models.io.save_gmm), LOCKOUT_AFTER (0 disables),
     LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS,
     LOGIN_DELAY_SECONDS, REGISTER_MAX_PER_ADDRESS (0 disables), REGISTER_WINDOW_SECONDS, TRUSTED_PROXIES
-    (comma-separated), MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS (0 disables it), KEEPALIVE_SECONDS.
+    (comma-separated), MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS (0 disables it), KEEPALIVE_SECONDS,
+    CHALLENGES_PER_HOUR, ANALYSIS_PER_HOUR (0 disables), EXPORT_VERIFICATION_SECONDS.
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
@@ -271,6 +301,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         login_limits=login_limits_from_env(env),
         registration_limits=registration_limits_from_env(env),
         server=server_limits_from_env(env),
+        user_limits=user_limits_from_env(env),
         ubm_file=Path(env[ENV_PREFIX + "UBM_FILE"]) if env.get(ENV_PREFIX + "UBM_FILE") else None,
     )
     return settings.with_(**overrides) if overrides else settings

@@ -23,6 +23,7 @@ from speakerverify.storage import utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.export import user_tables
 from speakerverify.storage.tables import User
+from support.audit import grant_voice
 
 PROBLEM = "application/problem+json"
 
@@ -261,6 +262,7 @@ def test_export_has_everything_but_the_password_hash(api: Any, client: TestClien
     headers = api.login()
     with database.write_session() as s:
         utterances.add_utterance(s, uid, 2, "mfcc-8k-v1", np.full((3, 13), 0.25), np.array([1.0, 2.0, 3.0]))
+    grant_voice(database, headers)  # the export is a two-factor action (tests/service/test_no_oracle.py)
     response = client.get("/api/v1/me/export", headers=headers)
     assert response.status_code == 200
     assert "attachment" in response.headers["content-disposition"]

@@ -7,6 +7,9 @@ speakers' takes of the prompted digits, and wrong-content challenges with the
 speaker's own takes of other digits than prompted. No take is ever sent to the same
 account twice (so replay defences cannot interfere); when a speaker's takes 25-49 of
 a digit run out, its unused takes 6-24 are used.
+
+The API answers decisions and reasons only (no scores), so FAR and FRR are counted from decisions; score
+based figures (EER) come from the audit log, e.g. ``speakerverify eer`` or ``speakerverify attempts list``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import httpx
 import numpy as np
 
 from speakerverify.evaluation.corpus import read_fsdd
-from speakerverify.evaluation.metrics import eer
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
 
 PASSWORD = "fsdd-protocol-password"
@@ -101,15 +103,13 @@ class ApiClient:
 
 @dataclass
 class ApiProtocolResult:
-    target: list[float] = field(default_factory=list)
-    impostor: list[float] = field(default_factory=list)
     target_accepted: list[bool] = field(default_factory=list)
     impostor_accepted: list[bool] = field(default_factory=list)
     wrong_digit_accepted: list[bool] = field(default_factory=list)
     wrong_digit_flagged: list[bool] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
     enrol_rejected: list[str] = field(default_factory=list)
-    calibration: set[str] = field(default_factory=set)
-    threshold: float | None = None
+    attempt_ids: list[int] = field(default_factory=list)
     spare_takes_used: int = 0
 
     @property
@@ -120,22 +120,16 @@ class ApiProtocolResult:
     def frr(self) -> float:
         return 1.0 - float(np.mean(self.target_accepted))
 
-    @property
-    def eer(self) -> float:
-        return eer(np.array(self.target), np.array(self.impostor))
-
     def summary(self) -> dict[str, Any]:
         return {
-            "target_trials": len(self.target),
-            "impostor_trials": len(self.impostor),
+            "target_trials": len(self.target_accepted),
+            "impostor_trials": len(self.impostor_accepted),
             "far_percent": round(100 * self.far, 3),
             "frr_percent": round(100 * self.frr, 3),
-            "eer_percent": round(100 * self.eer, 3),
             "wrong_digit_trials": len(self.wrong_digit_accepted),
             "wrong_digit_accepted": int(np.sum(self.wrong_digit_accepted)),
+            "reasons": dict(sorted(self.reasons.items())),
             "enrol_rejected": len(self.enrol_rejected),
-            "calibration": sorted(self.calibration),
-            "threshold": self.threshold,
             "spare_takes_used": self.spare_takes_used,
         }
 
@@ -205,16 +199,14 @@ def run(
             keys = [pick(spk, spk, d, (GENUINE_TAKES, SPARE_TAKES)) for d in spoken]
         segments = [api.segment(d, *feats[k]) for k, d in zip(keys, digits, strict=True)]
         out = api.verify(auth[spk], ch["challenge_id"], segments)
-        result.calibration.add(out["calibration"])
-        result.threshold = out["threshold"]
+        result.attempt_ids.append(int(out["attempt_id"]))
+        result.reasons[out["reason"]] = result.reasons.get(out["reason"], 0) + 1
         accepted = out["decision"] == "accept"
         if kind == "genuine":
-            result.target.append(out["score"])
             result.target_accepted.append(accepted)
         elif kind == "impostor":
-            result.impostor.append(out["score"])
             result.impostor_accepted.append(accepted)
         else:
             result.wrong_digit_accepted.append(accepted)
-            result.wrong_digit_flagged.append(not out["digits_match"])
+            result.wrong_digit_flagged.append(out["reason"] == "digits_not_matched")
     return result

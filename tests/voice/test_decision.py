@@ -8,7 +8,16 @@ import pytest
 from speakerverify.models.digits import segment_digit_scores
 from speakerverify.models.gmm import DiagGMM
 from speakerverify.models.scoring import model_terms
-from speakerverify.voice.decision import AnswerScore, Calibration, SegmentScore, decide, score_answer
+from speakerverify.voice.decision import (
+    REASONS,
+    AnswerScore,
+    Calibration,
+    Decision,
+    SegmentScore,
+    decide,
+    reason,
+    score_answer,
+)
 
 C, D = 16, 4
 
@@ -73,3 +82,39 @@ def test_decide_needs_every_condition(setup) -> None:
     assert decide(good, np.array([1.0]), calib, 1.4).replayed == [True]
     wrong = AnswerScore([SegmentScore(1, 50, 2.0, False, -3.0)], 2.0, 50)
     assert not decide(wrong, far, calib, 1.4).accept
+
+
+def _answer(*segments: tuple[float | None, bool]) -> AnswerScore:
+    segs = [
+        SegmentScore(i, 0 if s is None else 30, s, ok, None if s is None else 0.1) for i, (s, ok) in enumerate(segments)
+    ]
+    return AnswerScore(segs, 1.0, 30)
+
+
+@pytest.mark.parametrize(
+    ("segments", "accept", "replayed", "expected"),
+    [
+        ([(2.0, True), (2.0, True)], True, [False, False], "accepted"),
+        # every failure at once: the shortest segment is named first (the person can fix it by speaking longer)
+        ([(None, False), (0.1, False)], False, [True, True], "too_short"),
+        ([(0.1, False), (0.1, True)], False, [False, True], "replay_suspected"),
+        ([(2.0, True), (2.0, False)], False, [False, False], "digits_not_matched"),
+        ([(0.1, True), (0.1, True)], False, [False, False], "voice_not_matched"),
+    ],
+)
+def test_the_reason_follows_the_documented_precedence(segments, accept, replayed, expected) -> None:
+    answer = _answer(*segments)
+    got = reason(answer, Decision(accept, 0.5 if accept else -0.5, replayed))
+    assert got == expected and got in REASONS
+
+
+def test_reason_agrees_with_decide(setup) -> None:
+    """The mapping from decide's real output: a genuine answer is accepted, a replay of it is not."""
+    ubm, means = setup
+    feats = [_frames(ubm, means, d, 60, 10 + d) for d in (1, 2)]
+    answer = _score(setup, [1, 2], [1, 2], feats)
+    lenient = Calibration("provisional", 0.0, -1e9, 2)
+    assert reason(answer, decide(answer, np.array([1.0, 1.0]), lenient, 0.5)) == "accepted"
+    assert reason(answer, decide(answer, np.array([1.0, 0.1]), lenient, 0.5)) == "replay_suspected"
+    strict = Calibration("provisional", 0.0, 1e9, 2)
+    assert reason(answer, decide(answer, np.array([1.0, 1.0]), strict, 0.5)) == "voice_not_matched"

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
-from ..storage import export, tokens, users, utterances
+from ..storage import tokens, users, utterances
 from ..storage.tables import ALIAS_MAX as ALIAS_MAX  # the column widths bound the fields
 from ..storage.tables import EMAIL_MAX as EMAIL_MAX
 from ..storage.tables import User
@@ -125,16 +124,3 @@ def erase(ctx: AppContext, user_id: uuid.UUID) -> None:
     with ctx.db.write_session() as session:
         if not users.delete_user(session, user_id):
             raise AccountGone()
-
-
-def export_all(ctx: AppContext, user_id: uuid.UUID) -> dict[str, Any]:
-    with ctx.db.read_session() as session:
-        records = export.user_records(session, user_id)
-    if records is None:
-        raise AccountGone()
-    return {
-        "exported_at": datetime.now(UTC).isoformat(),
-        "user_id": str(user_id),
-        "current_data_statement_version": data_statement.VERSION,
-        "records": records,
-    }

@@ -5,6 +5,11 @@ length, against my model. Benchmark: my takes against each other user's model.
 The reference row is my own genuine score on takes held out of my model: thanks to
 the sufficient statistics, a trial's takes are subtracted from the model before
 scoring it (leave-out), so no take is scored by a model that has seen it.
+
+A user sees only ``intrusion_summary`` / ``benchmark_summary``: counts over all other voices together,
+rate limited, with no alias, score or threshold: per-speaker scores would let an attacker with an account
+of their own steer crafted takes towards someone else's model. The full tables (``intrusion_test``,
+``benchmark``) are for the operator's ``speakerverify analysis``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from ..storage import speaker_models, users, utterances
 from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
 from ..voice.takes import take_features
+from . import limits
 from .calibration import calibrate
 from .context import AppContext
 from .errors import NotReady
-from .results import BenchmarkReport, ImpostorRow, IntrusionReport, ScoreSummary
+from .results import AnalysisSummary, BenchmarkReport, ImpostorRow, IntrusionReport, ScoreSummary, TrialCounts
 
 MAX_OTHERS = 20
 TRIALS_PER_OTHER = 10
@@ -132,3 +138,32 @@ def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
             continue
         rows.append(_impostor_row(ctx, user.alias, theirs.terms, mine, their_calib, np.random.default_rng(2)))
     return BenchmarkReport(k=calib.k, reference=_reference_summary(ctx, model, mine, calib), others=rows)
+
+
+def _aggregate(k: int, reference: ScoreSummary, rows: list[ImpostorRow]) -> AnalysisSummary:
+    return AnalysisSummary(
+        k=k,
+        other_voices=len(rows),
+        others=TrialCounts(trials=sum(r.trials for r in rows), would_pass=sum(r.false_accepts for r in rows)),
+        own=TrialCounts(trials=reference.trials, would_pass=reference.accepts),
+    )
+
+
+def _count(ctx: AppContext, user_id: uuid.UUID) -> None:
+    """One analysis run of the user (either kind: they share a budget), refused over the hourly limit."""
+    with ctx.db.write_session() as session:
+        limits.count(session, "analysis", user_id, ctx.settings.user_limits.analysis_per_hour)
+
+
+def intrusion_summary(ctx: AppContext, user_id: uuid.UUID) -> AnalysisSummary:
+    """Other voices' takes against my model: how many voices, trials, and trials that would pass."""
+    _count(ctx, user_id)
+    report = intrusion_test(ctx, user_id)
+    return _aggregate(report.k, report.reference, report.impostors)
+
+
+def benchmark_summary(ctx: AppContext, user_id: uuid.UUID) -> AnalysisSummary:
+    """My takes against other voices' models, each with its own threshold: the same counts."""
+    _count(ctx, user_id)
+    report = benchmark(ctx, user_id)
+    return _aggregate(report.k, report.reference, report.others)

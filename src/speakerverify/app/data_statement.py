@@ -10,7 +10,34 @@ from typing import Any
 
 from ..config import Settings
 
-VERSION = "2026-11-1"
+VERSION = "2026-12-1"
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        n, unit = seconds // 3600, "hour"
+    elif seconds % 60 == 0:
+        n, unit = seconds // 60, "minute"
+    else:
+        n, unit = seconds, "second"
+    return f"{n} {unit}{'s' if n != 1 else ''}"
+
+
+def _rights(settings: Settings) -> tuple[str, str, str]:
+    """Access and erasure: what the export holds, and the voice verification it needs."""
+    recent = _duration(settings.user_limits.export_verification_seconds)
+    return (
+        "your-rights",
+        "Access and erasure",
+        "GET /api/v1/me/stored says, at any time, what is stored about you: how many rows of each "
+        "kind and their oldest and newest dates, without the values. GET /api/v1/me/export returns "
+        "everything stored about you as JSON, including your voice features as numbers and the scores "
+        "of your verification attempts (the password hash is withheld). Because voice features could "
+        "help someone who has stolen your password pass the voice check, the export is given only to a "
+        f"session that passed a voice verification within the last {recent}. DELETE /api/v1/me erases "
+        "your account and all data listed above from the database immediately and permanently; it "
+        "cannot be undone.",
+    )
 
 
 def statement(settings: Settings) -> dict[str, Any]:
@@ -33,7 +60,9 @@ def statement(settings: Settings) -> dict[str, Any]:
             "feature frames your browser computed from your voice (13 MFCC coefficients and one energy "
             "value per 10 ms frame, with the digit you were asked to say); a speaker model derived from "
             "them (statistics of those frames); the digit challenges issued to you; and for each "
-            "verification attempt its time, score, threshold and decision. When you log out, the "
+            "verification attempt its time, score, threshold, decision and the identifier of the session "
+            "it was made in (you are shown the decision and its reason; the scores are for the operator). "
+            "When you log out, the "
             "identifier of that access token is kept until the token would have expired.",
         ),
         (
@@ -61,13 +90,7 @@ def statement(settings: Settings) -> dict[str, Any]:
             "backups and server logs (the HTTP server logs request lines and client addresses, never "
             "request bodies) follow the operator's retention policy, not this service's.",
         ),
-        (
-            "your-rights",
-            "Access and erasure",
-            "GET /api/v1/me/export returns everything stored about you as JSON (the password hash is "
-            "withheld). DELETE /api/v1/me erases your account and all data listed above from the "
-            "database immediately and permanently; it cannot be undone.",
-        ),
+        _rights(settings),
     ]
     return {
         "version": VERSION,

@@ -153,3 +153,23 @@ class WeakPassword(DomainError):
         super().__init__(f"This password is too easy to guess: {reason}")
         self.reason = reason
         self.pointer = pointer
+
+
+class RateLimited(TooManyAttempts):
+    """A per-user limit on an action (challenges, analysis) reached; ``action`` says which."""
+
+    def __init__(self, action: str, retry_after: int) -> None:
+        super().__init__(f"Too many {action} requests: try again in {retry_after} seconds.", retry_after)
+        self.action = action
+
+
+class VoiceVerificationRequired(DomainError):
+    """An action that needs the second factor: a voice verification accepted recently, in this session."""
+
+    def __init__(self, seconds: int) -> None:
+        minutes = max(1, seconds // 60)
+        super().__init__(
+            "Exporting your voice features needs a recent voice verification: pass one in this session "
+            f"(it counts for {minutes} minute{'s' if minutes != 1 else ''}), then export again. "
+            "GET /api/v1/me/stored says what is stored without it."
+        )

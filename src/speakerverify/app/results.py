@@ -1,5 +1,8 @@
 """What the use cases return: plain dataclasses, named and shaped like the API's response bodies
-(``http/schemas.py`` validates them on the way out), so no use case needs pydantic or HTTP."""
+(``http/schemas.py`` validates them on the way out), so no use case needs pydantic or HTTP.
+
+``ScoreSummary``, ``ImpostorRow``, ``IntrusionReport`` and ``BenchmarkReport`` carry scores and aliases:
+they are for operator commands only, never an API response (a score is an oracle to steer an attack by)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ..voice.decision import SegmentScore
+from ..voice.decision import Reason
 
 Mode = Literal["provisional", "deployment"]
 
@@ -77,32 +80,62 @@ class Challenge:
 
 @dataclass(frozen=True)
 class Verification:
+    """What a claimant learns of an answer: the decision and a reason code, nothing numeric about it
+    (scores, threshold and margins stay in the audit log, for the operator)."""
+
     attempt_id: int
     decision: Literal["accept", "reject"]
-    score: float | None
-    threshold: float
-    target_far: float
-    digits_match: bool
-    calibration: Mode
-    per_digit: list[SegmentScore]
-    replay_detected: bool = False
+    reason: Reason
 
 
 @dataclass(frozen=True)
 class Attempt:
     attempt_id: int
     created_at: datetime
-    decision: str
-    score: float | None
-    threshold: float | None
-    digits: list[int]
-    digits_match: bool | None
-    calibration: str | None
+    decision: Literal["accept", "reject"]
+    reason: Reason
 
 
 @dataclass(frozen=True)
 class Attempts:
     attempts: list[Attempt]
+
+
+# --- analysis: the claimant's aggregate view, and the operator's full tables -----------------------
+
+
+@dataclass(frozen=True)
+class TrialCounts:
+    """How many trials were run and how many the decision rule would accept: counts only."""
+
+    trials: int
+    would_pass: int
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    """What a user may see of an analysis: how many other voices took part, anonymously and in aggregate."""
+
+    k: int
+    other_voices: int
+    others: TrialCounts
+    own: TrialCounts
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    table: str
+    rows: int
+    first: datetime | None
+    last: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredSummary:
+    """What is stored about a user, without the stored values: rows per table, oldest and newest."""
+
+    tables: list[StoredTable]
+    export_needs_verification_within_seconds: int
 
 
 @dataclass(frozen=True)

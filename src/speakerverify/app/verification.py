@@ -6,6 +6,7 @@ import secrets
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -15,9 +16,9 @@ from ..models import replay as replay_maths
 from ..storage import attempts, challenges, utterances
 from ..storage.challenges import Consumed
 from ..storage.tables import Challenge, utcnow
-from ..voice.decision import AnswerScore, Calibration, Decision, decide, score_answer
+from ..voice.decision import REASONS, AnswerScore, Calibration, Decision, Reason, decide, reason, score_answer
 from ..voice.plausible import implausible
-from . import lockout, replay, results
+from . import limits, lockout, replay, results
 from .calibration import calibrate, current_calibration
 from .context import AppContext
 from .enrolment import ensure_current, progress_out
@@ -62,7 +63,12 @@ def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> results.Challenge:
         calibrate(ctx, user_id)  # recomputed now, while the user reads the prompt, so the answer is fast
     digits = secrets.SystemRandom().sample(range(10), policy.challenge_digits)
     expires = utcnow() + timedelta(seconds=policy.challenge_ttl_seconds)
+    user_limits = ctx.settings.user_limits
     with ctx.db.write_session() as session:
+        # Counted only once a challenge can be issued: a not-ready user's 409s cost nothing to retry.
+        limits.count(session, "challenge", user_id, user_limits.challenges_per_hour)
+        if secrets.randbelow(max(1, user_limits.purge_every)) == 0:  # now and then, not on every request
+            challenges.purge_expired(session, user_id)
         row = challenges.create_challenge(session, user_id, digits, expires)
         return results.Challenge(challenge_id=str(row.id), digits=digits, expires_at=row.expires_at)
 
@@ -88,8 +94,11 @@ def _pending_digits(session: Session, challenge_id: uuid.UUID, user_id: uuid.UUI
     return [int(c) for c in pending.digits]
 
 
-def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[DigitFrames]) -> Verification:
-    """Answer ``challenge`` (its id) with one validated segment per prompted digit.
+def verify(
+    ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[DigitFrames], token_jti: str | None = None
+) -> Verification:
+    """Answer ``challenge`` (its id) with one validated segment per prompted digit, in the session
+    ``token_jti`` (recorded: an accept makes that session two-factor for a while).
 
     One read transaction gathers what the decision needs, the scoring runs outside any transaction, and
     one write transaction (``_settle``) records it.
@@ -125,7 +134,7 @@ def verify(ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[D
         policy.content_margin,
         rt.adaptation.top_c,
     )
-    scored = _Scored(user_id, challenge_id, prompted, model.version, calib, answer)
+    scored = _Scored(user_id, challenge_id, prompted, model.version, calib, answer, token_jti)
     return _settle(ctx, scored, _Replay(fps, before, found))
 
 
@@ -170,6 +179,7 @@ class _Scored:
     model_version: int
     calib: Calibration
     answer: AnswerScore
+    token_jti: str | None
 
 
 @dataclass(frozen=True)
@@ -203,15 +213,7 @@ def _settle(ctx: AppContext, scored: _Scored, rep: _Replay) -> Verification:
     if refusal is not None:  # raised after the commit: a lock imposed by admit() must be kept
         raise refusal
     return Verification(
-        attempt_id=attempt_id,
-        decision="accept" if decision.accept else "reject",
-        score=decision.score,
-        threshold=calib.threshold,
-        target_far=policy.target_far,
-        digits_match=answer.digits_match,
-        calibration="deployment" if calib.mode == "deployment" else "provisional",
-        per_digit=list(answer.segments),
-        replay_detected=any(decision.replayed),
+        attempt_id=attempt_id, decision="accept" if decision.accept else "reject", reason=reason(answer, decision)
     )
 
 
@@ -226,6 +228,7 @@ def _record(session: Session, ctx: AppContext, scored: _Scored, decision: Decisi
         "target_far": ctx.settings.voice.target_far,
         "per_digit": [asdict(s) for s in answer.segments],
         "replay": decision.replayed,
+        "reason": reason(answer, decision),
     }
     row = attempts.record_attempt(
         session,
@@ -238,11 +241,31 @@ def _record(session: Session, ctx: AppContext, scored: _Scored, decision: Decisi
         threshold=calib.threshold,
         decision="accept" if decision.accept else "reject",
         detail=detail,
+        token_jti=scored.token_jti,
     )
     return int(row.id)
 
 
+def stored_reason(decision: str, detail: dict[str, Any] | None) -> Reason:
+    """The reason of a recorded attempt; attempts recorded before reasons were are read from their detail
+    with the same precedence as ``decision.reason``."""
+    detail = detail or {}
+    recorded = detail.get("reason")
+    if recorded in REASONS:
+        return recorded  # type: ignore[no-any-return]
+    if decision == "accept":
+        return "accepted"
+    if any(s.get("score") is None for s in detail.get("per_digit", [])):
+        return "too_short"
+    if any(detail.get("replay", [])):
+        return "replay_suspected"
+    if detail.get("digits_match") is False:
+        return "digits_not_matched"
+    return "voice_not_matched"
+
+
 def attempt_log(ctx: AppContext, user_id: uuid.UUID) -> Attempts:
+    """The user's attempts: time, decision and reason only (the scores are the operator's)."""
     with ctx.db.read_session() as session:
         rows = attempts.list_attempts(session, user_id)
         return Attempts(
@@ -250,12 +273,8 @@ def attempt_log(ctx: AppContext, user_id: uuid.UUID) -> Attempts:
                 Attempt(
                     attempt_id=r.id,
                     created_at=r.created_at,
-                    decision=r.decision,
-                    score=r.score,
-                    threshold=r.threshold,
-                    digits=list((r.detail or {}).get("digits", [])),
-                    digits_match=(r.detail or {}).get("digits_match"),
-                    calibration=(r.detail or {}).get("calibration"),
+                    decision="accept" if r.decision == "accept" else "reject",
+                    reason=stored_reason(r.decision, r.detail),
                 )
                 for r in rows
             ]

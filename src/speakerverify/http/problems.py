@@ -150,6 +150,8 @@ DOMAIN_PROBLEMS: dict[type[errors.DomainError], Mapping] = {
     errors.NotSpeech: Mapping(422, "not-speech", "Not speech"),
     errors.Locked: Mapping(429, "locked-out", "Too many attempts"),
     errors.LoginRateLimited: Mapping(429, "login-rate-limited", "Too many attempts"),
+    errors.RateLimited: Mapping(429, "rate-limited", "Too many requests"),
+    errors.VoiceVerificationRequired: Mapping(403, "voice-verification-required", "Voice verification required"),
 }
 
 

@@ -249,69 +249,58 @@ class ChallengeOut(BaseModel):
     expires_at: datetime
 
 
-class DigitResult(BaseModel):
-    digit: int
-    n_frames: int = Field(description="Speech frames scored.")
-    score: float | None = Field(description="Mean frame LLR of this segment against the prompted digit's model.")
-    content_ok: bool = Field(description="The segment sounds like the prompted digit to the user's own models.")
-    content_margin: float | None
+Reason = Literal["accepted", "too_short", "replay_suspected", "digits_not_matched", "voice_not_matched", "not_speech"]
+
+REASON_DOC = (
+    "Why, as a code to act on (first that applies): `too_short` a digit had too little speech to judge, "
+    "`replay_suspected` a digit sounded like a recording of an earlier take or answer, `digits_not_matched` "
+    "a digit heard was not the one asked for, `voice_not_matched` the voice was not recognised; `accepted` "
+    "otherwise. A locked account (429 `locked-out`) and input that is not speech (422 `not-speech`) are "
+    "problems, not decisions; a not-speech answer still appears in the attempt list as `not_speech`. "
+    "Nothing numeric is returned: a score would be an oracle to steer an attack by."
+)
 
 
 class VerificationOut(BaseModel):
     attempt_id: int
     decision: Literal["accept", "reject"]
-    score: float | None = Field(
-        description="Normalised speaker score (mean frame LLR minus the user's impostor mean); null when no "
-        "segment had enough speech to score."
-    )
-    threshold: float
-    target_far: float
-    digits_match: bool
-    calibration: Literal["provisional", "deployment"]
-    per_digit: list[DigitResult]
-    replay_detected: bool = Field(
-        default=False,
-        description="A segment was (nearly) identical to one of your stored takes or earlier answers: rejected.",
-    )
+    reason: Reason = Field(description=REASON_DOC)
 
 
 class AttemptOut(BaseModel):
     attempt_id: int
     created_at: datetime
-    decision: str
-    score: float | None
-    threshold: float | None
-    digits: list[int]
-    digits_match: bool | None
-    calibration: str | None
+    decision: Literal["accept", "reject"]
+    reason: Reason
 
 
 class AttemptList(BaseModel):
     attempts: list[AttemptOut]
 
 
-class ScoreSummary(BaseModel):
+class TrialCounts(BaseModel):
     trials: int
-    accepts: int
-    mean_score: float | None
+    would_pass: int = Field(description="Trials the decision rule would accept.")
 
 
-class ImpostorRow(BaseModel):
-    alias: str
-    trials: int
-    false_accepts: int
-    mean_score: float | None
+class AnalysisSummary(BaseModel):
+    """Aggregate and anonymous: no alias, score or threshold of anyone."""
+
+    k: int = Field(description="Digits per trial.")
+    other_voices: int = Field(description="Other enrolled voices that took part.")
+    others: TrialCounts = Field(description="All trials against the other voices, together.")
+    own: TrialCounts = Field(description="My own held-out (leave-out) takes against my model.")
 
 
-class IntrusionReport(BaseModel):
-    threshold: float
-    calibration: Literal["provisional", "deployment"]
-    k: int
-    reference: ScoreSummary = Field(description="My own held-out (leave-out) takes against my model.")
-    impostors: list[ImpostorRow] = Field(description="Other users' takes against my model.")
+class StoredTable(BaseModel):
+    table: str = Field(description="What kind of data, e.g. utterances (enrolment takes) or verification_attempts.")
+    rows: int
+    first: datetime | None = Field(description="Oldest row's creation time, where the table records one.")
+    last: datetime | None
 
 
-class BenchmarkReport(BaseModel):
-    k: int
-    reference: ScoreSummary
-    others: list[ImpostorRow] = Field(description="My takes against each other user's model and threshold.")
+class StoredSummary(BaseModel):
+    tables: list[StoredTable] = Field(description="What is stored about me, per table: counts and dates.")
+    export_needs_verification_within_seconds: int = Field(
+        description="GET /me/export needs a voice verification accepted in this session at most this long ago."
+    )

@@ -1,8 +1,9 @@
-"""Verification attempts: the user's scoring log."""
+"""Verification attempts: the scoring log (scores are for the operator; claimants see decisions only)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ def record_attempt(
     threshold: float | None,
     decision: str,
     detail: dict[str, Any],
+    token_jti: str | None = None,
 ) -> VerificationAttempt:
     row = VerificationAttempt(
         user_id=user_id,
@@ -34,6 +36,7 @@ def record_attempt(
         threshold=threshold,
         decision=decision,
         detail=detail,
+        token_jti=token_jti,
     )
     session.add(row)
     session.flush()
@@ -48,4 +51,27 @@ def list_attempts(session: Session, user_id: uuid.UUID, limit: int = 100) -> lis
         .order_by(VerificationAttempt.id.desc())
         .limit(limit)
     )
+    return list(session.scalars(stmt))
+
+
+def accepted_since(session: Session, user_id: uuid.UUID, token_jti: str, since: datetime) -> bool:
+    """Did the session ``token_jti`` of this user pass a voice verification at or after ``since``?"""
+    stmt = (
+        select(VerificationAttempt.id)
+        .where(
+            VerificationAttempt.user_id == user_id,
+            VerificationAttempt.token_jti == token_jti,
+            VerificationAttempt.decision == "accept",
+            VerificationAttempt.created_at >= since,
+        )
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None
+
+
+def all_attempts(session: Session, user_id: uuid.UUID | None = None, limit: int = 100) -> list[VerificationAttempt]:
+    """The most recent attempts first, of one user or of everyone (the operator's audit view)."""
+    stmt = select(VerificationAttempt).order_by(VerificationAttempt.id.desc()).limit(limit)
+    if user_id is not None:
+        stmt = stmt.where(VerificationAttempt.user_id == user_id)
     return list(session.scalars(stmt))

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from .tables import Challenge, utcnow
@@ -53,3 +53,12 @@ def consume_challenge(session: Session, challenge_id: uuid.UUID, user_id: uuid.U
     if row.used_at is not None:
         return Consumed.USED, digits
     return Consumed.EXPIRED, digits
+
+
+def purge_expired(session: Session, user_id: uuid.UUID, now: datetime | None = None) -> int:
+    """Delete the user's expired challenges that were never answered: nothing refers to them. Answered ones
+    stay, as the challenge of their attempt."""
+    stmt = delete(Challenge).where(
+        Challenge.user_id == user_id, Challenge.used_at.is_(None), Challenge.expires_at <= (now or utcnow())
+    )
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]

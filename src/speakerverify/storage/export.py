@@ -63,3 +63,18 @@ def user_records(session: Session, user_id: uuid.UUID) -> dict[str, list[dict[st
         rows = session.execute(select(table).where(table.c.user_id == user_id).order_by(*order))
         records[table.name] = [_row_dict(table, r) for r in rows]
     return records
+
+
+def user_summary(session: Session, user_id: uuid.UUID) -> dict[str, tuple[int, datetime | None, datetime | None]]:
+    """``{table name: (rows, oldest, newest)}`` of the user's data, dates from ``created_at`` where a table
+    has one: what is stored, without a single stored value."""
+    from sqlalchemy import func
+
+    summary: dict[str, tuple[int, datetime | None, datetime | None]] = {}
+    for table in user_tables():
+        stamp = table.c.get("created_at")
+        columns = [func.count(), func.min(stamp), func.max(stamp)] if stamp is not None else [func.count()]
+        row = session.execute(select(*columns).where(table.c.user_id == user_id)).one()
+        first, last = (row[1], row[2]) if stamp is not None else (None, None)
+        summary[table.name] = (int(row[0]), first, last)
+    return summary

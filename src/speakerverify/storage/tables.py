@@ -197,6 +197,8 @@ class VerificationAttempt(Base):
     threshold: Mapped[float | None] = mapped_column(Float)
     decision: Mapped[str] = mapped_column(String(16))  # accept | reject
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The access token (its jti) the answer came with: an accept makes that session two-factor for a while.
+    token_jti: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -100,3 +100,32 @@ def decide(
     score = None if answer.raw is None else float(calibration.normalise(answer.raw))
     accept = answer.digits_match and not any(replayed) and score is not None and score >= calibration.threshold
     return Decision(accept, score, replayed)
+
+
+# What a claimant is told about a decision: a code to act on, never a number. Precedence, first match wins:
+# a segment too short to score (say it again, longer) before a suspected replay (the answer is refused
+# whatever the voice) before wrong digits before the voice itself. ``locked`` and ``not_speech`` never
+# reach here: they are refused (as problems) before anything is scored; a refused ``not_speech`` answer
+# is still recorded (it counts towards the lockout), so the attempt list can show that reason.
+Reason = Literal["accepted", "too_short", "replay_suspected", "digits_not_matched", "voice_not_matched", "not_speech"]
+REASONS: tuple[Reason, ...] = (
+    "accepted",
+    "too_short",
+    "replay_suspected",
+    "digits_not_matched",
+    "voice_not_matched",
+    "not_speech",
+)
+
+
+def reason(answer: AnswerScore, decision: Decision) -> Reason:
+    """The reason code of ``decision`` on ``answer``; see ``REASONS`` for the precedence."""
+    if decision.accept:
+        return "accepted"
+    if any(s.score is None for s in answer.segments):
+        return "too_short"
+    if any(decision.replayed):
+        return "replay_suspected"
+    if not answer.digits_match:
+        return "digits_not_matched"
+    return "voice_not_matched"

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from ...app import accounts, data_statement, lockout, results
+from ...app import accounts, data_statement, export, lockout, results
 from ...app.accounts import normalise_email
 from ...app.password_change import change_password
 from .. import schemas
@@ -96,10 +96,29 @@ def erase_me(token: CurrentToken, ctx: Context) -> None:
     accounts.erase(ctx, token.user_id)
 
 
-@router.get("/me/export", summary="Everything stored about me, as JSON")
+@router.get(
+    "/me/export",
+    summary="Everything stored about me, as JSON (needs a recent voice verification in this session)",
+    responses={
+        403: {
+            "description": "This session has not passed a voice verification recently "
+            "(`voice-verification-required`); GET /me/stored works without one",
+            **_PROBLEM,
+        }
+    },
+)
 def export_me(token: CurrentToken, ctx: Context) -> JSONResponse:
-    body: dict[str, Any] = accounts.export_all(ctx, token.user_id)
+    body: dict[str, Any] = export.export_all(ctx, token)
     return JSONResponse(body, headers={"Content-Disposition": 'attachment; filename="speakerverify-export.json"'})
+
+
+@router.get(
+    "/me/stored",
+    summary="What is stored about me: rows and dates per table, no values",
+    response_model=schemas.StoredSummary,
+)
+def stored(token: CurrentToken, ctx: Context) -> results.StoredSummary:
+    return export.stored(ctx, token.user_id)
 
 
 @router.get("/data-statement", summary="What is stored, why, how long, and how to erase it")

@@ -17,13 +17,17 @@ router = APIRouter(prefix="/api/v1", tags=["verification"], route_class=StrictJS
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _LOCKED: dict[str, Any] = {"description": "Locked after repeated rejections; see Retry-After", **_PROBLEM}
+_LIMITED: dict[str, Any] = {
+    "description": "Locked after repeated rejections, or too many challenges this hour; see Retry-After",
+    **_PROBLEM,
+}
 
 
 @router.post(
     "/challenges",
     status_code=status.HTTP_201_CREATED,
     summary="Get a single-use prompt of digits to say",
-    responses={409: {"description": "Enrolment not ready (`progress` says how far)", **_PROBLEM}, 429: _LOCKED},
+    responses={409: {"description": "Enrolment not ready (`progress` says how far)", **_PROBLEM}, 429: _LIMITED},
     response_model=schemas.ChallengeOut,
 )
 def new_challenge(token: CurrentToken, ctx: Context) -> results.Challenge:
@@ -36,7 +40,7 @@ async def _answer_body(request: Request) -> VerificationIn | bytes:
 
 @router.post(
     "/verifications",
-    summary="Answer a challenge: accept or reject",
+    summary="Answer a challenge: accept or reject, and why (never a score)",
     description=f"The answer as JSON (`VerificationIn`) or in the binary form (`{FRAMES_TYPE}`).",
     responses={
         404: {"description": "No such challenge for this account", **_PROBLEM},
@@ -57,9 +61,13 @@ def verify(
         challenge_id, segments = segments_from_binary(body, config, policy)
     else:
         challenge_id, segments = body.challenge_id, segments_from_json(body, config, policy)
-    return verification.verify(ctx, token.user_id, challenge_id, segments)
+    return verification.verify(ctx, token.user_id, challenge_id, segments, token.jti)
 
 
-@router.get("/verifications", summary="My verification attempts, newest first", response_model=schemas.AttemptList)
+@router.get(
+    "/verifications",
+    summary="My verification attempts, newest first: time, decision, reason",
+    response_model=schemas.AttemptList,
+)
 def attempts(token: CurrentToken, ctx: Context) -> results.Attempts:
     return verification.attempt_log(ctx, token.user_id)

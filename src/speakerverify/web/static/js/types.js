@@ -1,5 +1,5 @@
 // The API's response bodies, written down once from the pydantic models in
-// src/speakerverify/service/schemas.py (same names, minus the "Out" suffix). The views read
+// src/speakerverify/http/schemas.py (same names, minus the "Out" suffix). The views read
 // exactly these fields: when a schema changes, change it here and follow the type errors.
 // Timestamps are ISO 8601 strings; `T | null` is a field that is always present but may be null.
 // Nothing is exported at run time; views import the types with `@typedef {import("../types.js").X}`.
@@ -90,37 +90,25 @@
  */
 
 /**
- * @typedef {object} DigitResult
- * @property {number} digit
- * @property {number} n_frames  speech frames scored
- * @property {number | null} score
- * @property {boolean} content_ok  the segment sounds like the prompted digit
- * @property {number | null} content_margin
+ * @typedef {"accepted" | "too_short" | "replay_suspected" | "digits_not_matched" | "voice_not_matched" | "not_speech"} Reason
+ * Why a verification was decided so, first that applies: too_short, replay_suspected, digits_not_matched,
+ * voice_not_matched (accepted otherwise). A locked account (429) and input that is not speech (422) come
+ * as problems, not decisions; a refused not-speech answer is listed among the attempts as not_speech. Nothing numeric: no score, threshold or margin is ever sent.
  */
 
 /**
  * @typedef {object} Verification  POST /verifications (VerificationOut)
  * @property {number} attempt_id
  * @property {"accept" | "reject"} decision
- * @property {number} score
- * @property {number} threshold
- * @property {number} target_far
- * @property {boolean} digits_match
- * @property {"provisional" | "deployment"} calibration
- * @property {DigitResult[]} per_digit
- * @property {boolean} replay_detected
+ * @property {Reason} reason
  */
 
 /**
  * @typedef {object} Attempt  (AttemptOut)
  * @property {number} attempt_id
  * @property {string} created_at
- * @property {string} decision
- * @property {number | null} score
- * @property {number | null} threshold
- * @property {number[]} digits
- * @property {boolean | null} digits_match
- * @property {string | null} calibration
+ * @property {"accept" | "reject"} decision
+ * @property {Reason} reason
  */
 
 /**
@@ -129,34 +117,31 @@
  */
 
 /**
- * @typedef {object} ScoreSummary  my own held-out takes against my model
+ * @typedef {object} TrialCounts
  * @property {number} trials
- * @property {number} accepts
- * @property {number | null} mean_score
+ * @property {number} would_pass  trials the decision rule would accept
  */
 
 /**
- * @typedef {object} ImpostorRow  one other user's trials
- * @property {string} alias
- * @property {number} trials
- * @property {number} false_accepts
- * @property {number | null} mean_score
- */
-
-/**
- * @typedef {object} IntrusionReport  GET /me/intrusion-test: other users' takes against my model
- * @property {number} threshold  my model's threshold
- * @property {"provisional" | "deployment"} calibration
+ * @typedef {object} AnalysisSummary  GET /me/intrusion-test and GET /me/benchmark (aggregate, anonymous)
  * @property {number} k  digits per trial
- * @property {ScoreSummary} reference
- * @property {ImpostorRow[]} impostors
+ * @property {number} other_voices  other enrolled voices that took part
+ * @property {TrialCounts} others  all trials against the other voices, together
+ * @property {TrialCounts} own  my own held-out takes against my model
  */
 
 /**
- * @typedef {object} BenchmarkReport  GET /me/benchmark: my takes against each other user's model
- * @property {number} k  digits per trial
- * @property {ScoreSummary} reference
- * @property {ImpostorRow[]} others  each decided with that user's own threshold, so there is no single one
+ * @typedef {object} StoredTable
+ * @property {string} table  e.g. "utterances" (enrolment takes), "verification_attempts"
+ * @property {number} rows
+ * @property {string | null} first  oldest row's creation time, where the table records one
+ * @property {string | null} last
+ */
+
+/**
+ * @typedef {object} StoredSummary  GET /me/stored: what is stored, without the values
+ * @property {StoredTable[]} tables
+ * @property {number} export_needs_verification_within_seconds  GET /me/export needs a voice accept this recent
  */
 
 /**
@@ -173,6 +158,7 @@
  * @property {string} detail
  * @property {FieldError[]} [errors]  on 422 validation errors
  * @property {string} [reason]  on a rejected take: too_quiet, too_short or wrong_digit
+ * @property {number} [retry_after]  on 429: seconds until the action is allowed again
  */
 
 export {};

@@ -1,10 +1,14 @@
-// Account: the profile, export of everything stored (a JSON download), sign out, and erasure.
+// Account: the profile, what is stored (counts and dates), export of everything stored (a JSON
+// download, only after a recent voice verification in this session), sign out, and erasure.
 
-import { api } from "../api.js";
+import { api, ApiError } from "../api.js";
 import { $, clear, fmtTime, h } from "../dom.js";
 import { confirmDialog, guard } from "../ui.js";
 
 /** @typedef {import("../types.js").Profile} Profile */
+/** @typedef {import("../types.js").StoredSummary} StoredSummary */
+
+const NEEDS_VOICE = "urn:speakerverify:problem:voice-verification-required";
 
 export class AccountView {
   /** @param {{onSignedOut: (message: string) => void}} options */
@@ -30,10 +34,30 @@ export class AccountView {
     ];
     const dl = clear($("#profile"));
     for (const [k, v] of rows) dl.append(h("dt", { text: k }), h("dd", { text: v }));
+    /** @type {StoredSummary} */
+    const stored = await api("GET", "/me/stored");
+    const minutes = Math.round(stored.export_needs_verification_within_seconds / 60);
+    $("#export-note").textContent = `Export includes your voice features, so it needs a voice verification ` +
+      `passed in this session within the last ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+    const list = clear($("#stored"));
+    for (const t of stored.tables.filter((row) => row.rows > 0)) {
+      const when = t.last ? `, latest ${fmtTime(t.last)}` : "";
+      list.append(h("li", { dataset: { table: t.table }, text: `${t.table.replaceAll("_", " ")}: ${t.rows}${when}` }));
+    }
   }
 
   async exportData() {
-    const data = await api("GET", "/me/export");
+    let data;
+    try {
+      data = await api("GET", "/me/export");
+    } catch (error) {
+      if (error instanceof ApiError && error.problem.type === NEEDS_VOICE) {
+        clear($("#account-hint")).append("Export needs a recent voice verification in this session: ",
+          h("a", { href: "#/verify", text: "verify your voice" }), ", then export again.");
+        return;
+      }
+      throw error;
+    }
     const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
     const url = URL.createObjectURL(blob);
     const a = h("a", { href: url, download: "speakerverify-export.json", hidden: true });

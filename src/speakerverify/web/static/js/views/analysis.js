@@ -1,96 +1,53 @@
-// Intrusion test and benchmark: how my model answers other users' takes, and how other users'
-// models answer mine, as a table and a bar chart of mean scores.
+// Intrusion test and benchmark: how my model answers other users' voices, and how other users'
+// models answer mine, in aggregate. The server sends counts only (no aliases, scores or thresholds):
+// per-speaker scores would help an attacker steer crafted takes towards someone's model.
 
 import { api } from "../api.js";
-import { barChart } from "../chart.js";
-import { $, clear, fmtNum, h } from "../dom.js";
+import { $, clear, h } from "../dom.js";
 import { guard } from "../ui.js";
 
-/** @typedef {import("../types.js").BenchmarkReport} BenchmarkReport */
-/** @typedef {import("../types.js").ImpostorRow} ImpostorRow */
-/** @typedef {import("../types.js").IntrusionReport} IntrusionReport */
-/** @typedef {import("../types.js").ScoreSummary} ScoreSummary */
+/** @typedef {import("../types.js").AnalysisSummary} AnalysisSummary */
+/** @typedef {import("../types.js").TrialCounts} TrialCounts */
 
-/** One table row: whose takes or model, how many trials, how many accepted, the mean score. */
-function referenceRow(/** @type {ScoreSummary} */ ref) {
-  return { label: "you (reference)", trials: ref.trials, accepted: ref.accepts, mean: ref.mean_score, kind: "reference" };
-}
-
-function otherRow(/** @type {ImpostorRow} */ row, kind) {
-  return { label: row.alias, trials: row.trials, accepted: row.false_accepts, mean: row.mean_score, kind };
-}
-
-function scoreTable(titles, rows) {
+function countsTable(/** @type {[string, TrialCounts, string][]} */ rows) {
   return h("div", { class: "table-wrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, titles.map((title) => h("th", { scope: "col", text: title })))),
-    h("tbody", {}, rows.map((row) => h("tr", { class: row.kind === "reference" ? "row-reference" : undefined },
-      h("td", { text: row.label }),
-      h("td", { text: String(row.trials) }),
-      h("td", { text: String(row.accepted) }),
-      h("td", { text: fmtNum(row.mean) }))))));
-}
-
-function chartRows(rows) {
-  // A speaker without trials has no mean: the chart shows the label without a bar.
-  return rows.map((r) => ({ label: r.label, value: r.mean, kind: r.kind }));
+    h("thead", {}, h("tr", {}, ["", "Trials", "Would pass"].map((title) => h("th", { scope: "col", text: title })))),
+    h("tbody", {}, rows.map(([label, counts, kind]) => h("tr", { class: `row-${kind}`, dataset: { kind } },
+      h("th", { scope: "row", text: label }),
+      h("td", { text: String(counts.trials) }),
+      h("td", { text: String(counts.would_pass) }))))));
 }
 
 export class AnalysisView {
   constructor() {
-    $("#intrusion-run").addEventListener("click", guard(() => this.runIntrusion()));
-    $("#benchmark-run").addEventListener("click", guard(() => this.runBenchmark()));
+    $("#intrusion-run").addEventListener("click", guard(() => this.run("intrusion")));
+    $("#benchmark-run").addEventListener("click", guard(() => this.run("benchmark")));
   }
 
   enter() {}
 
-  async runIntrusion() {
+  /** @param {"intrusion" | "benchmark"} report */
+  async run(report) {
     const hint = $("#intrusion-hint");
     const host = clear($("#intrusion-result"));
     hint.textContent = "Scoring…";
-    /** @type {IntrusionReport} */
-    const data = await api("GET", "/me/intrusion-test");
-    hint.textContent = data.impostors.length
-      ? ""
-      : "No other user has finished enrolling yet, so there are no impostors to test against.";
-    const rows = [referenceRow(data.reference), ...data.impostors.map((i) => otherRow(i, "impostor"))];
-    host.dataset.report = "intrusion";
-    host.append(
-      h("h2", { text: "Intrusion test" }),
-      scoreTable(["Speaker", "Trials", "Accepted", "Mean score"], rows),
-      barChart({
-        title: "Mean score per speaker against your model, with the decision threshold",
-        valueLabel: "mean score (higher = more like you)",
-        threshold: data.threshold,
-        rows: chartRows(rows),
-      }),
-      h("p", { class: "hint", text: `Trials of ${data.k} digits. Threshold ${fmtNum(data.threshold)}: trials scoring at or above it are accepted.` }),
-    );
-  }
-
-  async runBenchmark() {
-    const hint = $("#intrusion-hint");
-    const host = clear($("#intrusion-result"));
-    hint.textContent = "Scoring…";
-    /** @type {BenchmarkReport} */
-    const data = await api("GET", "/me/benchmark");
+    /** @type {AnalysisSummary} */
+    const data = await api("GET", report === "intrusion" ? "/me/intrusion-test" : "/me/benchmark");
     hint.textContent = "";
-    host.dataset.report = "benchmark";
-    host.append(h("h2", { text: "Benchmark" }));
-    if (!data.others.length) {
-      host.append(h("p", { text: "No other enrolled users to compare with yet." }));
-      return;
+    host.dataset.report = report;
+    const intrusion = report === "intrusion";
+    host.append(h("h2", { text: intrusion ? "Intrusion test" : "Benchmark" }));
+    if (!data.other_voices) {
+      host.append(h("p", { class: "no-others", text: "No other user has finished enrolling yet, so there are no other voices to compare with." }));
     }
-    const rows = [referenceRow(data.reference), ...data.others.map((o) => otherRow(o, "other"))];
+    const voices = `${data.other_voices} other voice${data.other_voices === 1 ? "" : "s"}`;
+    const others = intrusion ? `Takes of ${voices} against your model` : `Your takes against ${voices}' models`;
     host.append(
-      scoreTable(["Model", "Trials", "Accepted", "Mean score"], rows),
-      // No threshold line: every other model is decided with its own user's threshold.
-      barChart({
-        title: "Mean score of your takes against each user's model",
-        valueLabel: "mean score (higher = more like that user)",
-        rows: chartRows(rows),
-      }),
-      h("p", { class: "hint", text: `Your takes, in trials of ${data.k} digits, against each other user's model; ` +
-        "“Accepted” counts the trials that user's own threshold would accept." }),
+      countsTable([[others, data.others, "others"], ["Your own held-out takes against your model", data.own, "own"]]),
+      h("p", { class: "hint", text: `Trials of ${data.k} digits, decided as a verification would be. ` +
+        (intrusion ? "“Would pass” among other voices counts impostors your model would accept."
+          : "Each other model decides with its own user's threshold.") +
+        " Only totals are shown: which voices, and their scores, stay with the operator." }),
     );
   }
 }

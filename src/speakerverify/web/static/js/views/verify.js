@@ -2,22 +2,34 @@
 // segments as one answer and shows the decision; below, the account's recent attempts.
 
 import { api, ApiError } from "../api.js";
-import { scoreGauge } from "../chart.js";
-import { $, clear, fmtNum, fmtTime, h } from "../dom.js";
+import { $, clear, fmtTime, h } from "../dom.js";
 import { describe, guard, REASONS } from "../ui.js";
 import { encodeAnswer } from "../wire.js";
 
 /** @typedef {import("../types.js").AttemptList} AttemptList */
 /** @typedef {import("../types.js").Challenge} Challenge */
+/** @typedef {import("../types.js").Reason} Reason */
 /** @typedef {import("../types.js").Verification} Verification */
 
-function perDigitTable(/** @type {Verification} */ r) {
-  return h("div", { class: "table-wrap" }, h("table", { class: "per-digit" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Digit" }), h("th", { scope: "col", text: "Frames" }),
-      h("th", { scope: "col", text: "Score" }), h("th", { scope: "col", text: "Digit heard right" }))),
-    h("tbody", {}, r.per_digit.map((p) => h("tr", {},
-      h("td", { text: String(p.digit) }), h("td", { text: String(p.n_frames) }),
-      h("td", { text: fmtNum(p.score) }), h("td", { text: p.content_ok ? "yes" : "no" }))))));
+/**
+ * The decision's reason as a sentence the person can act on. The server sends no score: these words
+ * are all there is to say, and each says what to do differently (a replay is not "your voice").
+ * @type {Record<Reason, {short: string, sentence: string}>}
+ */
+export const VERDICTS = {
+  accepted: { short: "accepted", sentence: "Accepted: it is you." },
+  too_short: { short: "too short", sentence: "Rejected: a digit was too short to judge. Say each digit fully, a little more slowly." },
+  replay_suspected: { short: "sounded like a recording",
+    sentence: "Rejected: this sounded like a recording of an earlier attempt. Speak live, not from a recording." },
+  digits_not_matched: { short: "wrong digits",
+    sentence: "Rejected: the digits heard were not the digits asked for. Say the digits shown, in order." },
+  voice_not_matched: { short: "voice not recognised", sentence: "Rejected: your voice was not recognised." },
+  not_speech: { short: "not speech",
+    sentence: "Refused: what was sent could not have come from a microphone. Record the digits again." },
+};
+
+function verdict(/** @type {string} */ reason) {
+  return VERDICTS[/** @type {Reason} */ (reason)] ?? { short: reason, sentence: `Rejected (${reason}).` };
 }
 
 export class VerifyView {
@@ -48,14 +60,12 @@ export class VerifyView {
     /** @type {AttemptList} */
     const data = await api("GET", "/verifications");
     const body = clear($("#attempts-table tbody"));
-    if (!data.attempts.length) body.append(h("tr", {}, h("td", { colspan: 5, text: "No attempts yet." })));
+    if (!data.attempts.length) body.append(h("tr", {}, h("td", { colspan: 3, text: "No attempts yet." })));
     for (const a of data.attempts) {
       body.append(h("tr", {},
         h("td", { text: fmtTime(a.created_at) }),
-        h("td", { text: a.digits.join(" ") }),
         h("td", { class: `decision-${a.decision}`, text: a.decision }),
-        h("td", { text: fmtNum(a.score) }),
-        h("td", { text: fmtNum(a.threshold) })));
+        h("td", { class: "reason", dataset: { reason: a.reason }, text: verdict(a.reason).short })));
     }
   }
 
@@ -166,19 +176,9 @@ export class VerifyView {
   }
 
   showResult(/** @type {Verification} */ r) {
-    const accept = r.decision === "accept";
     const host = clear($("#verify-result"));
     host.dataset.decision = r.decision;
-    const calibration = r.calibration === "deployment"
-      ? `Threshold calibrated on this deployment's users for a ${fmtNum(100 * r.target_far, 1)}% false-accept rate.`
-      : "Provisional calibration: too few other users are enrolled yet, so a conservative threshold is used.";
-    host.append(...[
-      h("p", { class: `decision decision-${r.decision}`, text: accept ? "Accepted: it is you." : "Rejected: your voice was not recognised." }),
-      scoreGauge(r.score, r.threshold),
-      h("p", {}, `Score ${fmtNum(r.score)} against threshold ${fmtNum(r.threshold)}. `,
-        h("span", { class: "calibration", dataset: { calibration: r.calibration }, text: calibration })),
-      r.digits_match ? null : h("p", { class: "warn", text: "The digits heard did not match the digits asked for." }),
-      perDigitTable(r),
-    ].filter(Boolean));
+    host.dataset.reason = r.reason;
+    host.append(h("p", { class: `decision decision-${r.decision}`, text: verdict(r.reason).sentence }));
   }
 }
