@@ -330,17 +330,7 @@ def add_audit_commands(sub: Any, with_db: Any) -> None:
     with_db(p, cmd_analysis)
 
 
-def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
-    def with_db(p: argparse.ArgumentParser, run: Any) -> None:
-        p.add_argument("--database-url", help=db_help)
-        p.set_defaults(func=_operator(run))
-
-    p = db_sub.add_parser("backup", help="consistent online copy of a SQLite database (PostgreSQL: use pg_dump)")
-    p.add_argument("file", help="the new file to write (must not exist)")
-    with_db(p, cmd_db_backup)
-
-    add_audit_commands(sub, with_db)
-
+def _add_users_commands(sub: Any, with_db: Any) -> None:
     p = sub.add_parser("users", help="list accounts, set a password, lift a lock")
     users_sub = p.add_subparsers(dest="users_command", required=True)
     p = users_sub.add_parser("list", help="alias, demographic, takes per digit, ready, accepts/rejects, last activity")
@@ -356,6 +346,20 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     p = users_sub.add_parser("unlock", help="lift an account's verification lockout and login throttles")
     p.add_argument("email")
     with_db(p, cmd_users_unlock)
+
+
+def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
+    def with_db(p: argparse.ArgumentParser, run: Any) -> None:
+        p.add_argument("--database-url", help=db_help)
+        p.set_defaults(func=_operator(run))
+
+    p = db_sub.add_parser("backup", help="consistent online copy of a SQLite database (PostgreSQL: use pg_dump)")
+    p.add_argument("file", help="the new file to write (must not exist)")
+    with_db(p, cmd_db_backup)
+
+    add_audit_commands(sub, with_db)
+
+    _add_users_commands(sub, with_db)
 
     p = sub.add_parser("eer", help="EER / FRR / minDCF / deployment FAR-FRR report over the live database")
     p.add_argument("--digits", type=int, help="digits per trial (default: the deployment's challenge length)")
