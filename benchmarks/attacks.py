@@ -8,7 +8,8 @@ crafted takes and answers (no victim audio); perturbed copies of the victim's ta
 dropped and duplicated frames, time stretch, splices, the audio re-framed by a sample offset); and
 sybil accounts that try to poison the calibration (a copy of an existing user's voice, crafted takes, two
 accounts holding the same recordings). An attack succeeds only with an ``accept``. Lockout and the
-registration limit are off, so every attempt is decided on its merits (the lockout would stop them sooner).
+registration and challenge limits are off, so every attempt is decided on its merits (the lockout would
+stop them much sooner). "Refused" counts 4xx refusals (not speech: never scored) and rejects alike.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlalchemy import select
 from speakerverify.features import extract, read_audio
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage.db import Database
-from speakerverify.storage.tables import VerificationAttempt
+from speakerverify.storage.tables import Calibration, VerificationAttempt
 from support import crafted
 from support.api_protocol import ApiClient
 from support.server import serve
@@ -41,7 +42,7 @@ from support.server import serve
 REPO = Path(__file__).resolve().parents[1]
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 Frames = tuple[np.ndarray, np.ndarray]
-Build = Callable[[str, int, int, np.random.Generator], Frames]  # (speaker, digit, position, rng) -> frames
+Build = Callable[[str, int, int, np.random.Generator], Frames]  # (speaker, digit, answer no., rng) -> frames
 
 
 @dataclass
@@ -82,11 +83,11 @@ class Lab:
                 stored, refused = stored + (r.status_code == 201), refused + (r.status_code != 201)
         return stored, refused
 
-    def answer(self, victim: str, build: Build, rng: np.random.Generator) -> str:
-        """One answer as ``victim``'s session: 'accept', 'reject' or the refusal's status."""
+    def answer(self, victim: str, build: Build, j: int, rng: np.random.Generator) -> str:
+        """Answer number ``j`` as ``victim``'s session: 'accept', 'reject' or the refusal's status."""
         auth = self.auth[victim]
         ch = self.api.challenge(auth)
-        segs = [self.api.segment(d, *build(victim, d, i, rng)) for i, d in enumerate(ch["digits"])]
+        segs = [self.api.segment(d, *build(victim, d, j, rng)) for d in ch["digits"]]
         r = self.http.post(
             "/api/v1/verifications", json={"challenge_id": ch["challenge_id"], "segments": segs}, headers=auth
         )
@@ -101,28 +102,31 @@ class Lab:
 def _run(lab: Lab, name: str, build: Build, answers: int, seed: int) -> Row:
     row, rng = Row(name), np.random.default_rng(seed)
     before = lab.replay_flags()
-    for i in range(answers):
-        outcome = lab.answer(SPEAKERS[i % len(SPEAKERS)], build, rng)
-        row.tried += 1
-        row.accepted += outcome == "accept"
-        row.refused += outcome != "accept"
+    outcomes = [lab.answer(SPEAKERS[j % len(SPEAKERS)], build, j, rng) for j in range(answers)]
+    unexpected = [o for o in outcomes if o not in ("accept", "reject", "422")]
+    if unexpected:
+        raise RuntimeError(f"{name}: unexpected answers {unexpected}")
+    row.tried, row.accepted = len(outcomes), outcomes.count("accept")
+    row.refused = row.tried - row.accepted
     after = lab.replay_flags()
     flagged, scored = after[0] - before[0], after[1] - before[1]
+    if outcomes.count("422"):
+        row.notes.append(f"{outcomes.count('422')} refused as not speech")
     row.notes.append(f"{flagged} of {scored} scored segments flagged as replays")
     return row
 
 
 def _noise(scale: float, gain: float = 1.0) -> Build:
-    def build(spk: str, d: int, i: int, rng: np.random.Generator) -> Frames:
-        m, e = lab_take(spk, d, i % 6)
+    def build(spk: str, d: int, j: int, rng: np.random.Generator) -> Frames:
+        m, e = lab_take(spk, d, j % 6)
         return m + rng.normal(size=m.shape) * scale * m.std(axis=0), e * gain
 
     return build
 
 
 def _edit(kind: str) -> Build:
-    def build(spk: str, d: int, i: int, rng: np.random.Generator) -> Frames:
-        m, e = lab_take(spk, d, i % 6)
+    def build(spk: str, d: int, j: int, rng: np.random.Generator) -> Frames:
+        m, e = lab_take(spk, d, j % 6)
         n = len(m)
         if kind == "trim":
             a, b = rng.integers(2, 6, 2)
@@ -143,8 +147,8 @@ def _edit(kind: str) -> Build:
 
 
 def _splice(parts: int) -> Build:
-    def build(spk: str, d: int, i: int, rng: np.random.Generator) -> Frames:
-        pieces = [lab_take(spk, d, (i + k) % 6) for k in range(parts)]
+    def build(spk: str, d: int, j: int, rng: np.random.Generator) -> Frames:
+        pieces = [lab_take(spk, d, (j + k) % 6) for k in range(parts)]
         cut = [(len(m) * k // parts, len(m) * (k + 1) // parts) for k, (m, _) in enumerate(pieces)]
         return (
             np.vstack([m[a:b] for (m, _), (a, b) in zip(pieces, cut, strict=True)]),
@@ -155,8 +159,8 @@ def _splice(parts: int) -> Build:
 
 
 def _reframed(noise: float) -> Build:
-    def build(spk: str, d: int, i: int, rng: np.random.Generator) -> Frames:
-        m, e = LAB.take(spk, d, i % 6, shift=int(rng.integers(1, 80)))
+    def build(spk: str, d: int, j: int, rng: np.random.Generator) -> Frames:
+        m, e = LAB.take(spk, d, j % 6, shift=int(rng.integers(1, 80)))
         return m + rng.normal(size=m.shape) * noise * m.std(axis=0), e
 
     return build
@@ -166,7 +170,7 @@ def _crafted(kind: str) -> Build:
     ubm = load_default_ubm().gmm
     builders = crafted.attack_builders(ubm.means, ubm.weights)
 
-    def build(spk: str, d: int, i: int, rng: np.random.Generator) -> Frames:
+    def build(spk: str, d: int, j: int, rng: np.random.Generator) -> Frames:
         return builders[kind](LAB.take("george" if spk != "george" else "lucas", d, 40), rng, None)
 
     return build
@@ -180,13 +184,14 @@ def lab_take(spk: str, d: int, take: int) -> Frames:
 
 
 def _genuine(first_take: int) -> Build:
-    return lambda spk, d, i, rng: LAB.take(spk, d, first_take + i // len(SPEAKERS))
+    """Fresh takes: answer j of a speaker uses take first_take + j // 6, never one used before."""
+    return lambda spk, d, j, rng: LAB.take(spk, d, first_take + j // len(SPEAKERS))
 
 
 def _impostor(first_take: int) -> Build:
-    def build(spk: str, d: int, i: int, rng: np.random.Generator) -> Frames:
+    def build(spk: str, d: int, j: int, rng: np.random.Generator) -> Frames:
         other = SPEAKERS[(SPEAKERS.index(spk) + 1 + int(rng.integers(0, 5))) % len(SPEAKERS)]
-        return LAB.take(other, d, first_take + int(rng.integers(0, 10)))
+        return LAB.take(other, d, first_take + j // len(SPEAKERS))  # never the same take twice per victim
 
     return build
 
@@ -210,7 +215,9 @@ def poisoning(lab: Lab, answers: int) -> list[Row]:
     """Genuine acceptance (fresh takes) and FAR before and after the sybils join."""
     n = 6 * len(SPEAKERS)
     rows = [_run(lab, f"genuine answers before the sybils (takes 25-30), {n}", _genuine(25), n, 11)]
-    rows.append(_run(lab, f"impostor answers before the sybils, {n * 2}", _impostor(37), n * 2, 12))
+    rows.append(
+        _run(lab, f"impostor answers before the sybils (other speakers' takes 37-42), {n}", _impostor(37), n, 12)
+    )
     stored, _ = lab.enrol("copy@example.org", "copy-george", lambda d, i: lab.take("george", d, 6 + i))
     rows[-1].notes.append(f"sybil 1 enrolled george's other takes 6-11 ({stored} stored)")
     stored, refused = lab.enrol(
@@ -221,7 +228,12 @@ def poisoning(lab: Lab, answers: int) -> list[Row]:
         lab.enrol(f"same{k}@example.org", f"same-{k}", lambda d, i: lab.take("jackson", d, 12 + i))
     rows[-1].notes.append("sybils 3 and 4 both enrolled jackson's takes 12-17")
     rows.append(_run(lab, f"genuine answers after the sybils (takes 31-36), {n}", _genuine(31), n, 13))
-    rows.append(_run(lab, f"impostor answers after the sybils, {n * 2}", _impostor(37), n * 2, 14))
+    rows.append(_run(lab, f"impostor answers after the sybils (takes 43-48), {n}", _impostor(43), n, 14))
+    with lab.db.read_session() as s:
+        set_aside = {str(r.user_id): len(r.set_aside) for r in s.scalars(select(Calibration)) if r.set_aside}
+    rows[-1].notes.append(
+        f"{len(set_aside)} users' calibrations set aside near-duplicates ({sum(set_aside.values())} in all)"
+    )
     return rows
 
 
@@ -238,6 +250,7 @@ def main() -> None:
             "SPEAKERVERIFY_SECRET_KEY": "attack-benchmark-secret-0123456789-abcdef",
             "SPEAKERVERIFY_LOCKOUT_AFTER": "0",
             "SPEAKERVERIFY_REGISTER_MAX_PER_ADDRESS": "0",
+            "SPEAKERVERIFY_CHALLENGES_PER_HOUR": "0",
         }
         db = Database(f"sqlite:///{tmp}/speakerverify.sqlite3")
         with serve(Path(tmp), [], env) as base, httpx.Client(base_url=base, timeout=120) as http:
