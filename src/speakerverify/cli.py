@@ -215,6 +215,13 @@ def cmd_users_unlock(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def cmd_cohort_report(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import cohort
+
+    sys.stdout.write(cohort.format_set_aside(cohort.set_aside_rows(settings)))
+    return 0
+
+
 def cmd_eer(args: argparse.Namespace, settings: Any) -> int:
     from .evaluation.metrics import plot_det
     from .operator import eer
@@ -360,6 +367,11 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     add_audit_commands(sub, with_db)
 
     _add_users_commands(sub, with_db)
+
+    p = sub.add_parser("cohort", help="calibration cohorts")
+    cohort_sub = p.add_subparsers(dest="cohort_command", required=True)
+    p = cohort_sub.add_parser("report", help="cohort users set aside as near-duplicates of the user calibrated")
+    with_db(p, cmd_cohort_report)
 
     p = sub.add_parser("eer", help="EER / FRR / minDCF / deployment FAR-FRR report over the live database")
     p.add_argument("--digits", type=int, help="digits per trial (default: the deployment's challenge length)")
