@@ -8,6 +8,7 @@ off here (it would refuse the later attempts for another reason) except where it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from speakerverify.http.app import create_app
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import Utterance, VerificationAttempt
-from support import crafted
+from support import crafted, pgserver
 from support.api_protocol import features_payload
 from support.fsdd import enrol_speaker, take, utterance
 
@@ -30,6 +31,13 @@ PASSWORD = "correct horse battery"
 TAKE_REFUSALS = ("take-not-speech", "take-too-quiet", "take-too-short", "invalid-features")
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: the defences are the same code on either backend (test_no_oracle and the reliability
+    tests cover PostgreSQL), and each test here enrols a whole speaker."""
+    return str(pgserver.fresh_database_url("sqlite", tmp_path))
 
 
 @pytest.fixture
