@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..features import postprocess
 from ..models.digits import content_margin, segment_digit_scores
 from ..models.speaker import SpeakerModel, utterance_stats
-from ..storage import calibrations, speaker_models, utterances
+from ..storage import calibrations, speaker_models, users, utterances
 from ..voice.plausible import NOT_SPEECH, implausible
 from ..voice.takes import level_dbfs, rebuild_model, take_features
 from . import replay
@@ -33,6 +33,10 @@ def progress_out(progress: utterances.EnrolmentProgress) -> Progress:
 def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> None:
     """Rebuild the user's model from the stored takes if it was adapted from another UBM (or is missing)."""
     rt = ctx.voice
+    current = speaker_models.model_version(session, user_id)
+    if current is not None and current[1] == rt.ubm.ubm_id:
+        return
+    users.lock_user(session, user_id)  # then look again: another writer may have rebuilt it meanwhile
     current = speaker_models.model_version(session, user_id)
     if current is not None and current[1] == rt.ubm.ubm_id:
         return
@@ -74,6 +78,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
     gmm = rt.ubm.gmm
     stats = utterance_stats(gmm, feats)
     with ctx.db.write_session() as session:
+        users.lock_user(session, user_id)
         # The content check reads the cached digit models; the statistics are read once, by update_model,
         # under its row lock. Version-checked like every cache read, so never a stale model.
         cached = rt.speaker(session, user_id)
@@ -128,6 +133,7 @@ def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
     rt = ctx.voice
     gmm = rt.ubm.gmm
     with ctx.db.write_session() as session:
+        users.lock_user(session, user_id)
         ensure_current(session, ctx, user_id)
         row = utterances.get_utterance(session, user_id, utterance_id, for_update=True)
         if row is None:
@@ -140,6 +146,7 @@ def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
 
 def reset(ctx: AppContext, user_id: uuid.UUID) -> None:
     with ctx.db.write_session() as session:
+        users.lock_user(session, user_id)
         utterances.delete_utterances(session, user_id)
         speaker_models.delete_model(session, user_id)
         calibrations.delete_calibration(session, user_id)

@@ -67,6 +67,16 @@ def get_user(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
 
 
+def lock_user(session: Session, user_id: uuid.UUID) -> bool:
+    """Take the user's row lock for the rest of the transaction; False if there is no such user.
+
+    Serialises every change to one user's enrolment across processes: under READ COMMITTED a writer
+    that read the takes before another writer committed would otherwise store a model missing a take.
+    """
+    found = session.execute(select(User.id).where(User.id == user_id).with_for_update()).first()
+    return found is not None
+
+
 def find_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email))
 
