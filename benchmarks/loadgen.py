@@ -5,7 +5,10 @@
 
 plan.json holds the accounts' bearer headers and the features to send; with ``"pick": "random"``
 every operation uses a uniformly random account of the plan (default: each client walks the
-accounts in turn). Prints one JSON object: latencies in ms of every completed operation, errors,
+accounts in turn). A verification answers each prompted digit with a real take drawn from
+``plan["answers"][digit]`` (base64 float32 arrays) when the plan has them (synthetic frames are refused as
+not speech), in the binary form or, with ``"form": "json"``, as JSON (base64 float32 fields).
+Prints one JSON object: latencies in ms of every completed operation, errors,
 wall time.
 """
 
@@ -51,6 +54,43 @@ def synthetic_segments(rng: np.random.Generator, digits: list[int], frames: int 
     return segs
 
 
+def _pool(plan: dict[str, Any]) -> dict[int, list[tuple[np.ndarray, np.ndarray]]] | None:
+    """The plan's real takes per digit, decoded once: {digit: [(mfcc (T, 13), energy (T,)), ...]}."""
+    if "answers" not in plan:
+        return None
+    pool: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for digit, takes in plan["answers"].items():
+        pool[int(digit)] = []
+        for t in takes:
+            energy = np.frombuffer(base64.b64decode(t["energy_b64"]), "<f4")
+            pool[int(digit)].append((np.frombuffer(base64.b64decode(t["mfcc_b64"]), "<f4").reshape(-1, 13), energy))
+    return pool
+
+
+def answer_request(
+    rng: np.random.Generator, pool: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None, form: str, ch: dict[str, Any]
+) -> dict[str, Any]:
+    """aiohttp keyword arguments of one answer to challenge ``ch``: real takes of the prompted digits if
+    there is a pool (else synthetic frames), in the binary form or as JSON."""
+    digits = [int(d) for d in ch["digits"]]
+    if pool is None:
+        segs = [(d, *synthetic_frames(rng)) for d in digits]
+    else:
+        segs = [(d, *pool[d][int(rng.integers(len(pool[d])))]) for d in digits]
+    if form == "json":
+        fields = [
+            {
+                "digit": d,
+                "mfcc_b64": base64.b64encode(np.asarray(m, "<f4").tobytes()).decode(),
+                "energy_b64": base64.b64encode(np.asarray(e, "<f4").tobytes()).decode(),
+            }
+            for d, m, e in segs
+        ]
+        return {"json": {"challenge_id": ch["challenge_id"], "segments": fields}}
+    body = wire.encode_answer(ch["challenge_id"], segs, DEFAULT_CONFIG.config_id)
+    return {"data": body, "headers": {"Content-Type": wire.CONTENT_TYPE}}
+
+
 async def _post(http: aiohttp.ClientSession, path: str, ok: tuple[int, ...], **kwargs: Any) -> Any:
     async with http.post(path, **kwargs) as r:
         body = await r.read()
@@ -71,6 +111,7 @@ async def client_loop(
     rng = np.random.default_rng(index)
     accounts = plan["accounts"]
     pick_random = plan.get("pick") == "random"
+    pool, form = _pool(plan), plan.get("form", "binary")
     n = 0
     while time.perf_counter() < stop:
         account = accounts[int(rng.integers(len(accounts))) if pick_random else (index + n) % len(accounts)]
@@ -79,9 +120,9 @@ async def client_loop(
         try:
             if mode == "verify":
                 ch = await _post(http, "/api/v1/challenges", (201,), headers=account["auth"])
-                body = synthetic_answer(rng, ch["challenge_id"], ch["digits"])
-                headers = {**account["auth"], "Content-Type": wire.CONTENT_TYPE}
-                await _post(http, "/api/v1/verifications", (200,), data=body, headers=headers)
+                req = answer_request(rng, pool, form, ch)
+                req["headers"] = {**account["auth"], **req.get("headers", {})}
+                await _post(http, "/api/v1/verifications", (200,), **req)
             elif mode == "enrol":
                 take = plan["takes"][(index * 7919 + n) % len(plan["takes"])]
                 headers = {**account["auth"], "Content-Type": wire.CONTENT_TYPE}

@@ -1,12 +1,15 @@
-"""HTTP latency and throughput of verification and enrolment, ours against the 2020 design.
+"""HTTP latency and throughput of verification and enrolment: ours against the framework's floor and the
+2020 design, in one run.
 
-    python benchmarks/perf_http.py [--seconds 10] [--clients 1 8 32] [--no-write]
+    python benchmarks/perf_http.py [--seconds 10] [--clients 1 8 32] [--forms binary json] [--no-write]
 
-Configurations: ours on SQLite with 1 worker, ours on PostgreSQL with 2 workers (a
-throw-away server started here), and the original design (benchmarks/baseline_app.py)
-on SQLite with 1 worker. The load comes from benchmarks/loadgen.py in its own process.
-Verification = challenge + answer of 5 digits (fresh synthetic frames each time, so
-nothing is a replay; scoring costs the same as for speech). Enrolment = one FSDD take.
+Configurations: the framework's floor (benchmarks/floor_app.py: a bare FastAPI app taking the same two
+requests and parsing the same bodies, no scoring, no database), ours on SQLite with 1 worker, ours on
+PostgreSQL with 2 workers (a throw-away server started here), and the original design
+(benchmarks/baseline_app.py) on SQLite with 1 worker. Every row is also given as a share of the floor's
+throughput in the same run (same form, same clients). The load comes from benchmarks/loadgen.py in its
+own process. Verification = challenge + answer of 5 digits, each a real FSDD take no account enrolled
+(synthetic frames are refused as not speech), in the binary form and as JSON. Enrolment = one FSDD take.
 Also: payload bytes of one 5-digit answer, and the peak RSS of the server processes.
 """
 
@@ -192,7 +195,12 @@ def run_ours(
             accounts.append({"auth": auth})
         for account in accounts:  # computes each account's calibration (and the deployment threshold) up front
             api.challenge(account["auth"])
-        rows += load_rows(label, "verify", base, {"accounts": accounts}, "verify", opts, tmp)
+        time.sleep(2)  # calibration runs in the background: let it settle before measuring
+        for form in opts.forms:
+            plan = {"accounts": accounts, "answers": setup["answers"], "form": form}
+            rows += load_rows(label, f"verify ({form})", base, plan, "verify", opts, tmp)
+        if opts.skip_enrol:
+            return rows, peak_rss_mb(int(base.rsplit(":", 1)[1]))
         enrol_accounts = [
             {"auth": api.register_and_login(f"e{i}@perf.example.org", f"perf-e{i}")} for i in range(max(opts.clients))
         ]
@@ -203,33 +211,43 @@ def run_ours(
     return rows, rss
 
 
-def run_baseline(setup: dict[str, Any], opts: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+def _start_app(factory: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn (its defaults, 1 worker) serving ``factory`` from benchmarks/; (process, base URL) once up."""
     port = free_port()
-    env = {**os.environ, "SPEAKERVERIFY_BASELINE_DB": str(tmp / "baseline.sqlite3"), "PYTHONPATH": str(HERE)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "baseline_app:create_app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=HERE,
-    )
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port), "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, env={**env, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}, cwd=HERE)
     base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(base + "/docs", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return proc, base
+
+
+def run_floor(setup: dict[str, Any], opts: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    """The framework's floor: the same verification requests into benchmarks/floor_app.py."""
+    proc, base = _start_app("floor_app:create_app", dict(os.environ))
     rows = []
     try:
-        for _ in range(100):
-            try:
-                httpx.get(base + "/docs", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        accounts = [{"auth": {"Authorization": "Bearer floor"}}]
+        for form in opts.forms:
+            plan = {"accounts": accounts, "answers": setup["answers"], "form": form}
+            rows += load_rows(FLOOR, f"verify ({form})", base, plan, "verify", opts, tmp)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return rows
+
+
+FLOOR = "framework floor (bare FastAPI, 1 worker)"
+
+
+def run_baseline(setup: dict[str, Any], opts: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    proc, base = _start_app("baseline_app:create_app", {**os.environ, "SPEAKERVERIFY_BASELINE_DB": str(tmp / "b.db")})
+    rows = []
+    try:
         users = [f"b{i}" for i in range(max(opts.clients))]
         with httpx.Client(base_url=base, timeout=120) as http:
             for user in users:  # 60 stored takes each, like a ready user of the original
@@ -298,17 +316,18 @@ def targets(rows: list[dict[str, Any]], compute: dict[str, float], binary_share:
     def add(target: str, value: float | None, ok: bool, fmt: str) -> None:
         lines.append(f"| {target} | {'-' if value is None else fmt.format(value)} | {'yes' if ok else 'no'} |")
 
+    forms = sorted({r["op"] for r in rows if r["op"].startswith("verify")})
     for config in ("ours, SQLite, 1 worker", "ours, PostgreSQL, 2 workers"):
-        r = row(config, "verify", 8)
-        add(
-            f"verification p99 <= 50 ms at 8 clients ({config})",
-            r and r["p99"],
-            bool(r and r["p99"] <= 50),
-            "{:.1f} ms",
-        )
-    pg = [r["rps"] for r in rows if r["config"] == "ours, PostgreSQL, 2 workers" and r["op"] == "verify"]
-    best = max(pg) if pg else None
-    add(">= 150 verifications/s, PostgreSQL, 2 workers (best row)", best, bool(best and best >= 150), "{:.0f}/s")
+        for op in forms:
+            r = row(config, op, 8)
+            if r is None:
+                continue
+            add(f"{op} p99 <= 50 ms at 8 clients ({config})", r["p99"], r["p99"] <= 50, "{:.1f} ms")
+            add(f"{op} >= 150/s at 8 clients ({config})", r["rps"], r["rps"] >= 150, "{:.0f}/s")
+            floor = row(FLOOR, op, 8)
+            if floor and floor["rps"]:
+                share = 100 * r["rps"] / floor["rps"]
+                add(f"{op} >= 25% of the floor at 8 clients ({config})", share, share >= 25, "{:.0f}%")
     ours, orig = row("ours, SQLite, 1 worker", "enrol", 1), row("original design, SQLite, 1 worker", "enrol", 1)
     add(
         "enrolment p50 <= 15 ms (SQLite, 1 client)", ours and ours["p50"], bool(ours and ours["p50"] <= 15), "{:.1f} ms"
@@ -361,7 +380,10 @@ def main() -> None:
         help="ready accounts the verification load spreads over (each answer stores 5 replay fingerprints for its "
         "account, and the next answers compare against them: few accounts would pile up years of history)",
     )
+    parser.add_argument("--forms", nargs="+", default=["binary", "json"], choices=["binary", "json"])
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-enrol", action="store_true", help="verification rows only (no enrolment, no original)")
+    parser.add_argument("--load", default="", help="what else ran on the machine, noted with the numbers")
     parser.add_argument("--no-write", action="store_true")
     opts = parser.parse_args()
 
@@ -371,6 +393,11 @@ def main() -> None:
     setup = {
         "enrol": {s: [(d, *feats[(s, d, t)]) for t in range(6) for d in range(10)] for s in speakers},
         "takes": [binary_take(*feats[(s, d, t)], d) for t in range(6, 50) for s in speakers for d in range(10)],
+        # Real takes no account enrolled (6-20), per digit, as answers: fresh frames are refused as not speech.
+        "answers": {
+            str(d): [api_protocol.features_payload(*feats[(s, d, t)]) for s in speakers for t in range(6, 21)]
+            for d in range(10)
+        },
         "baseline_takes": [
             take_payload(*feats[(s, d, t)], d) for t in range(6, 50) for s in speakers for d in range(10)
         ],
@@ -385,6 +412,7 @@ def main() -> None:
     rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        rows += run_floor(setup, opts, tmp)
         label = "ours, SQLite, 1 worker"
         r, rss[label] = run_ours(label, [], {**env, "SPEAKERVERIFY_DATA_DIR": str(tmp / "sqlite")}, setup, opts, tmp)
         rows += r
@@ -404,17 +432,21 @@ def main() -> None:
                 rows += r
             finally:
                 pg.stop()
-        rows += run_baseline(setup, opts, tmp)
+        if not opts.skip_enrol:
+            rows += run_baseline(setup, opts, tmp)
 
     table = [
         "| configuration | operation | clients | completed | p50 ms | p95 ms | p99 ms | per second | errors | "
-        "CPU ms per op: server / PostgreSQL / load generator |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "% of floor | CPU ms per op: server / PostgreSQL / load generator |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    floors = {(r["op"], r["clients"]): r["rps"] for r in rows if r["config"] == FLOOR}
     for row in rows:
+        floor = floors.get((row["op"], row["clients"]))
+        share = f"{100 * row['rps'] / floor:.0f}%" if floor else "-"
         table.append(
             f"| {row['config']} | {row['op']} | {row['clients']} | {row['n']} | {row['p50']:.1f} | "
-            f"{row['p95']:.1f} | {row['p99']:.1f} | {row['rps']:.1f} | {row['errors']} | "
+            f"{row['p95']:.1f} | {row['p99']:.1f} | {row['rps']:.1f} | {row['errors']} | {share} | "
             f"{row['cpu_server']:.1f} / {row['cpu_db']:.1f} / {row['cpu_loadgen']:.1f} |"
         )
     base = {(r["op"], r["clients"]): r for r in rows if r["config"].startswith("original")}

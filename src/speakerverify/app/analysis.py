@@ -26,7 +26,7 @@ from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
 from ..voice.takes import take_features
 from . import limits
-from .calibration import calibrate
+from .calibration import serving_calibration
 from .context import AppContext
 from .errors import NotReady
 from .results import AnalysisSummary, BenchmarkReport, ImpostorRow, IntrusionReport, ScoreSummary, TrialCounts
@@ -99,7 +99,7 @@ def _reference_summary(
 
 
 def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
-    calib = calibrate(ctx, user_id)
+    calib = serving_calibration(ctx, user_id)
     with ctx.db.read_session() as session:
         model = _ready_model(ctx, session, user_id)
         mine = _takes(ctx, session, user_id)
@@ -122,7 +122,7 @@ def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
 
 
 def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
-    calib = calibrate(ctx, user_id)
+    calib = serving_calibration(ctx, user_id)
     rt = ctx.voice
     with ctx.db.read_session() as session:
         model = _ready_model(ctx, session, user_id)
@@ -130,7 +130,7 @@ def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
         others = speaker_models.ready_user_ids(session, exclude=user_id, limit=MAX_OTHERS)
     rows = []
     for other in others:
-        their_calib = calibrate(ctx, other)
+        their_calib = serving_calibration(ctx, other)
         with ctx.db.read_session() as session:
             user = users.get_user(session, other)
             theirs = rt.speaker(session, other)

@@ -3,7 +3,8 @@
 A mismatched cohort (another corpus, another room) makes impostors look far less
 like targets than the deployment's own impostors do, so thresholds set on it are
 much too low. Here the cohort is the deployment itself: up to ``max_cohort_users``
-other ready users' stored takes, assembled into impostor trials of the challenge
+other ready users' stored takes (the users following it on a ring of ids, ``speaker_models.cohort_ids``,
+so one user joining changes only its neighbours' cohorts), assembled into impostor trials of the challenge
 length and scored against the user's digit models. A user's score is normalised by
 subtracting a robust location of those impostor scores (the median over cohort speakers of
 each speaker's mean, so one account has one vote), shrunk towards the deployment-wide
@@ -15,6 +16,9 @@ impostor scores, kept within ``threshold_range``. Cohort users who sound like th
 recordings, a second account) are set aside and recorded for the operator. With fewer
 than ``min_cohort_users`` others, a conservative provisional threshold on the raw score
 is used and the response says so.
+
+Requests never wait for a recomputation: a stale calibration serves until the background (``ctx.background``)
+has recomputed it, each user's row from a read and stored in a short write transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -49,7 +54,8 @@ def _user_rng(user_id: uuid.UUID, k: int) -> np.random.Generator:
 
 def _compute_user(
     ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel, cohort: list[uuid.UUID], k: int
-) -> None:
+) -> dict[str, Any]:
+    """The user's calibration row from a read of the cohort's takes (no write: the caller stores it)."""
     rt, policy = ctx.voice, ctx.settings.voice
     takes = utterances.takes_of_users(session, cohort, policy.takes_per_digit)
     segments, owners = [], []
@@ -69,35 +75,64 @@ def _compute_user(
     if len(dupes):
         log.warning("calibration of %s sets aside %d near-duplicate cohort users", user_id, len(dupes))
     kept = ~np.isin(trial_owner, dupes)
-    calibrations.put_calibration(
-        session,
-        user_id,
-        ubm_id=rt.ubm.ubm_id,
-        model_version=model.version,
-        k=k,
-        cohort_key=_cohort_key(cohort),
-        n_cohort_users=len(np.unique(trial_owner[kept])),
-        location=robust_location(scores[kept], trial_owner[kept]),
-        impostor_scores=scores[kept],
-        set_aside=[str(cohort[i]) for i in dupes],
-    )
+    return {
+        "ubm_id": rt.ubm.ubm_id,
+        "model_version": model.version,
+        "k": k,
+        "cohort_key": _cohort_key(cohort),
+        "n_cohort_users": len(np.unique(trial_owner[kept])),
+        "location": robust_location(scores[kept], trial_owner[kept]),
+        "impostor_scores": scores[kept],
+        "set_aside": [str(cohort[i]) for i in dupes],
+    }
 
 
-def _fresh_user(ctx: AppContext, session: Session, user_id: uuid.UUID, k: int) -> tuple[bool, StoredCalibration | None]:
-    """Make the user's stored calibration current (computing it if needed); (deployment mode?, the row)."""
+def refresh_user(ctx: AppContext, user_id: uuid.UUID, k: int) -> bool:
+    """Make the user's stored calibration current: read and score the cohort in a read transaction, then
+    store the row in a short write transaction (on SQLite other writers wait for the write, not the
+    scoring). False if the user has no model or too small a cohort (provisional)."""
     policy = ctx.settings.voice
-    model = ctx.voice.speaker(session, user_id)
-    if model is None:
-        return False, None
-    cohort = speaker_models.ready_user_ids(session, exclude=user_id, limit=policy.max_cohort_users)
-    if len(cohort) < policy.min_cohort_users:
-        return False, None
-    row = calibrations.get_calibration(session, user_id)
-    if not _user_row_current(ctx, row, model, k, cohort):
-        _compute_user(ctx, session, user_id, model, cohort, k)
-        row = calibrations.get_calibration(session, user_id)
-        assert row is not None
-    return True, row
+    with ctx.db.read_session() as session:
+        model = ctx.voice.speaker(session, user_id)
+        if model is None:
+            return False
+        cohort = speaker_models.cohort_ids(session, user_id, policy.max_cohort_users)
+        if len(cohort) < policy.min_cohort_users:
+            return False
+        if _user_row_current(ctx, calibrations.get_calibration(session, user_id), model, k, cohort):
+            return True
+        values = _compute_user(ctx, session, user_id, model, cohort, k)
+    with ctx.db.write_session() as session:
+        # Of two workers computing the same row, either may store last: both computed it from the same data.
+        calibrations.put_calibration(session, user_id, **values)
+    return True
+
+
+def refresh_threshold(ctx: AppContext, k: int) -> None:
+    """Recompute the deployment threshold for challenges of ``k`` digits from the pooled users' calibrations
+    (each made current first, one short write each), then store it in one short write."""
+    policy, ubm_id = ctx.settings.voice, ctx.voice.ubm.ubm_id
+    with ctx.db.read_session() as session:
+        n_ready = speaker_models.count_ready(session)
+        pool = speaker_models.ready_user_ids(session, limit=policy.max_threshold_users)
+    for other in pool:
+        refresh_user(ctx, other, k)
+    with ctx.db.read_session() as session:
+        rows = calibrations.pooled(session, ubm_id, k, policy.max_threshold_users)
+        if not rows:
+            return
+        threshold, grand, n_scores = _pooled_threshold(rows, policy.target_far)
+    with ctx.db.write_session() as session:
+        calibrations.put_threshold(
+            session,
+            k=k,
+            ubm_id=ubm_id,
+            target_far=policy.target_far,
+            threshold=bounded(threshold, *policy.threshold_range),
+            grand_location=grand,
+            n_users=n_ready,
+            n_scores=n_scores,
+        )
 
 
 def _user_row_current(
@@ -105,21 +140,30 @@ def _user_row_current(
 ) -> bool:
     """Was the stored calibration computed for this model, UBM, challenge length and cohort?"""
     return (
-        row is not None
+        _user_row_usable(ctx, row, k)
+        and row is not None
         and row.model_version == model.version
-        and row.ubm_id == ctx.voice.ubm.ubm_id
-        and row.k == k
         and row.cohort_key == _cohort_key(cohort)
     )
+
+
+def _user_row_usable(ctx: AppContext, row: StoredCalibration | None, k: int) -> bool:
+    """Can the stored calibration serve (perhaps stale: an older model or cohort) until it is recomputed?
+    Only for the active UBM and this challenge length: a row for another UBM measured other scores."""
+    return row is not None and row.ubm_id == ctx.voice.ubm.ubm_id and row.k == k
+
+
+def _threshold_row_usable(ctx: AppContext, row: DeploymentThreshold | None) -> bool:
+    """Can the stored deployment threshold serve (perhaps for an older population) until recomputed?"""
+    return row is not None and row.ubm_id == ctx.voice.ubm.ubm_id and row.target_far == ctx.settings.voice.target_far
 
 
 def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_ready: int) -> bool:
     """Was the stored deployment threshold computed for this UBM, target FAR and ready population?"""
     policy = ctx.settings.voice
     return (
-        row is not None
-        and row.ubm_id == ctx.voice.ubm.ubm_id
-        and row.target_far == policy.target_far
+        _threshold_row_usable(ctx, row)
+        and row is not None
         and not _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
     )
 
@@ -141,63 +185,60 @@ def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple
 def current_calibration(
     ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel | None
 ) -> Calibration | None:
-    """The calibration of the user's ``model`` (just read in the caller's transaction) if nothing needs
-    recomputing (read-only); None when something is stale (then ``calibrate`` recomputes it)."""
+    """The calibration to serve for the user's ``model`` (just read in the caller's transaction), read-only.
+
+    A stored calibration that is stale (an older model or cohort, a changed population) keeps serving and
+    its recomputation is queued in the background (``ctx.background``), so no request waits for it. None
+    only when nothing usable is stored yet (then ``serving_calibration`` computes the user's own row).
+    """
     policy = ctx.settings.voice
     k = policy.challenge_digits
+    provisional = Calibration("provisional", 0.0, policy.provisional_threshold, k)
     if model is None:
-        return Calibration("provisional", 0.0, policy.provisional_threshold, k)
-    cohort = speaker_models.ready_user_ids(session, exclude=user_id, limit=policy.max_cohort_users)
+        return provisional
+    cohort = speaker_models.cohort_ids(session, user_id, policy.max_cohort_users)
     if len(cohort) < policy.min_cohort_users:
-        return Calibration("provisional", 0.0, policy.provisional_threshold, k)
+        return provisional
     mine = calibrations.get_calibration(session, user_id)
-    if not _user_row_current(ctx, mine, model, k, cohort):
-        return None
     row = calibrations.get_threshold(session, k)
-    if row is None or not _threshold_row_current(ctx, row, ctx.voice.ready_count(session, policy.max_threshold_users)):
+    if not _user_row_usable(ctx, mine, k) or not _threshold_row_usable(ctx, row):
         return None
-    assert mine is not None
+    assert mine is not None and row is not None
+    if not _user_row_current(ctx, mine, model, k, cohort):
+        ctx.background.submit(("user", user_id, k), lambda: refresh_user(ctx, user_id, k))
+    if not _threshold_row_current(ctx, row, ctx.voice.ready_count(session, policy.max_threshold_users)):
+        ctx.background.submit(("threshold", k), lambda: refresh_threshold(ctx, k))
     location = shrunk_location(mine.location, row.grand_location, mine.n_cohort_users)
     return Calibration("deployment", location, row.threshold, k)
 
 
-def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
-    """The user's current calibration, computing what is stale.
-
-    The common case (nothing changed) is a read-only transaction; recomputation takes a write
-    transaction, so on SQLite it is serialised with other writers.
-    """
+def serving_calibration(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
+    """What a request uses: the stored calibration (stale ones recomputed in the background). When none is
+    usable yet (a user just ready, or a new UBM), the user's own row is computed now: one cohort of
+    ``max_cohort_users`` users, bounded whatever the population; the deployment threshold only if none
+    exists for this UBM (the deployment's first calibration), else it is refreshed in the background."""
     policy = ctx.settings.voice
     k = policy.challenge_digits
-    ubm_id = ctx.voice.ubm.ubm_id
     with ctx.db.read_session() as session:
         current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
     if current is not None:
         return current
-    with ctx.db.write_session() as session:
-        deployment, mine = _fresh_user(ctx, session, user_id, k)
-        if not deployment or mine is None:
-            return Calibration("provisional", 0.0, policy.provisional_threshold, k)
-        n_ready = speaker_models.count_ready(session)
-        row = calibrations.get_threshold(session, k)
-        if row is None or not _threshold_row_current(ctx, row, n_ready):
-            for other in speaker_models.ready_user_ids(session, limit=policy.max_threshold_users):
-                if other != user_id:
-                    _fresh_user(ctx, session, other, k)
-            pooled = calibrations.pooled(session, ubm_id, k, policy.max_threshold_users)
-            threshold, grand, n_scores = _pooled_threshold(pooled, policy.target_far)
-            threshold = bounded(threshold, *policy.threshold_range)
-            calibrations.put_threshold(
-                session,
-                k=k,
-                ubm_id=ubm_id,
-                target_far=policy.target_far,
-                threshold=threshold,
-                grand_location=grand,
-                n_users=n_ready,
-                n_scores=n_scores,
-            )
-        else:
-            threshold, grand = row.threshold, row.grand_location
-        location = shrunk_location(mine.location, grand, mine.n_cohort_users)
-        return Calibration("deployment", location, threshold, k)
+    if not refresh_user(ctx, user_id, k):
+        return Calibration("provisional", 0.0, policy.provisional_threshold, k)
+    with ctx.db.read_session() as session:
+        usable = _threshold_row_usable(ctx, calibrations.get_threshold(session, k))
+    if not usable:
+        refresh_threshold(ctx, k)
+    with ctx.db.read_session() as session:
+        current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
+    return current or Calibration("provisional", 0.0, policy.provisional_threshold, k)
+
+
+def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
+    """The user's calibration made current now, the deployment threshold too (operators, tests): what
+    requests leave to the background (``serving_calibration``), done and waited for."""
+    k = ctx.settings.voice.challenge_digits
+    refresh_user(ctx, user_id, k)
+    refresh_threshold(ctx, k)
+    ctx.background.wait_idle()
+    return serving_calibration(ctx, user_id)

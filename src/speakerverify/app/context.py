@@ -4,11 +4,12 @@ Built once per process, by the HTTP app factory or by an operator command."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import Settings
 from ..storage.db import Database
 from ..voice.runtime import VoiceRuntime
+from .background import Background
 from .security import Passwords
 
 
@@ -18,3 +19,5 @@ class AppContext:
     db: Database
     passwords: Passwords
     voice: VoiceRuntime
+    # Per process: the calibration recomputations requests queue instead of waiting for them.
+    background: Background = field(default_factory=Background)

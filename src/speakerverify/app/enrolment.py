@@ -73,7 +73,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
         raise TakeRejected(
             "too_short", f"Only {len(feats)} frames of speech (10 ms each); at least {policy.min_speech_frames} needed."
         )
-    if implausible(rt, mfcc, energy) is not None:  # before the frames are scored or stored
+    if implausible(rt, mfcc, energy, feats) is not None:  # before the frames are scored or stored
         raise TakeRejected("not_speech", NOT_SPEECH)
     gmm = rt.ubm.gmm
     stats = utterance_stats(gmm, feats)

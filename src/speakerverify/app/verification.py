@@ -19,7 +19,7 @@ from ..storage.tables import Challenge, utcnow
 from ..voice.decision import REASONS, AnswerScore, Calibration, Decision, Reason, decide, reason, score_answer
 from ..voice.plausible import implausible
 from . import limits, lockout, replay, results
-from .calibration import calibrate, current_calibration
+from .calibration import current_calibration, serving_calibration
 from .context import AppContext
 from .enrolment import ensure_current, progress_out
 from .errors import ChallengeExpired, ChallengeUnknown, ChallengeUsed, DomainError, NotReady, NotSpeech, SegmentCount
@@ -60,7 +60,7 @@ def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> results.Challenge:
     if not ready:
         raise _not_ready(ctx, user_id)
     if current is None:
-        calibrate(ctx, user_id)  # recomputed now, while the user reads the prompt, so the answer is fast
+        serving_calibration(ctx, user_id)  # a user just ready: its own row now, while the prompt is read
     digits = secrets.SystemRandom().sample(range(10), policy.challenge_digits)
     expires = utcnow() + timedelta(seconds=policy.challenge_ttl_seconds)
     user_limits = ctx.settings.user_limits
@@ -116,14 +116,14 @@ def verify(
         before = replay.seen(session, user_id, prompted)
     if model is None:
         raise _not_ready(ctx, user_id)
-    refused = [i for i, s in enumerate(segments) if implausible(rt, s.mfcc, s.energy) is not None]
+    feats = [postprocess(s.mfcc, s.energy, rt.post) for s in segments]  # once: the gate's and the scoring's
+    refused = [i for i, (s, f) in enumerate(zip(segments, feats, strict=True)) if implausible(rt, s.mfcc, s.energy, f)]
     if refused:
         _refuse_not_speech(ctx, user_id, challenge_id, prompted, refused)
     if calib is None:
-        calib = calibrate(ctx, user_id)
+        calib = serving_calibration(ctx, user_id)
     fps = [replay_maths.template(s.mfcc, s.energy) for s in segments]
     found = replay.distances(prompted, fps, before)
-    feats = [postprocess(s.mfcc, s.energy, rt.post) for s in segments]
     answer = score_answer(
         rt.ubm.gmm,
         model.terms,

@@ -18,14 +18,15 @@ from .ubm import UBM, load_default_ubm
 
 
 def ubm_fault(
-    mfcc: np.ndarray, energy: np.ndarray, ubm: UBM, th: Thresholds, post: PostConfig
+    mfcc: np.ndarray, energy: np.ndarray, ubm: UBM, th: Thresholds, post: PostConfig, feats: np.ndarray | None = None
 ) -> tuple[str | None, dict[str, float]]:
     """Speech frames the UBM finds unlike speech: too many below its floor, or a coefficient far too spread.
 
     ``ubm`` is a :class:`speakerverify.models.ubm.UBM` (duck-typed: ``.gmm``). Frames are
-    post-processed as for scoring, then scored by the full mixture (nats per frame).
+    post-processed as for scoring (or ``feats``, (T', D), when the caller already did: the scoring's own
+    features, so an answer is post-processed once), then scored by the full mixture (nats per frame).
     """
-    feats = postprocess(mfcc, energy, post)
+    feats = postprocess(mfcc, energy, post) if feats is None else feats
     if len(feats) == 0:
         return None, {"below_floor": 0.0, "above_ceiling": 0.0}
     ll = frame_log_likelihood(ubm.gmm, feats)
@@ -63,11 +64,14 @@ def check(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     post: PostConfig = DEFAULT_POST,
+    feats: np.ndarray | None = None,
 ) -> Verdict:
     """``features.plausibility.check_frames``, then the UBM test. mfcc (T, n_mfcc), energy (T,) raw frames.
 
     ``ubm``: the service's UBM (None: the shipped one). A UBM other than ``thresholds.ubm_id`` skips the
-    UBM test (noted in ``details["ubm"]``): its floor was measured for that UBM only.
+    UBM test (noted in ``details["ubm"]``): its floor was measured for that UBM only. ``feats``: the
+    frames already post-processed with ``post`` (``postprocess`` computes in float64 whatever it is given,
+    so they are the same values), to skip doing it again.
     """
     verdict = check_frames(mfcc, energy, config, thresholds=thresholds, post=post)
     if not verdict.ok:
@@ -77,7 +81,7 @@ def check(
     if ubm.ubm_id != thresholds.ubm_id:
         details["ubm"] = f"skipped: thresholds were measured for {thresholds.ubm_id}"
         return Verdict(True, None, None, details)
-    fault, info = ubm_fault(np.asarray(mfcc, np.float64), np.asarray(energy, np.float64), ubm, thresholds, post)
+    fault, info = ubm_fault(np.asarray(mfcc, np.float64), np.asarray(energy, np.float64), ubm, thresholds, post, feats)
     details.update(info)
     if fault:
         return Verdict(False, f"ubm: {fault}", "ubm", details)

@@ -119,6 +119,21 @@ def ready_user_ids(session: Session, exclude: uuid.UUID | None = None, limit: in
     return list(session.scalars(stmt))
 
 
+def cohort_ids(session: Session, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
+    """The calibration cohort of ``user_id``: the ``limit`` ready users whose ids follow it, wrapping round
+    to the smallest ids. User ids are random (uuid4), so this is a hash ring: a user who joins enters the
+    cohorts of the ~``limit`` users just before it and no other (the rule "the first ``limit`` by id"
+    changed every user's cohort whenever a new id sorted early). Two index range reads of ``limit`` entries.
+    """
+    ready = SpeakerModelRow.ready.is_(True)
+    after = select(SpeakerModelRow.user_id).where(ready, SpeakerModelRow.user_id > user_id)
+    found = list(session.scalars(after.order_by(SpeakerModelRow.user_id).limit(limit)))
+    if len(found) < limit:
+        before = select(SpeakerModelRow.user_id).where(ready, SpeakerModelRow.user_id < user_id)
+        found += session.scalars(before.order_by(SpeakerModelRow.user_id).limit(limit - len(found)))
+    return found
+
+
 def count_ready(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(SpeakerModelRow).where(SpeakerModelRow.ready)) or 0)
 
