@@ -120,6 +120,11 @@ class UserLimits:
     # One challenge creation in this many also deletes the user's expired, unanswered challenges: cheap,
     # and enough to keep the table from growing with abandoned prompts.
     purge_every: int = 20
+    # Retention. Answer fingerprints: the newest this many per digit are kept (older answers of the user are
+    # no longer recognised as replays; the enrolment takes always are), so the replay check costs the same
+    # after a year; 0 keeps all. Attempts (and their answered challenges): kept this many days; 0 forever.
+    replay_answers_per_digit: int = 50
+    attempt_retention_days: int = 400
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,8 @@ def user_limits_from_env(env: Mapping[str, str]) -> UserLimits:
         export_verification_seconds=_int(
             env, "EXPORT_VERIFICATION_SECONDS", UserLimits.export_verification_seconds, 10
         ),
+        replay_answers_per_digit=_int(env, "REPLAY_ANSWERS_PER_DIGIT", UserLimits.replay_answers_per_digit, 0),
+        attempt_retention_days=_int(env, "ATTEMPT_RETENTION_DAYS", UserLimits.attempt_retention_days, 0),
     )
 
 
@@ -273,7 +280,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS,
     LOGIN_DELAY_SECONDS, REGISTER_MAX_PER_ADDRESS (0 disables), REGISTER_WINDOW_SECONDS, TRUSTED_PROXIES
     (comma-separated), MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS (0 disables it), KEEPALIVE_SECONDS,
-    CHALLENGES_PER_HOUR, ANALYSIS_PER_HOUR (0 disables), EXPORT_VERIFICATION_SECONDS.
+    CHALLENGES_PER_HOUR, ANALYSIS_PER_HOUR (0 disables), EXPORT_VERIFICATION_SECONDS,
+    REPLAY_ANSWERS_PER_DIGIT (0 keeps all), ATTEMPT_RETENTION_DAYS (0 keeps forever).
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))

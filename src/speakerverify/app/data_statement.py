@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import Settings
 
-VERSION = "2026-12-1"
+VERSION = "2026-12-2"
 
 
 def _duration(seconds: int) -> str:
@@ -38,6 +38,28 @@ def _rights(settings: Settings) -> tuple[str, str, str]:
         "your account and all data listed above from the database immediately and permanently; it "
         "cannot be undone.",
     )
+
+
+def _retention(settings: Settings) -> str:
+    """What is deleted before the account is: old attempts and old answers' replay fingerprints."""
+    limits = settings.user_limits
+    days = limits.attempt_retention_days
+    attempts = (
+        f"Verification attempts and the challenges they answered are deleted once they are more than {days} days "
+        "old, when you next ask for a challenge. "
+        if days > 0
+        else "Verification attempts and their challenges are kept until you erase your account. "
+    )
+    keep = limits.replay_answers_per_digit
+    answers = (
+        f"Of the replay fingerprints (a smoothed summary of each answer's frames, used to recognise a recording "
+        f"sent again), the newest {keep} of each digit are kept and older ones deleted; those of your enrolment "
+        "takes are kept with the takes. "
+        if keep > 0
+        else "The replay fingerprints of your answers (a smoothed summary of each answer's frames, used to "
+        "recognise a recording sent again) are kept until you erase your account. "
+    )
+    return attempts + answers
 
 
 def statement(settings: Settings) -> dict[str, Any]:
@@ -85,7 +107,7 @@ def statement(settings: Settings) -> dict[str, Any]:
         (
             "how-long",
             "How long",
-            "Until you erase your account. Access tokens expire after "
+            "Until you erase your account, except: " + _retention(settings) + "Access tokens expire after "
             f"{ttl}; revoked token identifiers are deleted after that. The operator's own "
             "backups and server logs (the HTTP server logs request lines and client addresses, never "
             "request bodies) follow the operator's retention policy, not this service's.",

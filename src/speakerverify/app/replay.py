@@ -58,12 +58,14 @@ def settle_and_record(
     segment_fps: list[np.ndarray],
     before: Seen,
     found: np.ndarray,
+    keep_per_digit: int = 0,
 ) -> np.ndarray:
     """In the write transaction that holds the user's lockout row: check the segments against what was
-    stored since ``before`` (a concurrent answer carrying the same segment), then record them.
-    Returns the final distances. (S,)"""
+    stored since ``before`` (a concurrent answer carrying the same segment), then record them, keeping the
+    newest ``keep_per_digit`` answer fingerprints of each digit (0: all). Returns the final distances. (S,)"""
     newer, newer_digits = fingerprints.fingerprints_not_in(session, user_id, digits, before.ids)
     if len(newer):
         found = np.minimum(found, replay.nearest_many(segment_fps, newer, np.array(digits), newer_digits))
     fingerprints.add_many(session, user_id, digits, segment_fps, challenge_id)
+    fingerprints.prune_answers(session, user_id, keep_per_digit)
     return found

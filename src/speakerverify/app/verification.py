@@ -69,6 +69,9 @@ def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> results.Challenge:
         limits.count(session, "challenge", user_id, user_limits.challenges_per_hour)
         if secrets.randbelow(max(1, user_limits.purge_every)) == 0:  # now and then, not on every request
             challenges.purge_expired(session, user_id)
+            if user_limits.attempt_retention_days > 0:
+                cutoff = utcnow() - timedelta(days=user_limits.attempt_retention_days)
+                attempts.purge_older(session, user_id, cutoff)
         row = challenges.create_challenge(session, user_id, digits, expires)
         return results.Challenge(challenge_id=str(row.id), digits=digits, expires_at=row.expires_at)
 
@@ -199,8 +202,9 @@ def _settle(ctx: AppContext, scored: _Scored, rep: _Replay) -> Verification:
     with ctx.db.write_session() as session:
         refusal = lockout.admit(session, policy, user_id)  # serialises this user's answers
         if refusal is None:
+            keep = ctx.settings.user_limits.replay_answers_per_digit
             found = replay.settle_and_record(
-                session, user_id, challenge_id, scored.prompted, rep.fingerprints, rep.before, rep.found
+                session, user_id, challenge_id, scored.prompted, rep.fingerprints, rep.before, rep.found, keep
             )
             decision = decide(answer, found, calib, replay_maths.REPLAY_THRESHOLD)
             # The conditional UPDATE consumes the challenge: of concurrent answers exactly one is recorded,

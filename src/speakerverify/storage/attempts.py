@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .tables import VerificationAttempt
+from .tables import Challenge, VerificationAttempt
 
 
 def record_attempt(
@@ -75,3 +75,12 @@ def all_attempts(session: Session, user_id: uuid.UUID | None = None, limit: int 
     if user_id is not None:
         stmt = stmt.where(VerificationAttempt.user_id == user_id)
     return list(session.scalars(stmt))
+
+
+def purge_older(session: Session, user_id: uuid.UUID, before: datetime) -> int:
+    """Delete the user's attempts recorded before ``before`` and the answered challenges used before it
+    (retention, ``SPEAKERVERIFY_ATTEMPT_RETENTION_DAYS``). Returns the attempts deleted."""
+    mine = VerificationAttempt.user_id == user_id
+    gone = session.execute(delete(VerificationAttempt).where(mine, VerificationAttempt.created_at < before))
+    session.execute(delete(Challenge).where(Challenge.user_id == user_id, Challenge.used_at < before))
+    return int(gone.rowcount or 0)  # type: ignore[attr-defined]

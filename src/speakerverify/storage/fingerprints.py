@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import replay
@@ -101,3 +101,23 @@ def fingerprints_not_in(
         select(ReplayFingerprint.digit, ReplayFingerprint.fingerprint).where(ReplayFingerprint.id.in_(sorted(ids)))
     ).all()
     return replay.decode_many([b for _, b in rows]), np.array([int(d) for d, _ in rows], dtype=int)
+
+
+def prune_answers(session: Session, user_id: uuid.UUID, keep_per_digit: int) -> int:
+    """Delete the user's answer fingerprints beyond the newest ``keep_per_digit`` of each digit (take
+    fingerprints stay with their takes); 0 keeps all. One statement over the user's rows (index
+    user_id, digit), so an answer's replay check reads at most takes + ``keep_per_digit`` templates a digit
+    however long the user has been verifying. Returns the rows deleted."""
+    if keep_per_digit <= 0:
+        return 0
+    rank = (
+        func.row_number().over(partition_by=ReplayFingerprint.digit, order_by=ReplayFingerprint.id.desc()).label("rank")
+    )
+    ranked = (
+        select(ReplayFingerprint.id, rank)
+        .where(ReplayFingerprint.user_id == user_id, ReplayFingerprint.challenge_id.is_not(None))
+        .subquery()
+    )
+    old = select(ranked.c.id).where(ranked.c.rank > keep_per_digit)
+    result = session.execute(delete(ReplayFingerprint).where(ReplayFingerprint.id.in_(old)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

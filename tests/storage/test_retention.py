@@ -1,0 +1,109 @@
+"""Retention: a user's answer fingerprints are capped per digit (the replay check reads the same number of
+templates after a year of answers), take fingerprints are never pruned, and old attempts and their answered
+challenges are deleted after the retention period; each rule is a setting with 0 keeping everything."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import func, select, update
+
+from speakerverify.app import replay
+from speakerverify.config import settings_from_env
+from speakerverify.models.replay import HEADER_ROWS
+from speakerverify.storage import attempts, challenges, fingerprints, utterances
+from speakerverify.storage.db import Database
+from speakerverify.storage.tables import Challenge, ReplayFingerprint, VerificationAttempt, utcnow
+
+MakeUser = Callable[[Database, str], uuid.UUID]
+
+
+def _fp(rng: np.random.Generator) -> np.ndarray:
+    t = rng.normal(0, 5, (30, 12)).astype(np.float32)
+    t[:HEADER_ROWS] = np.abs(t[:HEADER_ROWS])  # the header rows hold non-negative statistics
+    return t
+
+
+def _answer(database: Database, user_id: uuid.UUID, digits: list[int], rng: np.random.Generator, keep: int) -> None:
+    with database.write_session() as s:
+        fingerprints.add_many(s, user_id, digits, [_fp(rng) for _ in digits], uuid.uuid4())
+        fingerprints.prune_answers(s, user_id, keep)
+
+
+def test_answer_fingerprints_are_capped_per_digit_and_take_fingerprints_kept(
+    database: Database, make_user: MakeUser
+) -> None:
+    rng = np.random.default_rng(0)
+    uid, other = make_user(database, "ret"), make_user(database, "other")
+    with database.write_session() as s:
+        for digit in range(10):  # one enrolment take (and its fingerprint) per digit
+            row = utterances.add_utterance(s, uid, digit, "mfcc-8k-v1", np.zeros((40, 13)), np.ones(40))
+            fingerprints.add(s, uid, digit, _fp(rng), utterance_id=row.id)
+    for _ in range(30):
+        _answer(database, other, [0, 1, 2, 3, 4], rng, keep=0)  # 0: another user's answers all kept
+    sizes = []
+    for _ in range(60):
+        _answer(database, uid, [int(d) for d in rng.choice(10, 5, replace=False)], rng, keep=4)
+        with database.read_session() as s:
+            sizes.append(len(replay.seen(s, uid, [0, 1, 2, 3, 4]).fingerprints))
+    # what one answer's check reads stops growing: 5 digits x (1 take + at most 4 answers)
+    assert max(sizes) <= 5 * (1 + 4) and sizes[-1] == sizes[-10] == 25, sizes
+    with database.read_session() as s:
+        per_digit = s.execute(
+            select(ReplayFingerprint.digit, func.count())
+            .where(ReplayFingerprint.user_id == uid, ReplayFingerprint.challenge_id.is_not(None))
+            .group_by(ReplayFingerprint.digit)
+        ).all()
+        takes = s.scalar(
+            select(func.count()).where(ReplayFingerprint.user_id == uid, ReplayFingerprint.utterance_id.is_not(None))
+        )
+        others = s.scalar(select(func.count()).where(ReplayFingerprint.user_id == other))
+    assert {d: c for d, c in per_digit} == dict.fromkeys(range(10), 4)
+    assert takes == 10 and others == 150
+    # the newest are the ones kept
+    with database.write_session() as s:
+        newest = uuid.uuid4()
+        fingerprints.add_many(s, uid, [7], [_fp(rng)], newest)
+        fingerprints.prune_answers(s, uid, 4)
+        assert s.scalar(select(func.count()).where(ReplayFingerprint.challenge_id == newest)) == 1
+
+
+def test_attempts_and_answered_challenges_older_than_the_retention_are_deleted(
+    database: Database, make_user: MakeUser
+) -> None:
+    uid, other = make_user(database, "att"), make_user(database, "keep")
+    now = utcnow()
+    with database.write_session() as s:
+        for who in (uid, other):
+            for age in (1, 500):
+                ch = challenges.create_challenge(s, who, [1, 2, 3], now + timedelta(seconds=30))
+                ch.used_at = now - timedelta(days=age)
+                row = attempts.record_attempt(
+                    s, who, challenge_id=ch.id, ubm_id=None, model_version=None, n_frames=0, score=None,
+                    threshold=None, decision="reject", detail={},
+                )  # fmt: skip
+                s.flush()
+                s.execute(
+                    update(VerificationAttempt)
+                    .where(VerificationAttempt.id == row.id)
+                    .values(created_at=now - timedelta(days=age))
+                )
+    with database.write_session() as s:
+        assert attempts.purge_older(s, uid, now - timedelta(days=400)) == 1
+    with database.read_session() as s:
+        left = s.execute(select(VerificationAttempt.user_id, VerificationAttempt.created_at)).all()
+        used = s.scalars(select(Challenge.user_id)).all()
+    assert sorted(str(u) for u, _ in left) == sorted([str(uid), str(other), str(other)])
+    assert sorted(map(str, used)) == sorted([str(uid), str(other), str(other)])
+
+
+def test_retention_settings_default_and_zero_disables() -> None:
+    base = {"SPEAKERVERIFY_SECRET_KEY": "x" * 40}
+    limits = settings_from_env(base, database_url="sqlite://").user_limits
+    assert limits.replay_answers_per_digit == 50 and limits.attempt_retention_days == 400
+    env = {**base, "SPEAKERVERIFY_REPLAY_ANSWERS_PER_DIGIT": "0", "SPEAKERVERIFY_ATTEMPT_RETENTION_DAYS": "0"}
+    off = settings_from_env(env, database_url="sqlite://").user_limits
+    assert off.replay_answers_per_digit == 0 and off.attempt_retention_days == 0
