@@ -27,10 +27,12 @@ REQUIRED = VoicePolicy().takes_per_digit
 MakeUser = Callable[[Database, str], uuid.UUID]
 
 
-def test_utterance_features_round_trip_as_float32(database: Database, make_user: MakeUser) -> None:
+def test_utterance_features_are_stored_at_the_wire_precision(database: Database, make_user: MakeUser) -> None:
+    """float16 MFCCs and float16 ln(1 + energy), 2 bytes a value; what is read back is exactly
+    ``as_stored`` of what was sent (enrolment scores those), within float16 rounding of it."""
     uid = make_user(database, "dora")
     rng = np.random.default_rng(1)
-    mfcc, energy = rng.normal(size=(37, 13)), rng.uniform(0, 50, size=37)
+    mfcc, energy = rng.normal(0, 40, size=(37, 13)), rng.uniform(0, 4e11, size=37)
     with database.write_session() as s:
         row_id = utterances.add_utterance(s, uid, 7, "mfcc-8k-v1", mfcc, energy).id
     with database.read_session() as s:
@@ -38,9 +40,28 @@ def test_utterance_features_round_trip_as_float32(database: Database, make_user:
         assert row is not None
         got_mfcc, got_energy = utterances.utterance_arrays(row)
         assert (row.digit, row.n_frames, row.n_mfcc, row.config_id) == (7, 37, 13, "mfcc-8k-v1")
-        assert len(row.mfcc) == 37 * 13 * 4  # compact: 4 bytes per value
-    np.testing.assert_array_equal(got_mfcc, mfcc.astype(np.float32))
-    np.testing.assert_array_equal(got_energy, energy.astype(np.float32))
+        assert len(row.mfcc) == 37 * 13 * 2 and len(row.energy) == 37 * 2  # compact: 2 bytes per value
+    want_mfcc, want_energy = utterances.as_stored(mfcc, energy)
+    np.testing.assert_array_equal(got_mfcc, want_mfcc)
+    np.testing.assert_array_equal(got_energy, want_energy)
+    np.testing.assert_allclose(got_mfcc, mfcc, rtol=2**-11, atol=1e-6)
+    np.testing.assert_allclose(np.log1p(got_energy), np.log1p(energy), rtol=2**-10)
+    again = utterances.as_stored(*utterances.as_stored(mfcc, energy))  # idempotent: no drift on a re-store
+    np.testing.assert_array_equal(again[0], want_mfcc)
+    np.testing.assert_array_equal(again[1], want_energy)
+
+
+def test_takes_stored_as_float32_by_earlier_versions_still_read(database: Database, make_user: MakeUser) -> None:
+    uid = make_user(database, "old")
+    rng = np.random.default_rng(2)
+    mfcc, energy = rng.normal(size=(9, 13)).astype("<f4"), rng.uniform(0, 50, size=9).astype("<f4")
+    with database.write_session() as s:
+        row = utterances.add_utterance(s, uid, 3, "mfcc-8k-v1", mfcc, energy)
+        row.mfcc, row.energy = mfcc.tobytes(), energy.tobytes()  # the float32 layout of before
+    with database.read_session() as s:
+        got = utterances.utterance_arrays(s.get(Utterance, row.id))
+    np.testing.assert_array_equal(got[0], mfcc)
+    np.testing.assert_array_equal(got[1], energy)
 
 
 @pytest.mark.parametrize(
@@ -209,5 +230,5 @@ def test_export_covers_every_user_table_and_only_this_user(database: Database, m
     assert records["users"][0]["email"] == "lea@example.org"
     assert records["users"][0]["password_hash"] == export.WITHHELD["users"]["password_hash"]
     [utt] = records["utterances"]
-    assert utt["mfcc"] == [[1.5] * 13] * 2 and utt["energy"] == [3.0, 4.0]
+    assert utt["mfcc"] == [[1.5] * 13] * 2 and utt["energy"] == pytest.approx([3.0, 4.0], rel=2e-3)  # float16 ln(1+e)
     assert str(b) not in str(records)

@@ -75,6 +75,7 @@ def test_dropping_the_unused_take_stats_keeps_takes_and_fingerprints(empty_datab
         new = users.NewUser("m@example.org", "x", "mig", None, None, "1")
         uid = users.create_user(s, new).id
         utt = utterances.add_utterance(s, uid, 4, "mfcc-8k-v1", np.ones((20, 13)), np.ones(20))
+        utt.mfcc, utt.energy = np.ones((20, 13), "<f4").tobytes(), np.ones(20, "<f4").tobytes()  # that revision's
         fingerprints.add(s, uid, 4, replay.template(np.ones((20, 13)), np.ones(20)), utterance_id=utt.id)
     migrate.upgrade(empty_database)
     with empty_database.engine.connect() as conn:
@@ -101,6 +102,7 @@ def test_v1_fingerprints_become_replay_templates(empty_database: Database) -> No
     with empty_database.write_session() as s:
         uid = users.create_user(s, users.NewUser("v@example.org", "x", "vee", None, None, "1")).id
         utt = utterances.add_utterance(s, uid, 2, "mfcc-8k-v1", mfcc, energy)
+        utt.mfcc, utt.energy = mfcc.astype("<f4").tobytes(), energy.astype("<f4").tobytes()  # float32 then
         s.add(ReplayFingerprint(user_id=uid, utterance_id=utt.id, digit=2, fingerprint=b"\0" * 768))
         s.add(ReplayFingerprint(user_id=uid, challenge_id=uuid.uuid4(), digit=2, fingerprint=b"\0" * 768))
     migrate.upgrade(empty_database)

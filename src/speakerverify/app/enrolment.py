@@ -62,7 +62,7 @@ def _change_model(
 def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTake:
     """Store one validated take of ``take.digit`` and add it to the user's model."""
     rt, policy = ctx.voice, ctx.settings.voice
-    mfcc, energy = take.mfcc, take.energy
+    mfcc, energy = utterances.as_stored(take.mfcc, take.energy)  # checked, scored and kept at one precision
     level = level_dbfs(energy)
     if level < policy.quiet_dbfs:
         raise TakeRejected(

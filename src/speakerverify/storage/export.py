@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from .arrays import decode_f32
 from .tables import Base, User
+from .utterances import decode_arrays
 
 # Stored, but handing it out would only help someone holding a stolen token crack the password.
 WITHHELD = {"users": {"password_hash": "an argon2id hash of your password is stored; it is not exported"}}
@@ -45,8 +45,8 @@ def _row_dict(table: Table, row: Any) -> dict[str, Any]:
     for column, note in WITHHELD.get(table.name, {}).items():
         data[column] = note
     if table.name == "utterances":  # the features as numbers, not opaque bytes
-        data["mfcc"] = decode_f32(row.mfcc, (row.n_frames, row.n_mfcc)).tolist()
-        data["energy"] = decode_f32(row.energy, (row.n_frames,)).tolist()
+        mfcc, energy = decode_arrays(row.mfcc, row.energy, row.n_frames, row.n_mfcc)
+        data["mfcc"], data["energy"] = mfcc.tolist(), energy.tolist()
     return data
 
 

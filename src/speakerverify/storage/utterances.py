@@ -10,16 +10,29 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..models.speaker import N_DIGITS
-from .arrays import decode_f32, encode_f32
+from .arrays import decode_f32
 from .tables import Utterance
 
 # Ready to verify once every digit has this many takes (the README's enrolment protocol uses 6).
 
 
+_F16 = np.dtype("<f2")
+
+
+def as_stored(mfcc: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frames as a take stores them, back as float32: MFCCs (T, n_mfcc) rounded to float16 and
+    energies (T,) kept as float16 ln(1 + energy), the precision of the binary wire form (features/wire.py)
+    every browser sends, so for those takes nothing is lost. Enrolment computes the take's statistics
+    and fingerprint from these, so a model rebuilt from the stored takes is the model enrolment built."""
+    mfcc16 = np.asarray(mfcc, dtype=np.float32).astype(_F16)
+    log16 = np.log1p(np.asarray(energy, dtype=np.float32)).astype(_F16)
+    return mfcc16.astype(np.float32), np.expm1(log16.astype(np.float32))
+
+
 def add_utterance(
     session: Session, user_id: uuid.UUID, digit: int, config_id: str, mfcc: np.ndarray, energy: np.ndarray
 ) -> Utterance:
-    """Store one take. mfcc: (T, n_mfcc), energy: (T,); both become float32 blobs."""
+    """Store one take. mfcc: (T, n_mfcc), energy: (T,): float16 blobs (``as_stored``), half of float32."""
     mfcc = np.asarray(mfcc)
     energy = np.asarray(energy)
     if mfcc.ndim != 2 or energy.shape != (mfcc.shape[0],) or mfcc.shape[0] == 0:
@@ -32,8 +45,8 @@ def add_utterance(
         config_id=config_id,
         n_frames=int(mfcc.shape[0]),
         n_mfcc=int(mfcc.shape[1]),
-        mfcc=encode_f32(mfcc),
-        energy=encode_f32(energy),
+        mfcc=np.ascontiguousarray(mfcc, dtype=np.float32).astype(_F16).tobytes(),
+        energy=np.log1p(np.asarray(energy, dtype=np.float32)).astype(_F16).tobytes(),
     )
     session.add(row)
     session.flush()
@@ -41,8 +54,20 @@ def add_utterance(
 
 
 def utterance_arrays(row: Utterance) -> tuple[np.ndarray, np.ndarray]:
-    """(mfcc (T, n_mfcc) float32, energy (T,) float32) of a stored take."""
-    return decode_f32(row.mfcc, (row.n_frames, row.n_mfcc)), decode_f32(row.energy, (row.n_frames,))
+    """(mfcc (T, n_mfcc) float32, energy (T,) float32) of a stored take: float16 (``add_utterance``), or
+    float32 as stored before (told apart by the blob's length: 2 or 4 bytes a value)."""
+    return decode_arrays(row.mfcc, row.energy, row.n_frames, row.n_mfcc)
+
+
+def decode_arrays(mfcc: bytes, energy: bytes, n_frames: int, n_mfcc: int) -> tuple[np.ndarray, np.ndarray]:
+    """``utterance_arrays`` from the columns (also for migrations and exports reading raw rows)."""
+    if len(mfcc) == 2 * n_frames * n_mfcc:
+        m = np.frombuffer(mfcc, dtype=_F16).reshape(n_frames, n_mfcc).astype(np.float32)
+    else:
+        m = decode_f32(mfcc, (n_frames, n_mfcc))
+    if len(energy) == 2 * n_frames:
+        return m, np.expm1(np.frombuffer(energy, dtype=_F16).astype(np.float32))
+    return m, decode_f32(energy, (n_frames,))
 
 
 def list_utterances(session: Session, user_id: uuid.UUID) -> list[Utterance]:
