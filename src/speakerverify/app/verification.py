@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..features import postprocess
 from ..models import replay as replay_maths
+from ..models.scoring import align
 from ..storage import attempts, challenges, utterances
 from ..storage.challenges import Consumed
 from ..storage.tables import Challenge, utcnow
@@ -120,7 +121,9 @@ def verify(
     if model is None:
         raise _not_ready(ctx, user_id)
     feats = [postprocess(s.mfcc, s.energy, rt.post) for s in segments]  # once: the gate's and the scoring's
-    refused = [i for i, (s, f) in enumerate(zip(segments, feats, strict=True)) if implausible(rt, s.mfcc, s.energy, f)]
+    aligned = align(rt.ubm.gmm, np.concatenate(feats), rt.adaptation.top_c)  # once, all segments
+    ll = np.split(aligned.ubm_ll, np.cumsum([len(f) for f in feats])[:-1])
+    refused = [i for i, s in enumerate(segments) if implausible(rt, s.mfcc, s.energy, feats[i], ll[i]) is not None]
     if refused:
         _refuse_not_speech(ctx, user_id, challenge_id, prompted, refused)
     if calib is None:
@@ -136,6 +139,7 @@ def verify(
         policy.min_speech_frames,
         policy.content_margin,
         rt.adaptation.top_c,
+        aligned,
     )
     scored = _Scored(user_id, challenge_id, prompted, model.version, calib, answer, token_jti)
     return _settle(ctx, scored, _Replay(fps, before, found))

@@ -15,7 +15,7 @@ import numpy as np
 
 from .frame_bounds import bound_frame_llr
 from .gmm import DiagGMM
-from .scoring import ModelTerms, align, model_terms, terms_frame_llr
+from .scoring import Alignment, ModelTerms, align, model_terms, terms_frame_llr
 
 
 def digit_scores(ubm: DiagGMM, digit_means: np.ndarray, feats: np.ndarray, top_c: int = 8) -> np.ndarray:
@@ -24,11 +24,16 @@ def digit_scores(ubm: DiagGMM, digit_means: np.ndarray, feats: np.ndarray, top_c
 
 
 def segment_digit_scores(
-    ubm: DiagGMM, digit_terms: ModelTerms, segments: Sequence[np.ndarray], top_c: int = 8
+    ubm: DiagGMM,
+    digit_terms: ModelTerms,
+    segments: Sequence[np.ndarray],
+    top_c: int = 8,
+    alignment: Alignment | None = None,
 ) -> np.ndarray:
     """Mean frame LLR of each segment (T_i, D) under each digit model. (S, 10); a row of -inf if T_i = 0.
 
-    All segments' frames are aligned to the UBM in one pass.
+    All segments' frames are aligned to the UBM in one pass (or ``alignment``: the caller's, of the
+    segments' frames concatenated, sum T_i, with ``top_c``).
     """
     n_models = len(digit_terms.const)
     lengths = np.array([len(f) for f in segments])
@@ -36,7 +41,8 @@ def segment_digit_scores(
     if lengths.sum() == 0:
         return out
     feats = np.concatenate([np.asarray(f, dtype=np.float64) for f in segments if len(f)])
-    llr = bound_frame_llr(terms_frame_llr(digit_terms, feats, align(ubm, feats, top_c)))  # (10, sum T)
+    aligned = align(ubm, feats, top_c) if alignment is None else alignment
+    llr = bound_frame_llr(terms_frame_llr(digit_terms, feats, aligned))  # (10, sum T)
     starts = np.concatenate([[0], np.cumsum(lengths[lengths > 0])[:-1]])
     out[lengths > 0] = (np.add.reduceat(llr, starts, axis=1) / lengths[lengths > 0]).T
     return out

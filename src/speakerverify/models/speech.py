@@ -18,18 +18,25 @@ from .ubm import UBM, load_default_ubm
 
 
 def ubm_fault(
-    mfcc: np.ndarray, energy: np.ndarray, ubm: UBM, th: Thresholds, post: PostConfig, feats: np.ndarray | None = None
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    ubm: UBM,
+    th: Thresholds,
+    post: PostConfig,
+    feats: np.ndarray | None = None,
+    ll: np.ndarray | None = None,
 ) -> tuple[str | None, dict[str, float]]:
     """Speech frames the UBM finds unlike speech: too many below its floor, or a coefficient far too spread.
 
     ``ubm`` is a :class:`speakerverify.models.ubm.UBM` (duck-typed: ``.gmm``). Frames are
     post-processed as for scoring (or ``feats``, (T', D), when the caller already did: the scoring's own
-    features, so an answer is post-processed once), then scored by the full mixture (nats per frame).
+    features, so an answer is post-processed once), then scored by the full mixture (nats per frame; or
+    ``ll`` (T',), those frames' UBM log-likelihoods from the scoring's own alignment).
     """
     feats = postprocess(mfcc, energy, post) if feats is None else feats
     if len(feats) == 0:
         return None, {"below_floor": 0.0, "above_ceiling": 0.0}
-    ll = frame_log_likelihood(ubm.gmm, feats)
+    ll = frame_log_likelihood(ubm.gmm, feats) if ll is None else ll
     below, above = float(np.mean(ll < th.ubm_floor)), float(np.mean(ll > th.ubm_ceiling))
     n_static = post.n_static
     spread = feats[:, :n_static].std(axis=0) / global_std(ubm.gmm)[:n_static]
@@ -65,13 +72,14 @@ def check(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     post: PostConfig = DEFAULT_POST,
     feats: np.ndarray | None = None,
+    ll: np.ndarray | None = None,
 ) -> Verdict:
     """``features.plausibility.check_frames``, then the UBM test. mfcc (T, n_mfcc), energy (T,) raw frames.
 
     ``ubm``: the service's UBM (None: the shipped one). A UBM other than ``thresholds.ubm_id`` skips the
     UBM test (noted in ``details["ubm"]``): its floor was measured for that UBM only. ``feats``: the
     frames already post-processed with ``post`` (``postprocess`` computes in float64 whatever it is given,
-    so they are the same values), to skip doing it again.
+    so they are the same values), to skip doing it again; ``ll`` their UBM log-likelihoods (T',).
     """
     verdict = check_frames(mfcc, energy, config, thresholds=thresholds, post=post)
     if not verdict.ok:
@@ -81,7 +89,9 @@ def check(
     if ubm.ubm_id != thresholds.ubm_id:
         details["ubm"] = f"skipped: thresholds were measured for {thresholds.ubm_id}"
         return Verdict(True, None, None, details)
-    fault, info = ubm_fault(np.asarray(mfcc, np.float64), np.asarray(energy, np.float64), ubm, thresholds, post, feats)
+    fault, info = ubm_fault(
+        np.asarray(mfcc, np.float64), np.asarray(energy, np.float64), ubm, thresholds, post, feats, ll
+    )
     details.update(info)
     if fault:
         return Verdict(False, f"ubm: {fault}", "ubm", details)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..models.digits import content_margin, segment_digit_scores
 from ..models.gmm import DiagGMM
-from ..models.scoring import ModelTerms
+from ..models.scoring import Alignment, ModelTerms
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,19 @@ def score_answer(
     min_speech_frames: int,
     max_content_margin: float,
     top_c: int,
+    alignment: Alignment | None = None,
 ) -> AnswerScore:
     """Score post-processed segments feats[i] (N_i, D), claimed to say claimed[i], against the model of
     prompted[i]. A segment with fewer than ``min_speech_frames`` frames is not scored and fails the content
     check; one whose prompted digit trails the best digit model by more than ``max_content_margin`` fails it.
+    ``alignment``: the UBM alignment of all segments' frames concatenated (sum N_i), if the caller has it.
     """
     enough = [len(f) >= min_speech_frames for f in feats]
-    rows = segment_digit_scores(ubm, terms, [f if ok else f[:0] for f, ok in zip(feats, enough, strict=True)], top_c)
+    if alignment is not None:  # keep the frames of the segments that are scored
+        keep = np.concatenate([np.full(len(f), ok) for f, ok in zip(feats, enough, strict=True)])
+        alignment = Alignment(alignment.ubm_ll[keep], alignment.idx[keep], alignment.base[keep])
+    scored = [f if ok else f[:0] for f, ok in zip(feats, enough, strict=True)]
+    rows = segment_digit_scores(ubm, terms, scored, top_c, alignment)
     segments: list[SegmentScore] = []
     total, frames = 0.0, 0
     for f, ok_len, row, digit, said in zip(feats, enough, rows, prompted, claimed, strict=True):

@@ -18,10 +18,17 @@ log = logging.getLogger("speakerverify.plausibility")
 NOT_SPEECH = "These frames could not have come from speech recorded by a microphone; please record again."
 
 
-def implausible(rt: VoiceRuntime, mfcc: np.ndarray, energy: np.ndarray, feats: np.ndarray | None = None) -> str | None:
+def implausible(
+    rt: VoiceRuntime,
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    feats: np.ndarray | None = None,
+    ll: np.ndarray | None = None,
+) -> str | None:
     """None if mfcc (T, n_mfcc), energy (T,) are physically possible speech frames; else the failed test.
-    ``feats``: their post-processed frames (T', D) if the caller has them (computed once for scoring too)."""
-    verdict = speech.check(mfcc, energy, rt.config, rt.ubm, post=rt.post, feats=feats)
+    ``feats``: their post-processed frames (T', D) and ``ll`` those frames' UBM log-likelihoods (T',), if
+    the caller has them (an answer computes both once, for this test and for scoring)."""
+    verdict = speech.check(mfcc, energy, rt.config, rt.ubm, post=rt.post, feats=feats, ll=ll)
     if verdict.ok:
         return None
     log.info("refused implausible frames: %s", verdict.reason)
