@@ -16,7 +16,7 @@ One database is grown through the sizes (users in the ``users`` table) and measu
 * At each size the server is restarted on the grown database; a sample of accounts (the 6 real
   users and ``--sample`` random clones) logs in; each account answers one challenge (the first
   challenge after a restart recomputes stale calibrations, timed apart); then benchmarks/loadgen.py
-  runs challenge + 5-digit answer (synthetic frames, rejected, scored like speech) with 1 and 8
+  runs challenge + 5-digit answer (real FSDD takes no account stores: lucas's takes 10-29) with 1 and 8
   clients for ``--seconds`` each, every operation on a uniformly random account of the sample.
   Enrolment: single-take requests for accounts holding 6, 60 and 600 takes, each followed by an
   untimed DELETE of the take it added, so the stored count is the same before every request.
@@ -56,7 +56,6 @@ from support.server import serve
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from loadgen import synthetic_segments  # noqa: E402
 from perf_http import SECRET, stats  # noqa: E402
 from report import write_section  # noqa: E402
 
@@ -241,7 +240,7 @@ def features(corpus: str) -> Feats:
 def server_env(work: Path) -> dict[str, str]:
     return {
         "SPEAKERVERIFY_SECRET_KEY": SECRET,
-        "SPEAKERVERIFY_LOCKOUT_AFTER": "0",  # synthetic answers are rejected: never lock the sample out
+        "SPEAKERVERIFY_LOCKOUT_AFTER": "0",  # impostor answers are rejected: never lock the sample out
         "SPEAKERVERIFY_CHALLENGES_PER_HOUR": "0",  # a load test: thousands of challenges per account
         "SPEAKERVERIFY_DATA_DIR": str(work / "data"),
     }
@@ -344,12 +343,20 @@ def login(http: httpx.Client, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
+ANSWER_TAKES = range(10, 30)  # lucas's takes no account stores (TIMED_TAKES): the answers' real speech
+
+
+def answer_pool(feats: Feats) -> dict[str, list[dict[str, str]]]:
+    """Real takes per digit for the answers (loadgen's ``answers``): synthetic frames are refused as not speech."""
+    return {str(d): [api_protocol.features_payload(*feats[(TIMED, d, t)]) for t in ANSWER_TAKES] for d in range(10)}
+
+
 def run_load(
-    base: str, pid: int, accounts: list[dict[str, Any]], clients: int, seconds: float, tmp: Path
+    base: str, pid: int, accounts: list[dict[str, Any]], clients: int, seconds: float, tmp: Path, feats: Feats
 ) -> dict[str, Any]:
     """loadgen.py in its own process; also the server's CPU per operation and the rest of the machine's load."""
     plan = tmp / "plan-growth.json"
-    plan.write_text(json.dumps({"accounts": accounts, "pick": "random"}))
+    plan.write_text(json.dumps({"accounts": accounts, "pick": "random", "answers": answer_pool(feats)}))
     cmd = [sys.executable, str(HERE / "loadgen.py"), "--base", base, "--plan", str(plan), "--mode", "verify"]
     server0, machine0, children0 = cpu_s(pid), machine_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -504,7 +511,11 @@ def measure(work: Path, state: dict[str, Any], size: int, feats: Feats, opts: ar
                     stop.set()
                     thread.join()
                 t0 = time.perf_counter()
-                api.verify(a["auth"], ch["challenge_id"], synthetic_segments(seg_rng, ch["digits"]))
+                segs = [
+                    {"digit": d, **api_protocol.features_payload(*feats[(TIMED, d, int(seg_rng.choice(ANSWER_TAKES)))])}
+                    for d in ch["digits"]
+                ]
+                api.verify(a["auth"], ch["challenge_id"], segs)
                 answers.append((time.perf_counter() - t0) * 1000)
         out["first_challenge"] = {
             "first": first[0],
@@ -519,7 +530,7 @@ def measure(work: Path, state: dict[str, Any], size: int, feats: Feats, opts: ar
         out["verify"] = {}
         with tempfile.TemporaryDirectory() as tmp:
             for c in opts.clients:
-                out["verify"][c] = run_load(base, pid, accounts, c, opts.seconds, Path(tmp))
+                out["verify"][c] = run_load(base, pid, accounts, c, opts.seconds, Path(tmp), feats)
                 log(f"  verify x{c}: {out['verify'][c]}")
         out["enrol"] = {}
         for n, auth in enrol_auth.items():
@@ -658,9 +669,10 @@ def body_text(
     method = (
         "At each size the server (SQLite, 1 worker, SPEAKERVERIFY_LOCKOUT_AFTER=0) is restarted on the grown "
         f"database; the 6 FSDD speakers and {opts.sample} random clones (fewer at small sizes) log in, and each "
-        "answers one challenge (the first challenge after a restart recomputes the calibrations and the "
-        "deployment threshold made stale by the growth: timed apart). Then benchmarks/loadgen.py (its own "
-        f"process) runs challenge + 5-digit answer with synthetic frames (rejected, scored like speech) for "
+        "answers one challenge (the first challenge after a restart finds the calibrations and the deployment "
+        "threshold made stale by the growth and queues them for the background: timed apart). Then benchmarks/loadgen.py (its own "
+        "process) runs challenge + 5-digit answer with real FSDD takes (lucas, takes 10-29; mostly impostors) "
+        f"for "
         f"{opts.seconds:.0f} s per row, every operation on a uniformly random account of the sample. The sample "
         f"is meant to fit the server's per-process model cache ({model_cache_text()}), so after the first "
         "challenge every model is cached: the rows measure the per-request work, not model loading. Enrolment: "

@@ -188,8 +188,10 @@ def current_calibration(
     """The calibration to serve for the user's ``model`` (just read in the caller's transaction), read-only.
 
     A stored calibration that is stale (an older model or cohort, a changed population) keeps serving and
-    its recomputation is queued in the background (``ctx.background``), so no request waits for it. None
-    only when nothing usable is stored yet (then ``serving_calibration`` computes the user's own row).
+    its recomputation is queued in the background (``ctx.background``), so no request waits for it; a user
+    with no row yet (just ready) is served the deployment's grand location (what shrinkage gives with no
+    cohort speakers) until the background has scored its cohort. None only when the deployment has no
+    threshold for this UBM yet (then ``serving_calibration`` computes it, once).
     """
     policy = ctx.settings.voice
     k = policy.challenge_digits
@@ -199,35 +201,33 @@ def current_calibration(
     cohort = speaker_models.cohort_ids(session, user_id, policy.max_cohort_users)
     if len(cohort) < policy.min_cohort_users:
         return provisional
-    mine = calibrations.get_calibration(session, user_id)
     row = calibrations.get_threshold(session, k)
-    if not _user_row_usable(ctx, mine, k) or not _threshold_row_usable(ctx, row):
+    if not _threshold_row_usable(ctx, row):
         return None
-    assert mine is not None and row is not None
-    if not _user_row_current(ctx, mine, model, k, cohort):
-        ctx.background.submit(("user", user_id, k), lambda: refresh_user(ctx, user_id, k))
+    assert row is not None
     if not _threshold_row_current(ctx, row, ctx.voice.ready_count(session, policy.max_threshold_users)):
         ctx.background.submit(("threshold", k), lambda: refresh_threshold(ctx, k))
+    mine = calibrations.get_calibration(session, user_id)
+    if mine is None or not _user_row_current(ctx, mine, model, k, cohort):
+        ctx.background.submit(("user", user_id, k), lambda: refresh_user(ctx, user_id, k))
+    if mine is None or not _user_row_usable(ctx, mine, k):
+        # No cohort scores of this user yet: the shrinkage's answer for no cohort speakers, the grand location.
+        return Calibration("deployment", shrunk_location(0.0, row.grand_location, 0), row.threshold, k)
     location = shrunk_location(mine.location, row.grand_location, mine.n_cohort_users)
     return Calibration("deployment", location, row.threshold, k)
 
 
 def serving_calibration(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
-    """What a request uses: the stored calibration (stale ones recomputed in the background). When none is
-    usable yet (a user just ready, or a new UBM), the user's own row is computed now: one cohort of
-    ``max_cohort_users`` users, bounded whatever the population; the deployment threshold only if none
-    exists for this UBM (the deployment's first calibration), else it is refreshed in the background."""
+    """What a request uses: the stored calibration (stale ones recomputed in the background). Only the
+    deployment's first calibration for a UBM (no threshold stored yet) is computed while the request waits:
+    this user's row and the pooled users' rows, then the threshold."""
     policy = ctx.settings.voice
     k = policy.challenge_digits
     with ctx.db.read_session() as session:
         current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
     if current is not None:
         return current
-    if not refresh_user(ctx, user_id, k):
-        return Calibration("provisional", 0.0, policy.provisional_threshold, k)
-    with ctx.db.read_session() as session:
-        usable = _threshold_row_usable(ctx, calibrations.get_threshold(session, k))
-    if not usable:
+    if refresh_user(ctx, user_id, k):
         refresh_threshold(ctx, k)
     with ctx.db.read_session() as session:
         current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
