@@ -88,6 +88,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer
+            # In WAL mode NORMAL fsyncs at checkpoints, not at every commit: a commit is still in the WAL
+            # (the OS's, whatever happens to the process: SIGKILL loses nothing) and the file never
+            # corrupts; only a power cut can undo the last commits. FULL cost ~7 ms a commit here, taken
+            # while holding the one write lock, two commits per verification.
+            cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
 
     @event.listens_for(engine, "begin")
