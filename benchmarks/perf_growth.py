@@ -183,8 +183,8 @@ def clone_users(work: Path, state: dict[str, Any], target: int, batch: int) -> d
         )
         conn.execute(
             "INSERT INTO utterances (id, user_id, digit, config_id, n_frames, n_mfcc, mfcc, energy, stats_ubm_id, "
-            f"stats, created_at) SELECT {new_take}, m.new_id, u.digit, u.config_id, u.n_frames, u.n_mfcc, u.mfcc, "
-            "u.energy, u.stats_ubm_id, u.stats, u.created_at FROM clone_map m "
+            f"created_at) SELECT {new_take}, m.new_id, u.digit, u.config_id, u.n_frames, u.n_mfcc, u.mfcc, "
+            "u.energy, u.stats_ubm_id, u.created_at FROM clone_map m "
             "JOIN tmpl_take t ON t.template_id = m.template_id JOIN utterances u ON u.id = t.utterance_id ORDER BY 1"
         )
         conn.execute(

@@ -459,6 +459,7 @@ def main() -> None:
     body = "\n\n".join(
         [
             "## HTTP performance",
+            *([f"Machine load during this run: {opts.load}"] if opts.load else []),
             f"`benchmarks/perf_http.py`: load from `benchmarks/loadgen.py` (asyncio + aiohttp, its own process, on "
             f"the same 2-core machine), {opts.seconds:.0f} s per row. Verification = challenge + 5-digit answer in the "
             "binary form (fresh random frames each time, so never a replay; they are rejected, which costs the same "
