@@ -108,17 +108,21 @@ def refresh_user(ctx: AppContext, user_id: uuid.UUID, k: int) -> bool:
     return True
 
 
-def refresh_threshold(ctx: AppContext, k: int) -> None:
+def refresh_threshold(ctx: AppContext, k: int, limit: int | None = None) -> None:
     """Recompute the deployment threshold for challenges of ``k`` digits from the pooled users' calibrations
-    (each made current first, one short write each), then store it in one short write."""
+    (each made current first, one short write each), then store it in one short write. ``limit``: pool at
+    most this many users (a first threshold while a request waits), recorded as computed for that many
+    ready users, so it is stale at once and the background recomputes it in full."""
     policy, ubm_id = ctx.settings.voice, ctx.voice.ubm.ubm_id
+    size = policy.max_threshold_users if limit is None else min(limit, policy.max_threshold_users)
     with ctx.db.read_session() as session:
         n_ready = speaker_models.count_ready(session)
-        pool = speaker_models.ready_user_ids(session, limit=policy.max_threshold_users)
+        pool = speaker_models.ready_user_ids(session, limit=size)
+        n_ready = n_ready if limit is None else min(n_ready, len(pool))
     for other in pool:
         refresh_user(ctx, other, k)
     with ctx.db.read_session() as session:
-        rows = calibrations.pooled(session, ubm_id, k, policy.max_threshold_users)
+        rows = calibrations.pooled(session, ubm_id, k, size)
         if not rows:
             return
         threshold, grand, n_scores = _pooled_threshold(rows, policy.target_far)
@@ -219,16 +223,17 @@ def current_calibration(
 
 def serving_calibration(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
     """What a request uses: the stored calibration (stale ones recomputed in the background). Only the
-    deployment's first calibration for a UBM (no threshold stored yet) is computed while the request waits:
-    this user's row and the pooled users' rows, then the threshold."""
+    deployment's first calibration for a UBM (no threshold stored yet) is computed while the request waits,
+    and bounded: this user's row and ``min_cohort_users + 1`` pooled users' rows, then a provisional
+    deployment threshold from those, which the background replaces with the full one."""
     policy = ctx.settings.voice
     k = policy.challenge_digits
     with ctx.db.read_session() as session:
         current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
     if current is not None:
         return current
-    if refresh_user(ctx, user_id, k):
-        refresh_threshold(ctx, k)
+    if refresh_user(ctx, user_id, k):  # a first threshold from a few users; the background completes it
+        refresh_threshold(ctx, k, limit=policy.min_cohort_users + 1)
     with ctx.db.read_session() as session:
         current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
     return current or Calibration("provisional", 0.0, policy.provisional_threshold, k)
