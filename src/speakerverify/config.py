@@ -264,8 +264,31 @@ def load_or_create_secret(data_dir: Path) -> str:
     return check_secret(secret, str(path))
 
 
-def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+def _existing_deployment(data_dir: Path, database_url: str, env: Mapping[str, str]) -> str:
+    """The secret of a deployment that must already exist (``create=False``); nothing is created.
+
+    Without a key file or SPEAKERVERIFY_SECRET_KEY the key is an ephemeral one: callers that refuse
+    to create a deployment (operator commands) issue no tokens.
+    """
+    if not database_url and not (data_dir / SQLITE_FILE).is_file():
+        raise SettingsError(
+            f"no speakerverify deployment at {data_dir} ({data_dir / SQLITE_FILE} does not exist): run this "
+            f"where `speakerverify serve` runs, or set {ENV_PREFIX}DATA_DIR or --database-url "
+            "(`speakerverify db upgrade` creates a new database)"
+        )
+    env_secret = env.get(ENV_PREFIX + "SECRET_KEY")
+    if env_secret:
+        return check_secret(env_secret, ENV_PREFIX + "SECRET_KEY")
+    if (data_dir / SECRET_FILE).is_file():
+        return load_or_create_secret(data_dir)
+    return secrets.token_urlsafe(48)
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, *, create: bool = True, **overrides: object) -> Settings:
     """Settings from ``SPEAKERVERIFY_*`` variables; keyword overrides (from the CLI) win.
+
+    ``create=False`` (operator commands): refuse a data directory without a database instead of
+    creating a new empty deployment there, and write no key file.
 
     Variables: DATA_DIR, DATABASE_URL, SECRET_KEY, TOKEN_TTL_SECONDS, MAX_BODY_BYTES,
     CORS_ORIGINS (comma-separated origins), CHALLENGE_DIGITS (3-8), CHALLENGE_TTL_SECONDS (<= 60),
@@ -279,14 +302,15 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
     data_dir = data_dir.expanduser().resolve()
     database_url = str(overrides.pop("database_url", None) or env.get(ENV_PREFIX + "DATABASE_URL") or "")
+    if not create:
+        secret = _existing_deployment(data_dir, database_url, env)
     if not database_url:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            data_dir.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{data_dir / SQLITE_FILE}"
-    env_secret = env.get(ENV_PREFIX + "SECRET_KEY")
-    if env_secret:
-        secret = check_secret(env_secret, ENV_PREFIX + "SECRET_KEY")
-    else:
-        secret = load_or_create_secret(data_dir)
+    if create:
+        env_secret = env.get(ENV_PREFIX + "SECRET_KEY")
+        secret = check_secret(env_secret, ENV_PREFIX + "SECRET_KEY") if env_secret else load_or_create_secret(data_dir)
     origins = tuple(o.strip().rstrip("/") for o in env.get(ENV_PREFIX + "CORS_ORIGINS", "").split(",") if o.strip())
     if "*" in origins:
         raise SettingsError(f"{ENV_PREFIX}CORS_ORIGINS must list origins explicitly; '*' is not allowed")
