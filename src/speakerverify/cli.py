@@ -22,7 +22,9 @@ def int_in(low: int, high: int | None = None) -> Any:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}" if high is not None else f"{value} is below {low}")
+            raise argparse.ArgumentTypeError(
+                f"{value} is not in {low}..{high}" if high is not None else f"{value} is below {low}"
+            )
         return value
 
     return parse

@@ -24,7 +24,9 @@ def test_four_processes_start_together_on_a_fresh_database_ten_times(tmp_path: P
     urls = [pgserver.fresh_database_url("postgresql", tmp_path, migrated=False) for _ in range(ROUNDS)]
     ctx = multiprocessing.get_context("spawn")  # a clean interpreter, as `serve` is
     barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
-    procs = [ctx.Process(target=start_up_rounds, args=(barrier, urls, str(tmp_path), results)) for _ in range(PROCESSES)]
+    procs = [
+        ctx.Process(target=start_up_rounds, args=(barrier, urls, str(tmp_path), results)) for _ in range(PROCESSES)
+    ]
     for p in procs:
         p.start()
     try:
