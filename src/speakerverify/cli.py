@@ -215,13 +215,15 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 # ---- operator commands (speakerverify.operator); OperatorError -> exit status 2 -------------------
 
 
-def _operator(run: Any) -> Any:
-    """Wrap an operator command: settings resolved as for `serve`, clear errors, exit status 2."""
+def _operator(run: Any, creates: bool = False) -> Any:
+    """Wrap an operator command: settings resolved as for `serve`, clear errors, exit status 2.
+
+    Only commands that build a deployment (``creates``) may start a new data directory."""
 
     def wrapped(args: argparse.Namespace) -> int:
         from .operator.common import OperatorError
 
-        settings = _service_settings(args, create=False)
+        settings = _service_settings(args, create=creates)
         if settings is None:
             return 2
         try:
@@ -403,9 +405,9 @@ def _add_users_commands(sub: Any, with_db: Any) -> None:
 
 
 def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
-    def with_db(p: argparse.ArgumentParser, run: Any) -> None:
+    def with_db(p: argparse.ArgumentParser, run: Any, creates: bool = False) -> None:
         p.add_argument("--database-url", help=db_help)
-        p.set_defaults(func=_operator(run))
+        p.set_defaults(func=_operator(run, creates))
 
     p = db_sub.add_parser("backup", help="consistent online copy of a SQLite database (PostgreSQL: use pg_dump)")
     p.add_argument("file", help="the new file to write (must not exist)")
@@ -431,11 +433,11 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     p = sub.add_parser("sample-db", help="register and enrol every speaker of an FSDD-style corpus")
     p.add_argument("--corpus", required=True, help="folder of {digit}_{speaker}_{take}.wav files")
     p.add_argument("--speakers", type=int_in(1), help="only the first N speakers (by name)")
-    with_db(p, cmd_sample_db)
+    with_db(p, cmd_sample_db, creates=True)
 
     p = sub.add_parser("import-original", help="import the 2020 demo's userdata (mongoexport JSON or mongodump BSON)")
     p.add_argument("file")
-    with_db(p, cmd_import_original)
+    with_db(p, cmd_import_original, creates=True)
 
     p = sub.add_parser("ubm", help="background models: train, list")
     ubm_sub = p.add_subparsers(dest="ubm_command", required=True)

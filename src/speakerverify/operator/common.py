@@ -34,11 +34,12 @@ def progress(it: Iterable[T], desc: str, total: int | None = None, unit: str = "
 def open_database(settings: Settings, upgrade: bool = False) -> Iterator[Database]:
     """The deployment's database, at this code's schema revision (applied when ``upgrade``).
 
-    A SQLite file that does not exist is refused, never created empty: operator commands work on an
-    existing deployment (``speakerverify db upgrade`` makes a new one)."""
+    Unless ``upgrade`` (the commands that build a deployment: sample-db, import-original), a SQLite
+    file that does not exist is refused, never created empty: the other commands work on an existing
+    deployment."""
     url, hint = make_url(settings.database_url), sqlite_path_hint(settings.database_url)
     path = str(url.database or "")
-    if is_sqlite(url) and path not in ("", ":memory:") and not path.startswith("file:") and not os.path.isfile(path):
+    if not upgrade and is_sqlite(url) and path not in ("", ":memory:") and not path.startswith("file:") and not os.path.isfile(path):
         raise OperatorError(f"no database file {os.path.abspath(path)}{hint}")
     try:
         db = Database(settings.database_url)
