@@ -39,7 +39,8 @@ def open_database(settings: Settings, upgrade: bool = False) -> Iterator[Databas
     deployment."""
     url, hint = make_url(settings.database_url), sqlite_path_hint(settings.database_url)
     path = str(url.database or "")
-    if not upgrade and is_sqlite(url) and path not in ("", ":memory:") and not path.startswith("file:") and not os.path.isfile(path):
+    a_file = is_sqlite(url) and path not in ("", ":memory:") and not path.startswith("file:")
+    if a_file and not upgrade and not os.path.isfile(path):
         raise OperatorError(f"no database file {os.path.abspath(path)}{hint}")
     try:
         db = Database(settings.database_url)
