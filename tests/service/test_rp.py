@@ -305,3 +305,26 @@ def test_apps_stats_and_the_audit_log_name_the_subject(
     assert (stats[b.client_id].sessions, stats[b.client_id].accepts, stats[b.client_id].rejects) == (0, 0, 0)
     rows = audit.attempt_rows(settings)
     assert [r["alias"] for r in rows] == [f"{a.client_id}:alice"]
+
+
+def test_the_public_feature_config_is_readable_from_registered_origins_only(client: TestClient, apps: Any) -> None:
+    r = client.get("/api/v1/feature-config", headers={"Origin": ORIGIN_A})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN_A
+    r = client.get("/api/v1/feature-config", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_the_binary_form_works_in_sessions_too(client: TestClient, apps: Any) -> None:
+    from support.api_protocol import ApiClient
+
+    a, _ = apps
+    binary = ApiClient(client, "binary")  # type: ignore[arg-type]
+    auth = bearer(client, a, "carol", "enrol")
+    for n in range(6):
+        for digit in range(10):
+            assert binary.enrol(auth, digit, *take("jackson", digit, n)).status_code == 201
+    auth = bearer(client, a, "carol", "verify", nonce="bin-nonce")
+    ch = binary.challenge(auth)
+    out = binary.verify(auth, ch["challenge_id"], [binary.segment(d, *take("jackson", d, 31)) for d in ch["digits"]])
+    claims = jwt.decode(out["result_token"], options={"verify_signature": False})
+    assert (claims["sub"], claims["nonce"], claims["decision"]) == ("carol", "bin-nonce", out["decision"])
