@@ -61,7 +61,11 @@ class VoiceElement extends HTMLElement {
   constructor() {
     super();
     const root = this.attachShadow({ mode: "open" });
-    root.innerHTML = `<style>${STYLE}</style>
+    // A constructed style sheet, not a <style> element: a relying party's CSP need not allow inline styles.
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLE);
+    root.adoptedStyleSheets = [sheet];
+    root.innerHTML = `
       <div class="box" part="box">
         <p class="title" part="title"></p>
         <div class="digit" part="digit" aria-hidden="true"></div>
