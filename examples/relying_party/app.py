@@ -199,8 +199,8 @@ def build_app(cfg: Config, service: Service | None = None) -> Starlette:
         sid, s = session_of(request)
         if s.user:
             user = users[s.user]
-            factor = "your password and your voice" if user.voice_ready else "your password only"
-            body = f"<p id='who'>Signed in as <b>{html.escape(user.name)}</b> with {factor}.</p>"
+            factor = "enrolled: sign-in asks for it" if user.voice_ready else "not enrolled"
+            body = f"<p id='who'>Signed in as <b>{html.escape(user.name)}</b>. Voice factor: {factor}.</p>"
             if not user.voice_ready:
                 body += "<p><a href='/voice/enrol'>Add your voice as a second factor</a>.</p>"
             body += form("/logout", s.csrf, "", "Sign out", "logout-form")
