@@ -214,7 +214,7 @@ def test_an_impostor_with_the_password_is_refused(impostor: dict[str, str]) -> N
 
 
 def test_a_tampered_result_is_refused(impostor: dict[str, str], tab: Any, sites: dict[str, str], e2e: Any) -> None:
-    head, payload, signature = impostor["token"].split(".")
+    head, _, signature = impostor["token"].split(".")
     claims = _claims(impostor["token"]) | {"decision": "accept", "reason": "accepted"}
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     _sign_in_to_voice(tab, sites["rp"], e2e.password)
