@@ -355,6 +355,79 @@ def _add_users_commands(sub: Any, with_db: Any) -> None:
     with_db(p, cmd_users_unlock)
 
 
+def cmd_apps_create(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    sys.stdout.write(apps.format_credentials(apps.create(settings, args.name, args.origin), args.json))
+    return 0
+
+
+def cmd_apps_list(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    sys.stdout.write(apps.format_rows(apps.list_apps(settings), ["client_id", "name", "origins"], args.json))
+    return 0
+
+
+def cmd_apps_rotate_secret(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    sys.stdout.write(apps.format_credentials(apps.rotate_secret(settings, args.client_id), args.json))
+    return 0
+
+
+def cmd_apps_delete(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    apps.delete(settings, args.client_id)
+    print(f"deleted {args.client_id} with its subjects and all their voice data")
+    return 0
+
+
+def cmd_apps_stats(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    sys.stdout.write(apps.format_rows(apps.stats(settings), apps.STATS_COLUMNS, args.json))
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    kid, retired = apps.rotate_key(settings)
+    ttl = settings.relying_parties.result_ttl_seconds
+    print(f"results are now signed with {kid}; {retired} older key(s) leave the JWKS in {ttl} s")
+    return 0
+
+
+def add_rp_commands(sub: Any, with_db: Any) -> None:
+    """Relying-party applications (`apps`) and the result-signing keys (`keys`)."""
+    p = sub.add_parser("apps", help="applications using speakerverify as a second factor")
+    apps_sub = p.add_subparsers(dest="apps_command", required=True)
+    p = apps_sub.add_parser("create", help="a new application; prints its client_id and client_secret once")
+    p.add_argument("--name", required=True)
+    p.add_argument("--origin", action="append", required=True, help="an allowed browser origin (repeatable)")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_apps_create)
+    p = apps_sub.add_parser("list", help="client_id, name, origins")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_apps_list)
+    p = apps_sub.add_parser("rotate-secret", help="a new client_secret (printed once); the old one stops working")
+    p.add_argument("client_id")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_apps_rotate_secret)
+    p = apps_sub.add_parser("delete", help="delete an application, its subjects and their voice data")
+    p.add_argument("client_id")
+    with_db(p, cmd_apps_delete)
+    p = apps_sub.add_parser("stats", help="per application: subjects, sessions, accepts, rejects, locks")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_apps_stats)
+    p = sub.add_parser("keys", help="the keys signed results are signed with")
+    keys_sub = p.add_subparsers(dest="keys_command", required=True)
+    p = keys_sub.add_parser("rotate", help="sign with a new key; the old one is retired after a result's lifetime")
+    with_db(p, cmd_keys_rotate)
+
+
 def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     def with_db(p: argparse.ArgumentParser, run: Any) -> None:
         p.add_argument("--database-url", help=db_help)
@@ -367,6 +440,7 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     add_audit_commands(sub, with_db)
 
     _add_users_commands(sub, with_db)
+    add_rp_commands(sub, with_db)
 
     p = sub.add_parser("cohort", help="calibration cohorts")
     cohort_sub = p.add_subparsers(dest="cohort_command", required=True)

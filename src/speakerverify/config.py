@@ -123,6 +123,22 @@ class UserLimits:
 
 
 @dataclass(frozen=True)
+class RelyingParties:
+    """Applications using the service as a second factor (``speakerverify apps``).
+
+    ``issuer`` is the ``iss`` of signed results: the service's public URL, which applications check.
+    Browser sessions live ``session_ttl_seconds``; a signed result ``result_ttl_seconds`` (at most 120),
+    which is also how long a rotated-out signing key stays in the JWKS. ``sessions_per_minute`` per
+    application (0 disables it).
+    """
+
+    issuer: str = "http://localhost:8000"
+    session_ttl_seconds: int = 600
+    result_ttl_seconds: int = 120
+    sessions_per_minute: int = 120
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -136,6 +152,7 @@ class Settings:
     registration_limits: RegistrationLimits = RegistrationLimits()
     server: ServerLimits = ServerLimits()
     user_limits: UserLimits = UserLimits()
+    relying_parties: RelyingParties = RelyingParties()
     ubm_file: Path | None = None  # None: the UBM shipped in the package
 
     def with_(self, **changes: object) -> Settings:
@@ -229,6 +246,21 @@ def user_limits_from_env(env: Mapping[str, str]) -> UserLimits:
     )
 
 
+def relying_parties_from_env(env: Mapping[str, str]) -> RelyingParties:
+    issuer = (env.get(ENV_PREFIX + "PUBLIC_URL") or RelyingParties.issuer).strip().rstrip("/")
+    if not issuer.startswith(("https://", "http://")):
+        raise SettingsError(f"{ENV_PREFIX}PUBLIC_URL must be an http(s) URL, got {issuer!r}")
+    result_ttl = _int(env, "RP_RESULT_TTL_SECONDS", RelyingParties.result_ttl_seconds, 10)
+    if result_ttl > 120:
+        raise SettingsError(f"{ENV_PREFIX}RP_RESULT_TTL_SECONDS must be at most 120, got {result_ttl}")
+    return RelyingParties(
+        issuer=issuer,
+        session_ttl_seconds=_int(env, "RP_SESSION_TTL_SECONDS", RelyingParties.session_ttl_seconds, 10),
+        result_ttl_seconds=result_ttl,
+        sessions_per_minute=_int(env, "RP_SESSIONS_PER_MINUTE", RelyingParties.sessions_per_minute, 0),
+    )
+
+
 def check_secret(secret: str, source: str) -> str:
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise SettingsError(
@@ -273,7 +305,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     LOCKOUT_SECONDS, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS (0 disables), LOGIN_WINDOW_SECONDS,
     LOGIN_DELAY_SECONDS, REGISTER_MAX_PER_ADDRESS (0 disables), REGISTER_WINDOW_SECONDS, TRUSTED_PROXIES
     (comma-separated), MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS (0 disables it), KEEPALIVE_SECONDS,
-    CHALLENGES_PER_HOUR, ANALYSIS_PER_HOUR (0 disables), EXPORT_VERIFICATION_SECONDS.
+    CHALLENGES_PER_HOUR, ANALYSIS_PER_HOUR (0 disables), EXPORT_VERIFICATION_SECONDS, PUBLIC_URL (the
+    ``iss`` of signed results), RP_SESSION_TTL_SECONDS, RP_RESULT_TTL_SECONDS (<= 120),
+    RP_SESSIONS_PER_MINUTE (0 disables).
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
@@ -302,6 +336,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         registration_limits=registration_limits_from_env(env),
         server=server_limits_from_env(env),
         user_limits=user_limits_from_env(env),
+        relying_parties=relying_parties_from_env(env),
         ubm_file=Path(env[ENV_PREFIX + "UBM_FILE"]) if env.get(ENV_PREFIX + "UBM_FILE") else None,
     )
     return settings.with_(**overrides) if overrides else settings

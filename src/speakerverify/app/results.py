@@ -86,6 +86,7 @@ class Verification:
     attempt_id: int
     decision: Literal["accept", "reject"]
     reason: Reason
+    result_token: str | None = None  # an application's verify session only: the signed result
 
 
 @dataclass(frozen=True)

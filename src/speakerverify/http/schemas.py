@@ -265,6 +265,11 @@ class VerificationOut(BaseModel):
     attempt_id: int
     decision: Literal["accept", "reject"]
     reason: Reason = Field(description=REASON_DOC)
+    result_token: str | None = Field(
+        None,
+        description="Only in an application's verify session: the signed result (compact JWS, ES256; "
+        "keys at /.well-known/jwks.json) for the application's backend.",
+    )
 
 
 class AttemptOut(BaseModel):

@@ -30,6 +30,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
@@ -329,3 +330,83 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of "scope:value"
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- relying-party applications (migration 0012) -------------------------------------------------
+
+
+class RpApplication(Base):
+    """An application that uses the service as a second factor. Only a hash of its secret is kept."""
+
+    __tablename__ = "rp_applications"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # sha256 of a 256-bit random secret: no password-strength hashing is needed for a secret nobody chose.
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sessions_created: Mapped[int] = mapped_column(Integer, default=0)  # for `apps stats`
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RpSubject(Base):
+    """An application's user, backed by a users row without email or password of its own (so every
+    enrolment and verification use case works on it unchanged). Erasing the users row erases this."""
+
+    __tablename__ = "rp_subjects"
+    __table_args__ = (UniqueConstraint("app_id", "subject"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rp_applications.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(128))  # the application's own user id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RpSession(Base):
+    """A short-lived browser session for one subject and one purpose; the token is kept as its sha256."""
+
+    __tablename__ = "rp_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)  # recorded with the attempts it answered
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rp_applications.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(8))  # enrol | verify
+    nonce: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RpResult(Base):
+    """A signed verification result, fetchable once by its application (``fetched_at``)."""
+
+    __tablename__ = "rp_results"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rp_applications.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("verification_attempts.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SigningKey(Base):
+    """A result-signing key pair. The private key is PKCS#8 PEM encrypted with a key derived from the
+    service's secret key (SPEAKERVERIFY_SECRET_KEY or data_dir/secret_key); a retired key stays in the
+    JWKS until ``retires_at`` so results signed just before a rotation still verify."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    private_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
