@@ -1,7 +1,7 @@
 """An example relying party: a small site with its own password login that asks for speakerverify's voice
 factor at sign-in and checks the signed result on its backend.
 
-    python examples/relying_party/app.py --service http://127.0.0.1:8000 --create-app
+    python examples/relying_party/app.py --service http://localhost:8000 --create-app
 
 runs it on http://127.0.0.1:8100 (another origin than the service). ``--create-app`` registers it with
 the service first (``speakerverify apps create``, in this shell's SPEAKERVERIFY_* environment, so run it
@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -56,7 +57,7 @@ class Config:
     service: str  # the service's base URL, e.g. http://127.0.0.1:8000
     client_id: str
     client_secret: str
-    issuer: str  # the `iss` the service puts in its tokens (its URL)
+    issuer: str  # the `iss` the service puts in its tokens: its SPEAKERVERIFY_PUBLIC_URL
 
 
 @dataclass
@@ -87,18 +88,30 @@ class Service:
         self.jwks = jwt.PyJWKClient(f"{config.service}/.well-known/jwks.json", cache_keys=True, lifespan=300)
         self.used_jti: dict[str, float] = {}  # jti -> its exp; kept until then, so a token works once
 
-    def session(self, subject: str, purpose: str, nonce: str) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: dict[str, str] | None = None) -> dict[str, Any]:
         credentials = base64.b64encode(f"{self.config.client_id}:{self.config.client_secret}".encode()).decode()
-        body = json.dumps({"subject": subject, "purpose": purpose, "nonce": nonce}).encode()
         request = urllib.request.Request(
-            f"{self.config.service}/api/v1/rp/sessions",
-            data=body,
-            method="POST",
+            f"{self.config.service}/api/v1/rp{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
             headers={"Authorization": f"Basic {credentials}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             answer: dict[str, Any] = json.load(response)
         return answer
+
+    def session(self, subject: str, purpose: str, nonce: str) -> dict[str, Any]:
+        """A browser session for `subject`: {session_token, expires_at, subject_state}."""
+        return self._call("POST", "/sessions", {"subject": subject, "purpose": purpose, "nonce": nonce})
+
+    def subject_state(self, subject: str) -> str:
+        """ "new", "enrolling" or "ready", as the service knows it."""
+        try:
+            return str(self._call("GET", f"/subjects/{urllib.parse.quote(subject)}")["subject_state"])
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return "new"
+            raise
 
     def check(self, token: str, subject: str, nonce: str) -> dict[str, Any]:
         """The token's claims if it signs `subject` in for the sign-in that issued `nonce`; else ResultRefused."""
@@ -256,8 +269,7 @@ def build_app(cfg: Config, service: Service | None = None) -> Starlette:
             if await posted(request, s) is None:
                 return respond(page("Voice enrolment", "<p>The form expired.</p>", cfg, "refused", 403), sid)
             # The browser's word is not enough: ask the service whether the subject is enrolled.
-            state = svc.session(user.subject, "enrol", secrets.token_urlsafe(16))["subject_state"]
-            user.voice_ready = state == "ready"
+            user.voice_ready = svc.subject_state(user.subject) == "ready"
             return respond(RedirectResponse("/", status_code=303), sid)
         token = svc.session(user.subject, "enrol", secrets.token_urlsafe(16))["session_token"]
         return respond(widget_page("Enrol your voice", "speakerverify-enrol", token, "/voice/enrol", s, cfg), sid)
@@ -313,8 +325,13 @@ def build_app(cfg: Config, service: Service | None = None) -> Starlette:
 
 def create_app_credentials(origin: str) -> tuple[str, str]:
     """`speakerverify apps create` for this site's origin; (client_id, client_secret)."""
+    # The console script pip installs; the module with this interpreter where it is not on PATH.
+    command = [
+        shutil.which("speakerverify") or sys.executable,
+        *([] if shutil.which("speakerverify") else ["-m", "speakerverify.cli"]),
+    ]
     out = subprocess.run(
-        ["speakerverify", "apps", "create", "--name", "Example relying party", "--origin", origin, "--json"],
+        [*command, "apps", "create", "--name", "Example relying party", "--origin", origin, "--json"],
         check=True,
         capture_output=True,
         text=True,
@@ -325,8 +342,12 @@ def create_app_credentials(origin: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--service", default=os.environ.get("RP_SERVICE_URL", "http://127.0.0.1:8000"))
-    p.add_argument("--issuer", default=os.environ.get("RP_ISSUER"), help="the tokens' iss (default: --service)")
+    p.add_argument("--service", default=os.environ.get("RP_SERVICE_URL", "http://localhost:8000"))
+    p.add_argument(
+        "--issuer",
+        default=os.environ.get("RP_ISSUER") or os.environ.get("SPEAKERVERIFY_PUBLIC_URL"),
+        help="the tokens' iss: the service's SPEAKERVERIFY_PUBLIC_URL (default: that variable, else --service)",
+    )
     p.add_argument("--client-id", default=os.environ.get("RP_CLIENT_ID"))
     p.add_argument("--client-secret", default=os.environ.get("RP_CLIENT_SECRET"))
     p.add_argument("--create-app", action="store_true", help="register this site with `speakerverify apps create`")

@@ -131,6 +131,7 @@ def test_the_sign_in_flow_needs_the_voice_and_takes_one_result_per_session() -> 
         return {"session_token": f"tok-{purpose}", "subject_state": "ready", "expires_at": "x"}
 
     service.session = session
+    service.subject_state = lambda subject: "ready"
     with TestClient(rp.build_app(service.config, service)) as client:
         body = {"csrf": _csrf(client.get("/register").text), "name": "alice", "password": "correct horse battery"}
         assert client.post("/register", data=body, follow_redirects=False).headers["location"] == "/voice/enrol"
