@@ -326,10 +326,8 @@ def build_app(cfg: Config, service: Service | None = None) -> Starlette:
 def create_app_credentials(origin: str) -> tuple[str, str]:
     """`speakerverify apps create` for this site's origin; (client_id, client_secret)."""
     # The console script pip installs; the module with this interpreter where it is not on PATH.
-    command = [
-        shutil.which("speakerverify") or sys.executable,
-        *([] if shutil.which("speakerverify") else ["-m", "speakerverify.cli"]),
-    ]
+    exe = shutil.which("speakerverify")
+    command = [exe] if exe else [sys.executable, "-m", "speakerverify.cli"]
     out = subprocess.run(
         [*command, "apps", "create", "--name", "Example relying party", "--origin", origin, "--json"],
         check=True,
