@@ -152,7 +152,7 @@ def page(title: str, body: str, cfg: Config, outcome: str = "", status: int = 20
     )
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} - Example RP</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/rp.css"></head>
 <body><main data-outcome="{html.escape(outcome)}"><h1>{html.escape(title)}</h1>{body}</main></body></html>"""
     return HTMLResponse(doc, status_code=status, headers={"Content-Security-Policy": csp, "Cache-Control": "no-store"})

@@ -84,6 +84,7 @@ def tab(browser: Any, sites: dict[str, str], e2e: Any) -> Iterator[Any]:
     page.errors = []  # type: ignore[attr-defined]
     page.on("request", lambda r: page.posts.append(r) if r.method == "POST" else None)  # type: ignore[attr-defined]
     page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)  # type: ignore[attr-defined]
     yield page
     context.close()
 
@@ -130,6 +131,16 @@ def _fill(page: Any, form: str, password: str) -> None:
     page.click(f"{form} button[type=submit]")
 
 
+def _ready(page: Any, element: str) -> None:
+    """Wait for the widget to load (its config and Meyda, from the service's origin) and offer its button."""
+    try:
+        page.wait_for_selector(f"{element}[data-state='idle'], {element}[data-state='error']", state="attached")
+    except Exception as exc:
+        raise AssertionError((page.content()[:1500], page.errors)) from exc
+    status = page.locator(f"{element} .status").inner_text()
+    assert page.get_attribute(element, "data-state") == "idle", (status, page.errors)
+
+
 def _sign_in_to_voice(page: Any, rp: str, password: str) -> None:
     """Sign out if needed, pass the password, and land on the voice check with its widget ready."""
     page.goto(rp)
@@ -138,7 +149,7 @@ def _sign_in_to_voice(page: Any, rp: str, password: str) -> None:
     page.goto(f"{rp}/login")
     _fill(page, "#login-form", password)
     page.wait_for_url(f"{rp}/voice/verify")
-    page.wait_for_selector("speakerverify-verify[data-state='idle']")
+    _ready(page, "speakerverify-verify")
 
 
 def _verify(page: Any, speaker: Speaker) -> tuple[str, str]:
@@ -167,7 +178,7 @@ def enrolled(tab: Any, sites: dict[str, str], e2e: Any, fsdd: Path) -> dict[str,
     page.goto(f"{rp}/register")
     _fill(page, "#register-form", e2e.password)
     page.wait_for_url(f"{rp}/voice/enrol")
-    page.wait_for_selector("speakerverify-enrol[data-state='idle']")
+    _ready(page, "speakerverify-enrol")
     page.click("speakerverify-enrol button")
     speaker = Speaker(e2e, fsdd, SPEAKER, range(25))
     takes = speaker.answer(page, "speakerverify-enrol", 200)

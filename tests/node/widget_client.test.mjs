@@ -42,6 +42,12 @@ test("requests go to the service with the bearer token, in CORS mode, without co
   assert.equal(init.headers["Content-Type"], undefined);
 });
 
+test("public routes can be asked without the token", async () => {
+  const { impl, calls } = fakeFetch(200, { config_id: "c" });
+  await new ServiceClient("https://voice.example/", "tok", impl).request("GET", "/feature-config", undefined, { anonymous: true });
+  assert.equal(calls[0].init.headers.Authorization, undefined);
+});
+
 test("binary bodies are sent as the frames type, JSON bodies as JSON", async () => {
   const { impl, calls } = fakeFetch(201, {});
   const client = new ServiceClient("https://voice.example/", "t", impl);

@@ -37,9 +37,13 @@ export class ServiceClient {
     this.fetch = fetchImpl;
   }
 
-  /** body: undefined, a JSON-able value or a Uint8Array from wire.js; resolves to the JSON answer (null for 204). */
-  async request(method, path, body) {
-    const headers = { Accept: "application/json, application/problem+json", Authorization: `Bearer ${this.token}` };
+  /**
+   * body: undefined, a JSON-able value or a Uint8Array from wire.js; resolves to the JSON answer (null for
+   * 204). `anonymous`: without the token, for public routes (a simple request: no CORS preflight).
+   */
+  async request(method, path, body, { anonymous = false } = {}) {
+    const headers = { Accept: "application/json, application/problem+json" };
+    if (!anonymous) headers.Authorization = `Bearer ${this.token}`;
     const binary = body instanceof Uint8Array;
     if (body !== undefined) headers["Content-Type"] = binary ? FRAMES_TYPE : "application/json";
     let response;

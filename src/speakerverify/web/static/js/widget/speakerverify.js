@@ -92,7 +92,7 @@ class VoiceElement extends HTMLElement {
     this.setState("loading", "Loading…");
     this.guard(async () => {
       this.client = new ServiceClient(BASE, this.getAttribute("session"));
-      const [config] = await Promise.all([this.client.request("GET", "/feature-config"), loadMeyda()]);
+      const [config] = await Promise.all([this.client.request("GET", "/feature-config", undefined, { anonymous: true }), loadMeyda()]);
       this.config = config;
       await this.prepare();
     });
