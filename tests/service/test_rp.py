@@ -238,3 +238,93 @@ def test_signed_result_tampered_replayed_and_fetched_once(client: TestClient, ap
     r = client.get(f"/api/v1/rp/results/{jti}", headers=basic(a))
     assert r.status_code == 200 and r.json()["result_token"] == token and r.json()["decision"] == claims["decision"]
     assert client.get(f"/api/v1/rp/results/{jti}", headers=basic(a)).status_code == 404  # replayed: once only
+
+
+def test_keys_rotate_publishes_both_until_the_old_one_retires(
+    client: TestClient, database: Database, settings: Settings
+) -> None:
+    from speakerverify.app import signing
+    from speakerverify.storage.tables import SigningKey
+
+    first = [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]]
+    assert len(first) == 1
+    with database.read_session() as session:
+        stored = session.get(SigningKey, first[0])
+        assert stored is not None and b"ENCRYPTED PRIVATE KEY" in stored.private_pem  # never in clear
+    new_kid, retired = signing.rotate(database, settings)
+    assert retired == 1
+    keys = client.get("/.well-known/jwks.json").json()["keys"]
+    assert {k["kid"] for k in keys} == {first[0], new_kid}
+    assert all("d" not in k and k["alg"] == "ES256" for k in keys)  # public halves only
+    token = signing.sign(database, settings, {"sub": "x"})
+    assert jwt.get_unverified_header(token)["kid"] == new_kid
+    with database.write_session() as session:  # a result lifetime later
+        session.execute(update(SigningKey).where(SigningKey.kid == first[0]).values(retires_at=utcnow()))
+    assert [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]] == [new_kid]
+
+
+def test_a_changed_secret_key_gets_a_new_signing_key(
+    database: Database, settings: Settings, client: TestClient
+) -> None:
+    from speakerverify.app import signing
+
+    old = signing.ensure_key(database, settings)
+    signing._loaded.clear()  # another process, which has not decrypted it yet
+    changed = settings.with_(secret_key="another-secret-key-that-is-long-enough-987654321")
+    new = signing.ensure_key(database, changed)
+    assert new != old
+    token = signing.sign(database, changed, {"sub": "x"})
+    assert jwt.get_unverified_header(token)["kid"] == new
+
+
+def test_sessions_per_application_are_rate_limited(settings: Settings, database: Database) -> None:
+    from dataclasses import replace
+
+    from speakerverify.http.app import create_app
+
+    limited = settings.with_(relying_parties=replace(settings.relying_parties, sessions_per_minute=3))
+    with TestClient(create_app(limited)) as client:
+        a = applications.create(database, "A", [ORIGIN_A])
+        b = applications.create(database, "B", [ORIGIN_B])
+        assert [new_session(client, a, f"u{i}", "enrol").status_code for i in range(4)] == [201, 201, 201, 429]
+        r = new_session(client, a, "u9", "enrol")
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        assert new_session(client, b, "u1", "enrol").status_code == 201  # per application
+
+
+def test_apps_stats_and_the_audit_log_name_the_subject(
+    client: TestClient, apps: Any, settings: Settings, database: Database
+) -> None:
+    from speakerverify.operator import audit
+
+    a, b = apps
+    enrol(client, bearer(client, a, "alice", "enrol"), "jackson")
+    answer(client, bearer(client, a, "alice", "verify"), "theo")  # an impostor
+    stats = {s.client_id: s for s in applications.stats(database)}
+    assert (stats[a.client_id].sessions, stats[a.client_id].rejects, stats[a.client_id].subjects) == (2, 1, 1)
+    assert (stats[b.client_id].sessions, stats[b.client_id].accepts, stats[b.client_id].rejects) == (0, 0, 0)
+    rows = audit.attempt_rows(settings)
+    assert [r["alias"] for r in rows] == [f"{a.client_id}:alice"]
+
+
+def test_the_public_feature_config_is_readable_from_registered_origins_only(client: TestClient, apps: Any) -> None:
+    r = client.get("/api/v1/feature-config", headers={"Origin": ORIGIN_A})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN_A
+    r = client.get("/api/v1/feature-config", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_the_binary_form_works_in_sessions_too(client: TestClient, apps: Any) -> None:
+    from support.api_protocol import ApiClient
+
+    a, _ = apps
+    binary = ApiClient(client, "binary")  # type: ignore[arg-type]
+    auth = bearer(client, a, "carol", "enrol")
+    for n in range(6):
+        for digit in range(10):
+            assert binary.enrol(auth, digit, *take("jackson", digit, n)).status_code == 201
+    auth = bearer(client, a, "carol", "verify", nonce="bin-nonce")
+    ch = binary.challenge(auth)
+    out = binary.verify(auth, ch["challenge_id"], [binary.segment(d, *take("jackson", d, 31)) for d in ch["digits"]])
+    claims = jwt.decode(out["result_token"], options={"verify_signature": False})
+    assert (claims["sub"], claims["nonce"], claims["decision"]) == ("carol", "bin-nonce", out["decision"])

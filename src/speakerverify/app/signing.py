@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..storage.db import Database
 from ..storage.tables import SigningKey, utcnow
 
 ALGORITHM = "ES256"
+log = logging.getLogger("speakerverify.signing")
 _loaded: dict[str, ec.EllipticCurvePrivateKey] = {}  # kid -> decrypted key: decrypting costs a KDF run
 
 
@@ -54,11 +56,17 @@ def _new_key(secret_key: str) -> SigningKey:
 
 
 def ensure_key(db: Database, settings: Settings) -> str:
-    """The active key's kid, generating the first key if there is none."""
+    """The active key's kid, generating the first key if there is none, and rotating when the active key
+    was encrypted under another secret key (the service's secret was changed): it could not sign."""
     with db.read_session() as session:
         key = rp.active_key(session)
-        if key is not None:
-            return key.kid
+    if key is not None:
+        try:
+            _private(key, settings.secret_key)
+        except ValueError:  # wrong password: a key of the previous secret
+            log.warning("the result-signing key %s was encrypted with another secret key; rotating", key.kid)
+            return rotate(db, settings)[0]
+        return key.kid
     with db.write_session() as session:
         # Two workers starting together may both add one: both are published, the newer signs. Harmless.
         new = _new_key(settings.secret_key)

@@ -24,6 +24,7 @@ BROWSER_PATHS = (
     "/api/v1/verifications",
     "/api/v1/feature-config",
 )
+PUBLIC_PATHS = ("/api/v1/feature-config",)  # no session to check: any registered origin may read it
 ALLOW_METHODS = "GET, POST, DELETE"
 ALLOW_HEADERS = "Authorization, Content-Type"
 EXPOSE_HEADERS = "Retry-After"
@@ -53,6 +54,8 @@ class RelyingPartyCORSMiddleware:
             await self._preflight(origin, scope, receive, send)
             return
         state = scope.setdefault("state", {})  # shared with request.state of the route
+        if scope["path"] in PUBLIC_PATHS and origin in await anyio.to_thread.run_sync(self.registered):
+            state["rp_cors_origin"] = origin
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start" and state.get("rp_cors_origin") == origin:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, status
 
 from ...app import enrolment, results
 from .. import schemas
@@ -25,9 +25,7 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 @router.get("/feature-config", summary="The feature configuration clients must compute")
-def feature_config(ctx: Context, response: Response) -> FeatureConfigOut:
-    # Public and the same for everyone: readable from any origin, like the widget that needs it.
-    response.headers["Access-Control-Allow-Origin"] = "*"
+def feature_config(ctx: Context) -> FeatureConfigOut:
     policy = ctx.settings.voice
     return FeatureConfigOut(**ctx.voice.config.to_dict(), min_frames=policy.min_frames, max_frames=policy.max_frames)
 
