@@ -310,7 +310,13 @@ def build_app(cfg: Config, service: Service | None = None) -> Starlette:
         media = "text/javascript" if name.endswith(".js") else "text/css"
         return FileResponse(HERE / "static" / name, media_type=media)
 
+    async def service_down(request: Request, exc: Exception) -> Response:
+        log.error("the voice service failed: %s", exc)
+        body = "<p id='why'>The voice service is not available right now. Try again in a minute.</p>"
+        return page("Voice check unavailable", body, cfg, outcome="unavailable", status=503)
+
     return Starlette(
+        exception_handlers={urllib.error.URLError: service_down},
         routes=[
             Route("/", home),
             Route("/register", register, methods=["GET", "POST"]),
@@ -319,7 +325,7 @@ def build_app(cfg: Config, service: Service | None = None) -> Starlette:
             Route("/voice/verify", verify, methods=["GET", "POST"]),
             Route("/logout", logout, methods=["POST"]),
             Route("/static/{name}", static),
-        ]
+        ],
     )
 
 

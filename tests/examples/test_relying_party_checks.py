@@ -173,3 +173,14 @@ def test_forms_need_the_session_csrf_token() -> None:
         assert forged.status_code == 400
         login = client.post("/login", data={"csrf": "guess", "name": "bob", "password": "correct horse battery"})
         assert login.status_code == 401
+
+
+def test_a_service_that_is_down_gives_a_503_page_not_a_traceback() -> None:
+    from starlette.testclient import TestClient
+
+    cfg = rp.Config(service="http://127.0.0.1:9", client_id=CLIENT, client_secret="s", issuer=SERVICE)
+    with TestClient(rp.build_app(cfg), raise_server_exceptions=False) as client:
+        body = {"csrf": _csrf(client.get("/register").text), "name": "carol", "password": "correct horse battery"}
+        response = client.post("/register", data=body)  # follows to /voice/enrol, which needs the service
+        assert response.status_code == 503
+        assert 'data-outcome="unavailable"' in response.text
