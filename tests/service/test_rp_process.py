@@ -17,6 +17,7 @@ import httpx
 import jwt
 import pytest
 
+from support import pgserver
 from support.fsdd import segments_for, take, utterance
 from support.server import serve, speakerverify_command
 
@@ -93,9 +94,12 @@ def _check(base: str, app: Relying, answer: dict[str, Any], subject: str, nonce:
     return dict(claims)
 
 
-def test_black_box_enrol_and_verify_through_applications(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", pgserver.BACKENDS)
+def test_black_box_enrol_and_verify_through_applications(tmp_path: Path, backend: str) -> None:
+    """The CLI and the server share the database: SQLite in the data directory, or PostgreSQL."""
     env = {
         "SPEAKERVERIFY_DATA_DIR": str(tmp_path),
+        "SPEAKERVERIFY_DATABASE_URL": str(pgserver.fresh_database_url(backend, tmp_path)),
         "SPEAKERVERIFY_SECRET_KEY": SECRET,
         "SPEAKERVERIFY_PUBLIC_URL": ISSUER,
         "SPEAKERVERIFY_RP_SESSION_TTL_SECONDS": str(SESSION_TTL),
