@@ -51,6 +51,7 @@ PUBLIC = {
     ("GET", "/index.html"),
     ("GET", "/static/vendor/{name}"),
     ("GET", "/static/{path:path}"),
+    ("GET", "/widget/speakerverify.js"),  # the relying parties' widget (public, like the static files)
     # the API docs (Swagger UI, served from this origin since issue 13)
     ("GET", "/docs"),
     ("GET", "/static/vendor/swagger-ui/{name}"),
