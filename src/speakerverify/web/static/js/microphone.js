@@ -122,6 +122,17 @@ export class Microphone {
     }
   }
 
+  /** Suspends the audio graph: no frames until resume(); the stream stays open, so no new permission prompt. */
+  async pause() {
+    if (this.context && this.context.state === "running") await this.context.suspend();
+    this.paused = true;
+  }
+
+  async resume() {
+    if (this.context) await this.context.resume();
+    this.paused = false;
+  }
+
   async stop() {
     if (!this.context) return;
     this.node.port.postMessage("stop");
