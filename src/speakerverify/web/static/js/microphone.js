@@ -46,9 +46,20 @@ function explain(error) {
   return new MicrophoneError("failed", `The microphone could not be started (${(error && error.message) || error}).`);
 }
 
+/**
+ * The browser's own audio processing the page asks for, on enrolment and verification alike (one
+ * setting, so enrolment and answers go through the same chain). Automatic gain control and echo
+ * cancellation change the gain about 2x and make features drift, so they stay off. Whether the
+ * browser's noise suppression should be on was measured (benchmarks/browser_noise.py, BENCHMARKS.md
+ * "Browser noise suppression"): see there for the numbers behind this default.
+ */
+export const AUDIO_PROCESSING = Object.freeze({ echoCancellation: false, noiseSuppression: false, autoGainControl: false });
+
 export class Microphone {
-  constructor(config) {
+  /** @param {{noiseSuppression?: boolean}} [processing] overrides of AUDIO_PROCESSING (benchmarks) */
+  constructor(config, processing = {}) {
     this.config = config;
+    this.processing = { ...AUDIO_PROCESSING, ...processing };
     this.context = null;
     this.listeners = new Set();
     this.frameCount = 0;
@@ -79,13 +90,7 @@ export class Microphone {
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({
-        audio: {
-          channelCount: 1,
-          // The browser's processing changes the gain about 2x and makes features drift.
-          echoCancellation: false,
-          noiseSuppression: false,
-          autoGainControl: false,
-        },
+        audio: { channelCount: 1, ...this.processing },
         video: false,
       });
     } catch (error) {
