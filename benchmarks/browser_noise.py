@@ -109,7 +109,7 @@ def build_track(
     if kind != "clean" and snr is not None:
         noise = mix(track, kind, snr, key, babble_root=BABBLE) - track
         # mix() sets the SNR against the whole track's power, pauses included: rescale it to the takes'.
-        noise *= np.sqrt(np.mean(track**2) / np.mean(np.concatenate(speech) ** 2))
+        noise *= np.sqrt(np.mean(np.concatenate(speech) ** 2) / np.mean(track**2))
         track = track + noise
     return track, placed
 
