@@ -234,7 +234,10 @@ export class EnrolView {
 
   renderTakes() {
     const body = clear($("#takes-table tbody"));
-    const takes = this.takes.slice().sort((a, b) => a.digit - b.digit || a.created_at.localeCompare(b.created_at));
+    // Flagged takes first (the list scrolls), then by digit and time.
+    const flagFirst = (a, b) => Number(Boolean(suspectOf(b))) - Number(Boolean(suspectOf(a)));
+    const takes = this.takes.slice()
+      .sort((a, b) => flagFirst(a, b) || a.digit - b.digit || a.created_at.localeCompare(b.created_at));
     if (!takes.length) body.append(h("tr", {}, h("td", { colspan: 5, text: "No takes yet." })));
     for (const take of takes) {
       const when = fmtTime(take.created_at);

@@ -108,6 +108,8 @@ export class VerifyView {
 
   async start() {
     clear($("#verify-result"));
+    this.shown = null; // the last attempt's tiles go: they belong to its outcome, not to this one
+    clear($("#challenge"));
     $("#verify-hint").textContent = "";
     if (!(await this.mic.ensure())) return;
     let challenge;
