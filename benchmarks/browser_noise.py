@@ -64,7 +64,7 @@ heard): a segmenter limit this run exposes, not fixed here. Small counts (3 spea
 answers a cell): the direction is clear, the exact rates are not. The voice-over-noise column (with
 the constraint off) backs the page's "too noisy here" meter: it reads 21, 12, 13, 21 and 12 dB for
 mixes at 20, 10, 10, 20 and 10 dB; below 10 dB the page says too noisy, since nothing is promised
-there (issue 14: FRR <= 25% at 10 dB, <= 5% at 20 dB)."""  # from the run of 2026-12-01: rewrite it when the numbers change
+there (issue 14: FRR <= 25% at 10 dB, <= 5% at 20 dB)."""  # the run of 2026-12-01: rewrite with new numbers
 MATCH_S = 0.4  # a segment belongs to the take whose start is this close to its onset (after the offset)
 
 HARNESS = """async ([ns, seconds]) => {
