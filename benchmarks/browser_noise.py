@@ -52,7 +52,7 @@ LEAD_S, GAP_S = 2.0, 0.6  # noise-only lead (the segmenter learns the floor), pa
 MIC_RATE = 48000
 READING = """**Reading.** Headless Chromium's fake capture does *not* bypass the audio processing: with the
 constraint on, the track reports the processing chain's format (mono, 48 kHz, `noiseSuppression: true`)
-instead of the device's (stereo, 44.1 kHz), and the page's noise floor on white 10 dB drops by about
+instead of the device's (stereo, 44.1 kHz), and the page's noise floor under white noise drops by about
 19 dB (64 -> 45 dB in a probe of 5 takes). On clean speech it changes nothing measurable (same
 voice-over-noise, 0 enrolment takes rejected, 0% FRR either way). On stationary noise it helps a lot:
 FRR at white 20 dB 62% -> 7%, pink 10 dB 100% -> 29%, white 10 dB 100% -> 79%, and the segmenter
