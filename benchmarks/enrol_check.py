@@ -133,8 +133,13 @@ def all_wrong(ctx: AppContext, root: str, speaker: str, pool: tuple[int, ...], s
     listed = enrolment.list_takes(ctx, run.user)
     stored = len(listed.utterances)
     flagged = sum(1 for t in listed.utterances if t.suspect)
-    return {"accepted": stored, "flagged": flagged, "counted": sum(listed.progress.takes_per_digit),
-            "ready": listed.progress.ready, "submitted": len(run.log)}
+    return {
+        "accepted": stored,
+        "flagged": flagged,
+        "counted": sum(listed.progress.takes_per_digit),
+        "ready": listed.progress.ready,
+        "submitted": len(run.log),
+    }
 
 
 def rate(hits: int, total: int) -> str:
@@ -156,23 +161,31 @@ def summarise(runs: list[dict]) -> dict:
     first = [e for e in log if e["round"] == 1 and not e["refused"]]
     out["round 1, flagged once round 1 was complete"] = {
         "wrong": rate(sum(e["flagged_after_round_1"] for e in first if e["wrong"]), sum(e["wrong"] for e in first)),
-        "genuine": rate(sum(e["flagged_after_round_1"] for e in first if not e["wrong"]),
-                        sum(not e["wrong"] for e in first)),
+        "genuine": rate(
+            sum(e["flagged_after_round_1"] for e in first if not e["wrong"]), sum(not e["wrong"] for e in first)
+        ),
     }
     out["ready"] = f"{sum(r['ready'] for r in runs)} of {len(runs)}"
     out["genuine top-up takes"] = [r["top_up"] for r in runs]
     seconds = np.array([e["seconds"] for e in log])
-    out["seconds per take (median, p95)"] = (round(float(np.median(seconds)), 3), round(float(np.quantile(seconds, 0.95)), 3))
+    out["seconds per take (median, p95)"] = (
+        round(float(np.median(seconds)), 3),
+        round(float(np.quantile(seconds, 0.95)), 3),
+    )
     return out
 
 
 def table(summary: dict) -> str:
-    lines = ["| takes | wrong refused | wrong refused or flagged | genuine refused | genuine refused or flagged |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| takes | wrong refused | wrong refused or flagged | genuine refused | genuine refused or flagged |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name in ("round 1", "rounds 2+"):
         s = summary[name]
-        lines.append(f"| {name} | {s['wrong refused']} | {s['wrong refused or flagged']} | "
-                     f"{s['genuine refused']} | {s['genuine refused or flagged']} |")
+        lines.append(
+            f"| {name} | {s['wrong refused']} | {s['wrong refused or flagged']} | "
+            f"{s['genuine refused']} | {s['genuine refused or flagged']} |"
+        )
     return "\n".join(lines)
 
 
@@ -196,12 +209,18 @@ def main() -> None:
         ctx.db.dispose()
     summary = summarise(runs)
     margin = args.margin if args.margin is not None else ctx.settings.voice.enrol_content_margin
-    head = (f"FSDD {args.takes} takes, {len(speakers)} speakers x {args.seeds} enrolments, "
-            f"{args.wrong:.0%} of prompted takes a wrong digit, enrol_content_margin {margin}")
+    head = (
+        f"FSDD {args.takes} takes, {len(speakers)} speakers x {args.seeds} enrolments, "
+        f"{args.wrong:.0%} of prompted takes a wrong digit, enrol_content_margin {margin}"
+    )
     print(head)
     print(table(summary))
-    for key in ("round 1, flagged once round 1 was complete", "ready", "genuine top-up takes",
-                "seconds per take (median, p95)"):
+    for key in (
+        "round 1, flagged once round 1 was complete",
+        "ready",
+        "genuine top-up takes",
+        "seconds per take (median, p95)",
+    ):
         print(f"{key}: {summary[key]}")
     print("all wrong digits from round one:")
     for s, a in zip(speakers, attacks, strict=True):
@@ -209,8 +228,11 @@ def main() -> None:
     if args.write:
         body = "\n\n".join([head, table(summary), *(f"- {k}: {summary[k]}" for k in list(summary)[2:])])
         attack_rows = "\n".join(f"- {s}: {a}" for s, a in zip(speakers, attacks, strict=True))
-        write_section(f"enrol-check-{args.takes}", "benchmarks/enrol_check.py",
-                      body + "\n\nEvery take a wrong digit, from round one:\n\n" + attack_rows)
+        write_section(
+            f"enrol-check-{args.takes}",
+            "benchmarks/enrol_check.py",
+            body + "\n\nEvery take a wrong digit, from round one:\n\n" + attack_rows,
+        )
 
 
 if __name__ == "__main__":
