@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -193,46 +192,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="/work/shared/data/fsdd")
     parser.add_argument("--takes", choices=("dev", "test"), default="dev")
-    parser.add_argument("--wrong", type=float, default=0.2, help="probability that a prompted take is wrong")
+    parser.add_argument("--wrong", default="0,0.1,0.2", help="probabilities that a prompted take is wrong")
     parser.add_argument("--speakers", type=int, default=len(SPEAKERS))
-    parser.add_argument("--seeds", type=int, default=1, help="enrolments per speaker")
+    parser.add_argument("--seeds", type=int, default=1, help="enrolments per speaker and probability")
     parser.add_argument("--margin", type=float, default=None, help="enrol_content_margin (default: config)")
     parser.add_argument("--attack-submissions", type=int, default=100)
     parser.add_argument("--write", action="store_true", help="write the section of BENCHMARKS.md")
     args = parser.parse_args()
     pool = DEV_TAKES if args.takes == "dev" else TEST_TAKES
     speakers = SPEAKERS[: args.speakers]
+    parts = []
     with tempfile.TemporaryDirectory() as tmp:
         ctx = context(Path(tmp), args.margin)
-        runs = [mixed(ctx, args.corpus, s, pool, args.wrong, seed) for seed in range(args.seeds) for s in speakers]
+        margin = ctx.settings.voice.enrol_content_margin
+        parts.append(
+            f"FSDD {args.takes} takes, {len(speakers)} speakers x {args.seeds} enrolments per rate, "
+            f"enrol_content_margin {margin}"
+        )
+        for i, wrong in enumerate(float(w) for w in args.wrong.split(",")):
+            seeds = range(1000 * i, 1000 * i + args.seeds)
+            summary = summarise([mixed(ctx, args.corpus, s, pool, wrong, seed) for seed in seeds for s in speakers])
+            lines = [f"{wrong:.0%} of prompted takes a wrong digit:", "", table(summary), ""]
+            lines += [f"- {k}: {summary[k]}" for k in list(summary)[2:]]
+            parts.append("\n".join(lines))
+            print(parts[-1], "\n", flush=True)
         attacks = [all_wrong(ctx, args.corpus, s, pool, args.attack_submissions, 100) for s in speakers]
         ctx.db.dispose()
-    summary = summarise(runs)
-    margin = args.margin if args.margin is not None else ctx.settings.voice.enrol_content_margin
-    head = (
-        f"FSDD {args.takes} takes, {len(speakers)} speakers x {args.seeds} enrolments, "
-        f"{args.wrong:.0%} of prompted takes a wrong digit, enrol_content_margin {margin}"
+    rows = [f"- {s}: {a}" for s, a in zip(speakers, attacks, strict=True)]
+    parts.append(
+        f"Every take a wrong digit, from round one ({args.attack_submissions} submissions):\n\n" + "\n".join(rows)
     )
-    print(head)
-    print(table(summary))
-    for key in (
-        "round 1, flagged once round 1 was complete",
-        "ready",
-        "genuine top-up takes",
-        "seconds per take (median, p95)",
-    ):
-        print(f"{key}: {summary[key]}")
-    print("all wrong digits from round one:")
-    for s, a in zip(speakers, attacks, strict=True):
-        print(f"  {s}: {a}")
+    print(parts[-1])
     if args.write:
-        body = "\n\n".join([head, table(summary), *(f"- {k}: {summary[k]}" for k in list(summary)[2:])])
-        attack_rows = "\n".join(f"- {s}: {a}" for s, a in zip(speakers, attacks, strict=True))
-        write_section(
-            f"enrol-check-{args.takes}",
-            "benchmarks/enrol_check.py",
-            body + "\n\nEvery take a wrong digit, from round one:\n\n" + attack_rows,
-        )
+        write_section(f"enrol-check-{args.takes}", "benchmarks/enrol_check.py", "\n\n".join(parts))
 
 
 if __name__ == "__main__":

@@ -62,14 +62,15 @@ def _change_model(
     )
 
 
-def _refuse_wrong_digit(ctx: AppContext, takes: np.ndarray, terms: ModelTerms, feats: np.ndarray, digit: int) -> None:
+def _refuse_wrong_digit(ctx: AppContext, kept: np.ndarray, terms: ModelTerms, feats: np.ndarray, digit: int) -> None:
     """Refuse a new take of ``digit`` that sounds more like another digit of the speaker's own takes.
 
-    From the moment every other digit has a take (the take's own digit may have none yet: then it is
-    compared with the speaker's model as a whole), so even the first round is checked.
+    From the moment every other digit has a stored take, ``kept`` (10,) counting flagged ones (the take's
+    own digit may have none yet: then it is compared with the speaker's model as a whole), so even the
+    first round is checked. ``terms``: the model's digit models, which leave flagged takes out.
     """
     rt, policy = ctx.voice, ctx.settings.voice
-    if np.any(np.delete(takes, digit) < 1):
+    if np.any(np.delete(kept, digit) < 1):
         return
     scores = segment_digit_scores(rt.ubm.gmm, terms, [feats], rt.adaptation.top_c)[0]
     if content_margin(scores, digit) < -policy.enrol_content_margin:
@@ -118,6 +119,7 @@ def recheck(session: Session, ctx: AppContext, user_id: uuid.UUID, passes: int =
             model,
             [(r.digit, f, s, r.suspect_digit is None) for r, f, s in zip(rows, feats, stats, strict=True)],
             rt.adaptation,
+            stored=np.bincount([r.digit for r in rows], minlength=10),
         )
         verdicts = [c.closest if c.checked and c.margin < -policy.enrol_content_margin else None for c in checks]
         trio = list(zip(rows, stats, verdicts, strict=True))
@@ -164,7 +166,8 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
             ensure_current(session, ctx, user_id)
             cached = rt.speaker(session, user_id)
         if cached is not None:
-            _refuse_wrong_digit(ctx, cached.takes, cached.terms, feats, take.digit)
+            kept = utterances.enrolment_progress(session, user_id, policy.takes_per_digit, suspect_too=True)
+            _refuse_wrong_digit(ctx, np.array(kept.takes_per_digit), cached.terms, feats, take.digit)
         utt = utterances.add_utterance(session, user_id, take.digit, rt.config.config_id, mfcc, energy)
         utt.stats_ubm_id = rt.ubm.ubm_id
         replay.record_take(session, user_id, utt.id, take.digit, mfcc, energy)  # for replay detection

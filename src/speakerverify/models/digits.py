@@ -68,13 +68,16 @@ def check_takes(
     model: SpeakerModel,
     takes: Sequence[tuple[int, np.ndarray, Stats, bool]],
     cfg: AdaptationConfig = DEFAULT_ADAPTATION,
+    stored: np.ndarray | None = None,
 ) -> list[TakeCheck]:
     """Each take (digit, frames (T, D), its statistics, whether ``model`` holds it) checked leave-one-out.
 
     A take held by the model is first taken out of it, so a take is compared with the speaker's *other*
     takes: its own digit's model is adapted from them (the speaker model alone if there are none), every
-    other digit's from that digit's takes. The check needs a take of every other digit. All frames are
-    aligned to the UBM in one pass; then one set of ten digit models per take (10 x C x D, cheap).
+    other digit's from that digit's takes. The check needs a take of every other digit: in ``model``, or
+    among ``stored`` (10,), the takes kept whether or not the model holds them (a digit whose only take is
+    flagged then competes with the speaker model alone, rather than switching the check off for every
+    other digit). All frames are aligned to the UBM in one pass; then ten digit models per take (cheap).
     """
     out: list[TakeCheck] = []
     lengths = [len(f) for _, f, _, _ in takes]
@@ -87,7 +90,7 @@ def check_takes(
         rest = model.remove(digit, stats) if held else model
         span = slice(start, start + n)
         start += n
-        others = np.delete(rest.takes, digit)
+        others = np.delete(rest.takes if stored is None else np.maximum(rest.takes, stored), digit)
         if n == 0 or np.any(others < 1):
             out.append(TakeCheck(float("nan"), -1))
             continue

@@ -65,12 +65,14 @@ class EnrolmentProgress:
         return all(t >= self.required_per_digit for t in self.takes_per_digit)
 
 
-def enrolment_progress(session: Session, user_id: uuid.UUID, required_per_digit: int) -> EnrolmentProgress:
-    rows = session.execute(
-        select(Utterance.digit, func.count())
-        .where(Utterance.user_id == user_id, Utterance.suspect_digit.is_(None))  # a suspect take counts for nothing
-        .group_by(Utterance.digit)
-    )
+def enrolment_progress(
+    session: Session, user_id: uuid.UUID, required_per_digit: int, suspect_too: bool = False
+) -> EnrolmentProgress:
+    """Takes of every digit; a suspect take counts for nothing unless ``suspect_too``."""
+    stmt = select(Utterance.digit, func.count()).where(Utterance.user_id == user_id)
+    if not suspect_too:
+        stmt = stmt.where(Utterance.suspect_digit.is_(None))
+    rows = session.execute(stmt.group_by(Utterance.digit))
     counts = {int(digit): int(n) for digit, n in rows}
     return EnrolmentProgress(tuple(int(counts.get(d, 0)) for d in range(N_DIGITS)), required_per_digit)
 
