@@ -44,7 +44,7 @@ class VoicePolicy:
     quiet_dbfs: float = -55.0  # loudest frame below this (relative to a full-scale sine) is "too quiet"
     # A take is refused (new) or flagged (stored) when its digit trails the best other digit of the user's
     # own takes by more than this (mean LLR), checked from one take of every digit on (app.enrolment).
-    enrol_content_margin: float = 0.5
+    enrol_content_margin: float = 0.8
     content_margin: float = 0.6  # same for verification segments: stricter, every segment must pass
     challenge_digits: int = 5
     challenge_ttl_seconds: int = 60
