@@ -85,7 +85,7 @@ class Run:
         return enrolment.list_takes(self.ctx, self.user).progress.ready
 
 
-def context(folder: Path, margin: float | None) -> AppContext:
+def context(folder: Path, margin: float | None, flag_margin: float | None = None) -> AppContext:
     settings = Settings(
         data_dir=folder,
         database_url=f"sqlite:///{folder / 'bench.sqlite3'}",
@@ -94,6 +94,8 @@ def context(folder: Path, margin: float | None) -> AppContext:
     )
     if margin is not None:
         settings = replace(settings, voice=replace(settings.voice, enrol_content_margin=margin))
+    if flag_margin is not None:
+        settings = replace(settings, voice=replace(settings.voice, enrol_flag_margin=flag_margin))
     db = Database(settings.database_url)
     migrate.upgrade(db)
     return make_context(settings, db)
@@ -196,6 +198,7 @@ def main() -> None:
     parser.add_argument("--speakers", type=int, default=len(SPEAKERS))
     parser.add_argument("--seeds", type=int, default=1, help="enrolments per speaker and probability")
     parser.add_argument("--margin", type=float, default=None, help="enrol_content_margin (default: config)")
+    parser.add_argument("--flag-margin", type=float, default=None, help="enrol_flag_margin (default: config)")
     parser.add_argument("--attack-submissions", type=int, default=100)
     parser.add_argument("--write", action="store_true", help="write the section of BENCHMARKS.md")
     args = parser.parse_args()
@@ -203,11 +206,11 @@ def main() -> None:
     speakers = SPEAKERS[: args.speakers]
     parts = []
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = context(Path(tmp), args.margin)
+        ctx = context(Path(tmp), args.margin, args.flag_margin)
         margin = ctx.settings.voice.enrol_content_margin
         parts.append(
             f"FSDD {args.takes} takes, {len(speakers)} speakers x {args.seeds} enrolments per rate, "
-            f"enrol_content_margin {margin}"
+            f"enrol_content_margin {margin}, enrol_flag_margin {ctx.settings.voice.enrol_flag_margin}"
         )
         for i, wrong in enumerate(float(w) for w in args.wrong.split(",")):
             seeds = range(1000 * i, 1000 * i + args.seeds)

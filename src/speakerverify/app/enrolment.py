@@ -121,7 +121,7 @@ def recheck(session: Session, ctx: AppContext, user_id: uuid.UUID, passes: int =
             rt.adaptation,
             stored=np.bincount([r.digit for r in rows], minlength=10),
         )
-        verdicts = [c.closest if c.checked and c.margin < -policy.enrol_content_margin else None for c in checks]
+        verdicts = [c.closest if c.checked and c.margin < -policy.enrol_flag_margin else None for c in checks]
         trio = list(zip(rows, stats, verdicts, strict=True))
         changed = [(r, s, v) for r, s, v in trio if (r.suspect_digit is None) != (v is None)]
         for r, _, v in trio:
