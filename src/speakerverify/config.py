@@ -45,7 +45,7 @@ class VoicePolicy:
     # A take is refused (new) or flagged (stored) when its digit trails the best other digit of the user's
     # own takes by more than this (mean LLR), checked from one take of every digit on (app.enrolment).
     enrol_content_margin: float = 0.8
-    enrol_flag_margin: float = 0.5  # the same for a stored take at the re-check: flagging is undone by a later one
+    enrol_flag_margin: float = 0.8  # the same for a stored take at the re-check (0.5 flagged genuine last-round takes)
     content_margin: float = 0.6  # same for verification segments: stricter, every segment must pass
     challenge_digits: int = 5
     challenge_ttl_seconds: int = 60
