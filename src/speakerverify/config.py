@@ -42,8 +42,10 @@ class VoicePolicy:
     max_frames: int = 1000  # 10 s at a 10 ms hop
     min_speech_frames: int = 8  # frames within the post-processing dynamic range; FSDD's shortest take has 10
     quiet_dbfs: float = -55.0  # loudest frame below this (relative to a full-scale sine) is "too quiet"
-    enrol_check_after: int = 3  # takes of every digit before new takes are checked for the prompted digit
-    enrol_content_margin: float = 1.0  # reject a take whose digit trails the best by more than this (mean LLR)
+    # A take is refused (new) or flagged (stored) when its digit trails the best other digit of the user's
+    # own takes by more than this (mean LLR), checked from one take of every digit on (app.enrolment).
+    enrol_content_margin: float = 0.8
+    enrol_flag_margin: float = 0.8  # the same for a stored take at the re-check (0.5 flagged genuine last-round takes)
     content_margin: float = 0.6  # same for verification segments: stricter, every segment must pass
     challenge_digits: int = 5
     challenge_ttl_seconds: int = 60

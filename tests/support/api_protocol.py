@@ -109,6 +109,7 @@ class ApiProtocolResult:
     wrong_digit_flagged: list[bool] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     enrol_rejected: list[str] = field(default_factory=list)
+    enrol_said_again: list[str] = field(default_factory=list)
     attempt_ids: list[int] = field(default_factory=list)
     spare_takes_used: int = 0
 
@@ -163,12 +164,21 @@ def run(
     for spk in speakers:
         auth[spk] = api.register_and_login(f"{spk}@fsdd.example.org", f"fsdd-{spk}"[:32])
     enrol_jobs = [(s, d, t) for s in speakers for t in ENROL_TAKES for d in range(10)]
+    said_again: list[tuple[str, int, int]] = []  # a genuine take refused as wrong_digit: said again, as a user would
     for spk, digit, take in progress(enrol_jobs, "enrol", len(enrol_jobs)):
         response = api.enrol(auth[spk], digit, *feats[(spk, digit, take)])
+        spare = iter(reversed(SPARE_TAKES))
+        while response.status_code == 422 and response.json().get("reason") == "wrong_digit":
+            result.enrol_said_again.append(f"{spk} {digit} take {take}")
+            take = next(spare)
+            said_again.append((spk, digit, take))
+            response = api.enrol(auth[spk], digit, *feats[(spk, digit, take)])
         if response.status_code != 201:
             result.enrol_rejected.append(f"{spk} {digit} take {take}: {response.status_code} {response.text}")
 
     sent: dict[str, set[tuple[str, int, int]]] = {s: set() for s in speakers}
+    for key in said_again:  # enrolled now: never sent as an answer (it would be a replay)
+        sent[key[0]].add(key)
 
     def pick(account: str, speaker: str, digit: int, pools: tuple[tuple[int, ...], ...]) -> tuple[str, int, int]:
         for pool in pools:

@@ -51,6 +51,14 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class Suspect:
+    """Why a stored take is kept out of the model until it is re-recorded: ``code`` is stable."""
+
+    code: Literal["wrong_digit"]
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Take:
     utterance_id: int
     digit: int
@@ -58,6 +66,7 @@ class Take:
     speech_frames: int
     created_at: datetime
     verdict: Literal["accepted"] = "accepted"
+    suspect: Suspect | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

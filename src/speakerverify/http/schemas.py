@@ -225,6 +225,11 @@ class FeatureConfigOut(BaseModel):
     max_frames: int
 
 
+class SuspectOut(BaseModel):
+    code: Literal["wrong_digit"]
+    detail: str = Field(description="Which digit the take sounds like, and that it should be re-recorded.")
+
+
 class UtteranceOut(BaseModel):
     utterance_id: int
     digit: int
@@ -232,6 +237,10 @@ class UtteranceOut(BaseModel):
     speech_frames: int
     created_at: datetime
     verdict: Literal["accepted"] = "accepted"
+    suspect: SuspectOut | None = Field(
+        description="null, or why this stored take contradicts your other takes: it is left out of your "
+        "model and progress until deleted and recorded again (or until later takes show it was right)."
+    )
 
 
 class EnrolmentResult(UtteranceOut):

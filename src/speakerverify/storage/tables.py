@@ -150,6 +150,9 @@ class Utterance(Base):
     # The UBM this take was added to the speaker model under: its statistics are recomputed from the
     # frames when needed (deterministic), so deleting a take is a subtraction rather than a refit.
     stats_ubm_id: Mapped[str | None] = mapped_column(ForeignKey("ubms.id"))
+    # Set when the take sounds like this other digit to the user's other takes (app.enrolment): such a
+    # take is kept for the user to see and re-record, but left out of the model and the progress.
+    suspect_digit: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -33,9 +33,11 @@ def rebuild_model(ubm: DiagGMM, rows: Iterable[Utterance], post: PostConfig = DE
     """The speaker model of ``rows`` (the takes of one user, of the UBM's feature configuration), from scratch.
 
     Statistics are deterministic given the take and the UBM, so this equals the incrementally kept model up
-    to float32 storage rounding.
+    to float32 storage rounding. Suspect takes (``Utterance.suspect_digit``) are not part of a model.
     """
     model = SpeakerModel.empty(ubm.n_components, ubm.dim)
     for row in rows:
+        if row.suspect_digit is not None:
+            continue
         model = model.add(row.digit, utterance_stats(ubm, take_features(row, post)))
     return model
