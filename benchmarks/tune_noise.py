@@ -22,7 +22,7 @@ from speakerverify.models.ubm import load_default_ubm
 
 
 def _r(name: str, spec: str, weight: float = 1.0) -> CopyRecipe:
-    kinds = {"w": "white", "p": "pink"}
+    kinds = {"w": "white", "p": "pink", "s": "speech"}
     return CopyRecipe(name, tuple(CopyCondition(kinds[c[0]], float(c[1:])) for c in spec.split()), weight)
 
 
@@ -34,6 +34,10 @@ RECIPES = {
     "p20 w15 p10": _r("c", "p20 w15 p10"),
     "w20 p20 w10 p10 w5 p5, weight 0.5": _r("d", "w20 p20 w10 p10 w5 p5", 0.5),
     "w15 p10": _r("e", "w15 p10"),
+    "w20 p15 s15, weight 0.5": _r("f", "w20 p15 s15", 0.5),
+    "w20 p15 w10 s20 s10, weight 0.5": _r("g", "w20 p15 w10 s20 s10", 0.5),
+    "p20 w15 p10 s15, weight 0.5": _r("h", "p20 w15 p10 s15", 0.5),
+    "s20 s10, weight 0.5": _r("i", "s20 s10", 0.5),
 }
 CONDITIONS = ("clean", "white20", "white10", "pink10", "babble20", "babble10", "babble5")
 

@@ -203,7 +203,8 @@ def check_conditions(conditions: Sequence[str], babble_root: str | Path) -> None
         raise ValueError(f"unknown conditions {unknown}; choose from {list(CONDITIONS)}")
     babble = [c for c in conditions if (CONDITIONS[c] or ("", 0.0))[0] == "babble"]
     if babble and not any(Path(babble_root, "wav").glob("*.wav")):
-        raise ValueError(f"{babble[0]} needs speechocean762 WAV files under {Path(babble_root, 'wav')} (--babble-corpus)")
+        folder = Path(babble_root, "wav")
+        raise ValueError(f"{babble[0]} needs speechocean762 WAV files under {folder} (--babble-corpus)")
 
 
 def _pool(

@@ -34,7 +34,8 @@ from ..features.postprocess import DEFAULT_POST, PostConfig, postprocess
 from .gmm import DiagGMM
 from .speaker import Stats, utterance_stats
 
-KINDS = ("white", "pink")
+KINDS = ("white", "pink", "speech")
+"""``speech``: speech-shaped noise (babble, a television), its spectrum the take's own long-term mel spectrum."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,14 @@ def noise_bands(kind: str, config: FeatureConfig = DEFAULT_CONFIG) -> tuple[np.n
     return mean, dof, total_dof
 
 
+def _speech_bands(mel: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, float]:
+    """``noise_bands`` for noise shaped like the take's long-term spectrum: its mean band energies (N,),
+    scaled to the total white noise of unit frame energy puts in the bands; white's degrees of freedom."""
+    white_mean, dof, total_dof = noise_bands("white", config)
+    long_term = np.maximum(np.exp(mel) - 1.0, 0.0).mean(axis=0) + 1e-12  # (N,) Meyda's E of ln(1 + E)
+    return long_term / long_term.sum() * white_mean.sum(), dof, total_dof
+
+
 def take_seed(mfcc: np.ndarray, energy: np.ndarray) -> int:
     """A seed from the take's content as stored (float32), so enrol, rebuild and delete draw the same noise."""
     h = hashlib.sha256(np.ascontiguousarray(mfcc, dtype="<f4").tobytes())
@@ -139,11 +148,15 @@ def noisy_copy(
     if len(energy) == 0:
         return mfcc.copy(), energy.copy()
     noise_energy = float(np.mean(energy)) / 10 ** (condition.snr_db / 10)
-    mean, dof, total_dof = noise_bands(condition.kind, config)
+    mel = log_mel(mfcc, config)
+    if condition.kind == "speech":
+        mean, dof, total_dof = _speech_bands(mel, config)
+    else:
+        mean, dof, total_dof = noise_bands(condition.kind, config)
     t = len(energy)
     band_noise = rng.gamma(dof, 1.0, size=(t, len(dof))) / dof * (mean * noise_energy)  # (T, N)
     frame_noise = rng.gamma(total_dof, 1.0, size=t) / total_dof * noise_energy  # (T,)
-    noisy_mel = np.log(np.exp(log_mel(mfcc, config)) + band_noise)
+    noisy_mel = np.log(np.exp(mel) + band_noise)
     return mfcc_of(noisy_mel, mfcc.shape[1]), energy + frame_noise
 
 
@@ -165,7 +178,10 @@ def take_stats(
 ) -> Stats:
     """What one take adds to a speaker model: its own statistics plus ``recipe.weight`` times its copies'.
 
-    Everything a take contributes comes from here (enrol adds it, delete subtracts it, rebuild sums it)."""
+    Everything a take contributes comes from here (enrol adds it, delete subtracts it, rebuild sums it), on
+    the take as stored (float32), so what delete subtracts is exactly what enrol added."""
+    mfcc = np.asarray(mfcc, dtype=np.float32).astype(np.float64)
+    energy = np.asarray(energy, dtype=np.float32).astype(np.float64)
     stats = utterance_stats(ubm, postprocess(mfcc, energy, post))
     for copy_mfcc, copy_energy in noisy_copies(mfcc, energy, recipe, config):
         extra = utterance_stats(ubm, postprocess(copy_mfcc, copy_energy, post))

@@ -160,6 +160,8 @@ class SpeakerModelRow(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ubm_id: Mapped[str] = mapped_column(ForeignKey("ubms.id"))
     stats: Mapped[bytes] = mapped_column(LargeBinary)  # storage.speaker_models.encode_model
+    # models.noisy_copies.CopyRecipe.copies_id the statistics were built with; NULL: before copies existed.
+    copies_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Denormalised from the take counts so "who is ready" is an indexed lookup, not a scan of utterances;
     # indexed with user_id so that the first N ready users by id (the calibration cohort) are N entries.
     ready: Mapped[bool] = mapped_column(Boolean, default=False)
