@@ -28,7 +28,7 @@ def _r(name: str, spec: str, weight: float = 1.0) -> CopyRecipe:
 
 RECIPES = {
     "no copies": NO_COPIES,
-    "w20 p15 w10 (chosen)": DEFAULT_RECIPE,
+    "w20 p15 w10": _r("facts", "w20 p15 w10"),
     "w20 p15 w10, weight 0.5": _r("a", "w20 p15 w10", 0.5),
     "w20 p15 w10 w5": _r("b", "w20 p15 w10 w5"),
     "p20 w15 p10": _r("c", "p20 w15 p10"),
@@ -36,7 +36,9 @@ RECIPES = {
     "w15 p10": _r("e", "w15 p10"),
     "w20 p15 s15, weight 0.5": _r("f", "w20 p15 s15", 0.5),
     "w20 p15 w10 s20 s10, weight 0.5": _r("g", "w20 p15 w10 s20 s10", 0.5),
-    "p20 w15 p10 s15, weight 0.5": _r("h", "p20 w15 p10 s15", 0.5),
+    "p20 w15 p10 s15, weight 0.5 (chosen)": DEFAULT_RECIPE,
+    "p20 w15 p10 s15, weight 0.35": _r("j", "p20 w15 p10 s15", 0.35),
+    "w20 p15 w10 s15, weight 0.5": _r("k", "w20 p15 w10 s15", 0.5),
     "s20 s10, weight 0.5": _r("i", "s20 s10", 0.5),
 }
 CONDITIONS = ("clean", "white20", "white10", "pink10", "babble20", "babble10", "babble5")

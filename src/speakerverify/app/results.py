@@ -86,6 +86,8 @@ class Verification:
     attempt_id: int
     decision: Literal["accept", "reject"]
     reason: Reason
+    snr_db: int | None = None  # the answer's measured SNR (dB, rounded), only with reason too_noisy
+    advice: str | None = None  # what to do, only with reason too_noisy
 
 
 @dataclass(frozen=True)

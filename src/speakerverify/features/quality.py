@@ -36,7 +36,7 @@ def noise_level(energy: np.ndarray) -> float:
     energy = np.sort(np.asarray(energy, dtype=np.float64))
     if len(energy) == 0:
         return 0.0
-    return float(energy[: max(1, int(round(QUIET_FRACTION * len(energy))))].mean())
+    return float(energy[: max(1, round(QUIET_FRACTION * len(energy)))].mean())
 
 
 def segment_snr(energy: np.ndarray) -> float:

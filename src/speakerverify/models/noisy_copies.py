@@ -23,6 +23,7 @@ deleting a take subtracts exactly the statistics its enrolment added.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,7 +63,14 @@ class CopyRecipe:
 NO_COPIES = CopyRecipe("none", ())
 # Chosen on the development takes (benchmarks/tune_noise.py, BENCHMARKS.md "Noise").
 DEFAULT_RECIPE = CopyRecipe(
-    "nc-w20-p15-w10-v1", (CopyCondition("white", 20.0), CopyCondition("pink", 15.0), CopyCondition("white", 10.0))
+    "nc-p20-w15-p10-s15-h-v1",
+    (
+        CopyCondition("pink", 20.0),
+        CopyCondition("white", 15.0),
+        CopyCondition("pink", 10.0),
+        CopyCondition("speech", 15.0),
+    ),
+    weight=0.5,
 )
 
 
@@ -187,3 +195,16 @@ def take_stats(
         extra = utterance_stats(ubm, postprocess(copy_mfcc, copy_energy, post))
         stats = stats + Stats(recipe.weight * extra.n, recipe.weight * extra.f)
     return stats
+
+
+def degraded_levels(
+    mfcc: np.ndarray, energy: np.ndarray, levels_db: Sequence[float], config: FeatureConfig = DEFAULT_CONFIG
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The take degraded to each SNR of ``levels_db`` (one copy each), for calibration; the noise kind
+    rotates through ``KINDS`` from a take-seeded start, so a cohort's trials at a level mix every kind."""
+    seed = take_seed(mfcc, energy)
+    rng = np.random.default_rng([seed, 1])  # a stream of its own: not the enrolment copies' noise
+    return [
+        noisy_copy(mfcc, energy, CopyCondition(KINDS[(seed + i) % len(KINDS)], float(snr)), rng, config)
+        for i, snr in enumerate(levels_db)
+    ]

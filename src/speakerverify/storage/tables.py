@@ -223,6 +223,10 @@ class Calibration(Base):
     impostor_scores: Mapped[bytes] = mapped_column(LargeBinary)  # raw (unnormalised), float32 little-endian
     # Cohort users left out as near-duplicates of this user (ids as strings), for the operator's report.
     set_aside: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The cohort degraded to noise levels: {"clean_snr": dB, "snr": [L], "locations": [L]} and the raw
+    # scores (L, n) float32 little-endian; NULL for calibrations from before the levels (then stale).
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    noisy_scores: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -238,6 +242,8 @@ class DeploymentThreshold(Base):
     grand_location: Mapped[float] = mapped_column(Float)  # mean of the pooled users' locations (for shrinkage)
     n_users: Mapped[int] = mapped_column(Integer)  # ready users when computed
     n_scores: Mapped[int] = mapped_column(Integer)
+    # {"clean_snr": dB, "levels": [[measured SNR dB, threshold, grand location], ...]}; NULL before levels.
+    levels: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -52,6 +52,7 @@ async def _answer_body(request: Request) -> VerificationIn | bytes:
     },
     openapi_extra=feature_request_body(VerificationIn),
     response_model=schemas.VerificationOut,
+    response_model_exclude_none=True,  # snr_db and advice appear only with too_noisy
 )
 def verify(
     token: CurrentToken, ctx: Context, body: Annotated[VerificationIn | bytes, Depends(_answer_body)]
