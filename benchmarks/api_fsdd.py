@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--noise", choices=KINDS, help="noise mixed into the answers' audio")
     parser.add_argument("--snr", type=float, help="SNR in dB of --noise (required with it)")
     parser.add_argument("--babble-corpus", default=str(Path("../shared/data/speechocean762-8k").resolve()))
+    parser.add_argument("--data-dir", type=Path, help="keep the service's data here (default: a temporary folder)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if (args.noise is None) != (args.snr is None):
@@ -48,7 +49,8 @@ def main() -> None:
         parser.error(f"babble needs speechocean762 WAV files under {Path(args.babble_corpus, 'wav')}")
     noise = None if args.noise is None else (args.noise, args.snr)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = str(args.data_dir) if args.data_dir else scratch
         env = {
             "SPEAKERVERIFY_DATA_DIR": tmp,
             "SPEAKERVERIFY_SECRET_KEY": "benchmark-secret-key-0123456789-abcdef",
