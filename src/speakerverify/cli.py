@@ -100,7 +100,7 @@ def format_speaker_table(rows: Sequence[dict[str, Any]], k: int, condition: str)
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation.metrics import plot_det
-    from .evaluation.runner import SYSTEMS, evaluate
+    from .evaluation.runner import SYSTEMS, check_conditions, evaluate
     from .models.ubm import load_default_ubm
 
     if not Path(args.corpus).is_dir():
@@ -109,6 +109,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown:
         print(f"error: unknown systems {sorted(unknown)}; choose from {list(SYSTEMS)}", file=sys.stderr)
+        return 2
+    try:
+        check_conditions(args.conditions, args.babble_corpus)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     ubm = load_default_ubm()
     try:
@@ -121,6 +126,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             conditions=args.conditions,
             systems=args.systems,
             progress=_progress,
+            babble_root=args.babble_corpus,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -542,14 +548,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the API payload {config_id, mfcc, energy}")
     p.set_defaults(func=cmd_features)
 
-    from .evaluation.runner import CONDITIONS, SYSTEMS
+    from .evaluation.runner import CONDITIONS, DEFAULT_BABBLE_CORPUS, SYSTEMS
 
     p = sub.add_parser("eval", help="run the fixed verification protocol on an FSDD-style corpus")
     p.add_argument("--corpus", required=True, help="folder of {digit}_{speaker}_{take}.wav files")
     p.add_argument("--k", type=int_in(1, 10), nargs="+", default=[1, 3, 5], help="digits per trial (default 1 3 5)")
     p.add_argument("--trials", type=int_in(1), default=300, help="trials per speaker and K (default 300)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=list(CONDITIONS))
+    p.add_argument(
+        "--conditions",
+        nargs="+",
+        default=["clean", "noisy10"],
+        choices=list(CONDITIONS),
+        help="test-side conditions (default clean noisy10): noisy10 is the original white 10 dB; white, pink "
+        "and babble at 20, 10, 5 dB mix evaluation/noise.py's noise into the test audio",
+    )
+    p.add_argument(
+        "--babble-corpus",
+        default=DEFAULT_BABBLE_CORPUS,
+        help=f"speechocean762-8k folder the babble talkers come from (default {DEFAULT_BABBLE_CORPUS})",
+    )
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), metavar="SYSTEM", help=f"from {list(SYSTEMS)}")
     p.add_argument("--json", metavar="FILE", type=new_file, help="write the result records as JSON")
     p.add_argument("--det", metavar="FILE.png", type=image_file, help="write DET curves (K = 3 when evaluated)")

@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 
 from speakerverify.evaluation.corpus import read_fsdd
+from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
 
 PASSWORD = "fsdd-protocol-password"
@@ -148,15 +149,24 @@ def run(
     seed: int = 0,
     progress: Progress = _no_progress,
     form: str = "b64",
+    noise: tuple[str, float] | None = None,
+    babble_root: str | None = None,
 ) -> ApiProtocolResult:
     """Register, enrol and verify every speaker of an FSDD-style corpus through the API at ``http``,
-    sending features in ``form`` (see ApiClient)."""
+    sending features in ``form`` (see ApiClient). ``noise`` (kind, SNR dB): mixed into every answer's audio
+    (``evaluation.noise.mix``, before feature extraction), enrolment stays clean; ``babble_root`` is the
+    speechocean762-8k folder babble needs."""
     recs = read_fsdd(corpus)
     speakers = sorted({r.speaker for r in recs})
     wanted = [r for r in recs if r.take < 50]
-    feats = {
-        (r.speaker, r.digit, r.take): extract(read_audio(r.path)) for r in progress(wanted, "features", len(wanted))
-    }
+
+    def audio(r: Any) -> np.ndarray:
+        x = read_audio(r.path)
+        if noise is None or r.take in ENROL_TAKES:
+            return x
+        return mix(x, noise[0], noise[1], r.path.name, babble_root)
+
+    feats = {(r.speaker, r.digit, r.take): extract(audio(r)) for r in progress(wanted, "features", len(wanted))}
     api = ApiClient(http, form)
     rng = np.random.default_rng(seed)
     result = ApiProtocolResult()

@@ -22,18 +22,29 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models.calibration import bounded, calibrate_deployment, near_duplicates, robust_location, shrunk_location
-from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
+from ..features import postprocess
+from ..features.quality import segment_snr
+from ..models.calibration import (
+    SNR_LEVELS,
+    DeploymentCalibration,
+    NoisyScores,
+    bounded,
+    calibrate_deployment,
+    near_duplicates,
+    robust_location,
+    shrunk_location,
+)
+from ..models.cohort import assemble_trials, noisy_trial_scores, take_llr_sums, trial_scores, trial_snr
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
 from ..storage.tables import DeploymentThreshold
 from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
-from ..voice.takes import take_features
 from .context import AppContext
 
 log = logging.getLogger("speakerverify.calibration")
@@ -47,17 +58,34 @@ def _user_rng(user_id: uuid.UUID, k: int) -> np.random.Generator:
     return np.random.default_rng([user_id.int & (2**63 - 1), k])
 
 
+def _noisy(
+    ctx: AppContext,
+    model: CachedModel,
+    raw: list[tuple[int, np.ndarray, np.ndarray]],
+    trials: list[np.ndarray],
+    trial_owner: np.ndarray,
+) -> NoisyScores:
+    """The user's trials again with the cohort's takes degraded to each of ``SNR_LEVELS`` (the noisy-copy
+    construction), each level's location as robust as the clean one's; and the clean trials' measured SNR."""
+    rt = ctx.voice
+    snr, scores = noisy_trial_scores(rt.ubm.gmm, model.terms, raw, trials, SNR_LEVELS, rt.post, rt.adaptation.top_c)
+    clean = trial_snr(np.array([segment_snr(e) for _, _, e in raw]), trials)
+    locations = np.array([robust_location(s, trial_owner) for s in scores])
+    return NoisyScores(np.median(snr, axis=1), scores, locations, float(np.median(clean)) if len(clean) else 0.0)
+
+
 def _compute_user(
     ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel, cohort: list[uuid.UUID], k: int
 ) -> None:
     rt, policy = ctx.voice, ctx.settings.voice
     takes = utterances.takes_of_users(session, cohort, policy.takes_per_digit)
-    segments, owners = [], []
+    raw, owners = [], []
     for owner_index, owner in enumerate(cohort):
         for row in takes[owner]:
             if row.config_id == rt.config.config_id:
-                segments.append((row.digit, take_features(row, rt.post)))
+                raw.append((row.digit, *utterances.utterance_arrays(row)))
                 owners.append(owner_index)
+    segments = [(d, postprocess(m, e, rt.post)) for d, m, e in raw]
     sums, counts = take_llr_sums(rt.ubm.gmm, model.terms, segments, rt.adaptation.top_c)
     digits, owner_of = np.array([d for d, _ in segments]), np.array(owners, dtype=int)
     trials = assemble_trials(digits, owner_of, k, policy.cohort_trials_per_user, _user_rng(user_id, k))
@@ -69,6 +97,8 @@ def _compute_user(
     if len(dupes):
         log.warning("calibration of %s sets aside %d near-duplicate cohort users", user_id, len(dupes))
     kept = ~np.isin(trial_owner, dupes)
+    kept_trials = [t for t, f in zip(trials, finite, strict=True) if f]
+    kept_trials = [t for t, keep in zip(kept_trials, kept, strict=True) if keep]
     calibrations.put_calibration(
         session,
         user_id,
@@ -80,6 +110,7 @@ def _compute_user(
         location=robust_location(scores[kept], trial_owner[kept]),
         impostor_scores=scores[kept],
         set_aside=[str(cohort[i]) for i in dupes],
+        noisy=_noisy(ctx, model, raw, kept_trials, trial_owner[kept]),
     )
 
 
@@ -106,6 +137,7 @@ def _user_row_current(
     """Was the stored calibration computed for this model, UBM, challenge length and cohort?"""
     return (
         row is not None
+        and row.quality is not None  # from before the noise levels: recomputed with them
         and row.model_version == model.version
         and row.ubm_id == ctx.voice.ubm.ubm_id
         and row.k == k
@@ -118,6 +150,7 @@ def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_r
     policy = ctx.settings.voice
     return (
         row is not None
+        and row.levels is not None
         and row.ubm_id == ctx.voice.ubm.ubm_id
         and row.target_far == policy.target_far
         and not _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
@@ -131,11 +164,38 @@ def _threshold_stale(n_ready: int, computed_for: int, max_users: int) -> bool:
     return abs(n_ready - computed_for) > 0.1 * computed_for
 
 
-def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple[float, float, int]:
-    """(threshold on normalised scores, grand location, number of scores) from users' raw impostor scores."""
+def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple[DeploymentCalibration, int]:
+    """(the deployment calibration, number of clean scores) from users' raw impostor scores, clean and at
+    each noise level (rows without levels are stale and recomputed before they get here)."""
     scores = [calibrations.calibration_scores(r) for r in rows]
-    pooled = calibrate_deployment(scores, [r.n_cohort_users for r in rows], target_far, [r.location for r in rows])
-    return pooled.threshold, pooled.grand_location, sum(len(x) for x in scores)
+    noisy = [calibrations.noisy_scores(r) for r in rows]
+    levels = [n for n in noisy if n is not None] if all(n is not None for n in noisy) else None
+    pooled = calibrate_deployment(
+        scores, [r.n_cohort_users for r in rows], target_far, [r.location for r in rows], levels
+    )
+    return pooled, sum(len(x) for x in scores)
+
+
+def _levels_doc(pooled: DeploymentCalibration, low: float, high: float) -> dict[str, Any]:
+    """What ``deployment_thresholds.levels`` stores: each level's threshold kept in range like the clean one."""
+    return {
+        "clean_snr": pooled.clean_snr_db,
+        "levels": [[lv.snr_db, bounded(lv.threshold, low, high), lv.grand_location] for lv in pooled.levels],
+    }
+
+
+def _user_calibration(mine: StoredCalibration, row: DeploymentThreshold, k: int) -> Calibration:
+    """The user's deployment calibration: the clean operating point and one per noise level, every location
+    the user's own at that level shrunk towards the deployment's."""
+    location = shrunk_location(mine.location, row.grand_location, mine.n_cohort_users)
+    doc, quality = row.levels or {}, mine.quality or {}
+    own = quality.get("locations", [])
+    levels = tuple(
+        (float(snr), shrunk_location(float(o), float(grand), mine.n_cohort_users), float(thr))
+        for (snr, thr, grand), o in zip(doc.get("levels", []), own, strict=False)
+    )
+    clean = doc.get("clean_snr")
+    return Calibration("deployment", location, row.threshold, k, levels, None if clean is None else float(clean))
 
 
 def current_calibration(
@@ -157,8 +217,7 @@ def current_calibration(
     if row is None or not _threshold_row_current(ctx, row, ctx.voice.ready_count(session, policy.max_threshold_users)):
         return None
     assert mine is not None
-    location = shrunk_location(mine.location, row.grand_location, mine.n_cohort_users)
-    return Calibration("deployment", location, row.threshold, k)
+    return _user_calibration(mine, row, k)
 
 
 def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
@@ -184,20 +243,19 @@ def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
             for other in speaker_models.ready_user_ids(session, limit=policy.max_threshold_users):
                 if other != user_id:
                     _fresh_user(ctx, session, other, k)
-            pooled = calibrations.pooled(session, ubm_id, k, policy.max_threshold_users)
-            threshold, grand, n_scores = _pooled_threshold(pooled, policy.target_far)
-            threshold = bounded(threshold, *policy.threshold_range)
+            rows = calibrations.pooled(session, ubm_id, k, policy.max_threshold_users)
+            pooled, n_scores = _pooled_threshold(rows, policy.target_far)
             calibrations.put_threshold(
                 session,
                 k=k,
                 ubm_id=ubm_id,
                 target_far=policy.target_far,
-                threshold=threshold,
-                grand_location=grand,
+                threshold=bounded(pooled.threshold, *policy.threshold_range),
+                grand_location=pooled.grand_location,
                 n_users=n_ready,
                 n_scores=n_scores,
+                levels=_levels_doc(pooled, *policy.threshold_range),
             )
-        else:
-            threshold, grand = row.threshold, row.grand_location
-        location = shrunk_location(mine.location, grand, mine.n_cohort_users)
-        return Calibration("deployment", location, threshold, k)
+            row = calibrations.get_threshold(session, k)
+            assert row is not None
+        return _user_calibration(mine, row, k)

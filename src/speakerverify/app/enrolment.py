@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from ..features import postprocess
 from ..models.digits import check_takes, content_margin, segment_digit_scores
+from ..models.noisy_copies import take_stats
 from ..models.scoring import ModelTerms
-from ..models.speaker import SpeakerModel, Stats, utterance_stats
+from ..models.speaker import SpeakerModel, Stats
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import Utterance
 from ..voice.plausible import NOT_SPEECH, implausible
-from ..voice.takes import level_dbfs, rebuild_model, take_features
+from ..voice.takes import level_dbfs, rebuild_model, row_stats, take_features
 from . import replay
 from .context import AppContext
 from .errors import NotFound, TakeRejected
@@ -37,28 +38,38 @@ def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> Non
     """Rebuild the user's model from the stored takes if it was adapted from another UBM (or is missing)."""
     rt = ctx.voice
     current = speaker_models.model_version(session, user_id)
-    if current is not None and current[1] == rt.ubm.ubm_id:
+    if rt.holds(current):
         return
     users.lock_user(session, user_id)  # then look again: another writer may have rebuilt it meanwhile
     current = speaker_models.model_version(session, user_id)
-    if current is not None and current[1] == rt.ubm.ubm_id:
+    if rt.holds(current):
         return
     rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
     if current is None and not rows:
         return
-    model = rebuild_model(rt.ubm.gmm, rows, rt.post)
+    model = rebuild_model(rt.ubm.gmm, rows, rt.post, rt.recipe)
     for row in rows:
         row.stats_ubm_id = rt.ubm.ubm_id
-    speaker_models.replace_model(session, user_id, rt.ubm.ubm_id, model, ctx.settings.voice.takes_per_digit)
+    speaker_models.replace_model(
+        session, user_id, rt.ubm.ubm_id, model, ctx.settings.voice.takes_per_digit, rt.recipe.copies_id
+    )
     rt.forget(user_id)
 
 
 def _change_model(
     session: Session, ctx: AppContext, user_id: uuid.UUID, change: Callable[[SpeakerModel], SpeakerModel]
 ) -> None:
-    gmm = ctx.voice.ubm.gmm
+    rt = ctx.voice
+    gmm = rt.ubm.gmm
     speaker_models.update_model(
-        session, user_id, ctx.voice.ubm.ubm_id, gmm.n_components, gmm.dim, change, ctx.settings.voice.takes_per_digit
+        session,
+        user_id,
+        rt.ubm.ubm_id,
+        gmm.n_components,
+        gmm.dim,
+        change,
+        ctx.settings.voice.takes_per_digit,
+        rt.recipe.copies_id,
     )
 
 
@@ -108,7 +119,7 @@ def recheck(session: Session, ctx: AppContext, user_id: uuid.UUID, passes: int =
         return {}
     gmm = rt.ubm.gmm
     feats = [take_features(r, rt.post) for r in rows]
-    stats = [utterance_stats(gmm, f) for f in feats]
+    stats = [row_stats(gmm, r, rt.post, rt.recipe) for r in rows]  # as enrol added them: with the copies
     for _ in range(passes):
         current = speaker_models.get_model(session, user_id)
         if current is None:
@@ -156,7 +167,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
     if implausible(rt, mfcc, energy) is not None:  # before the frames are scored or stored
         raise TakeRejected("not_speech", NOT_SPEECH)
     gmm = rt.ubm.gmm
-    stats = utterance_stats(gmm, feats)
+    stats = take_stats(gmm, mfcc, energy, rt.post, rt.recipe)  # the take and its noisy copies
     with ctx.db.write_session() as session:
         users.lock_user(session, user_id)
         # The content check reads the cached digit models; the statistics are read once, by update_model,
@@ -221,7 +232,7 @@ def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
         row = utterances.get_utterance(session, user_id, utterance_id, for_update=True)
         if row is None:
             raise NotFound(f"You have no enrolment take with id {utterance_id}.")
-        stats = utterance_stats(gmm, take_features(row, rt.post))
+        stats = row_stats(gmm, row, rt.post, rt.recipe)  # what enrol added: the take and its copies
         digit = row.digit
         held = row.suspect_digit is None  # a suspect take is not in the model
         session.delete(row)

@@ -96,6 +96,8 @@ class Verification:
     decision: Literal["accept", "reject"]
     reason: Reason
     result_token: str | None = None  # an application's verify session only: the signed result
+    snr_db: int | None = None  # the answer's measured SNR (dB, rounded), only with reason too_noisy
+    advice: str | None = None  # what to do, only with reason too_noisy
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,8 @@ class SpeakerModelRow(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ubm_id: Mapped[str] = mapped_column(ForeignKey("ubms.id"))
     stats: Mapped[bytes] = mapped_column(LargeBinary)  # storage.speaker_models.encode_model
+    # models.noisy_copies.CopyRecipe.copies_id the statistics were built with; NULL: before copies existed.
+    copies_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Denormalised from the take counts so "who is ready" is an indexed lookup, not a scan of utterances;
     # indexed with user_id so that the first N ready users by id (the calibration cohort) are N entries.
     ready: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -225,6 +227,10 @@ class Calibration(Base):
     impostor_scores: Mapped[bytes] = mapped_column(LargeBinary)  # raw (unnormalised), float32 little-endian
     # Cohort users left out as near-duplicates of this user (ids as strings), for the operator's report.
     set_aside: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The cohort degraded to noise levels: {"clean_snr": dB, "snr": [L], "locations": [L]} and the raw
+    # scores (L, n) float32 little-endian; NULL for calibrations from before the levels (then stale).
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    noisy_scores: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -240,6 +246,8 @@ class DeploymentThreshold(Base):
     grand_location: Mapped[float] = mapped_column(Float)  # mean of the pooled users' locations (for shrinkage)
     n_users: Mapped[int] = mapped_column(Integer)  # ready users when computed
     n_scores: Mapped[int] = mapped_column(Integer)
+    # {"clean_snr": dB, "levels": [[measured SNR dB, threshold, grand location], ...]}; NULL before levels.
+    levels: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -59,7 +59,7 @@ async def _answer_body(request: Request) -> VerificationIn | bytes:
     },
     openapi_extra=feature_request_body(VerificationIn),
     response_model=schemas.VerificationOut,
-    response_model_exclude_none=True,  # result_token only in an application's verify session
+    response_model_exclude_none=True,  # result_token (application sessions), snr_db and advice (too_noisy)
 )
 def verify(
     token: VerifyClaimant, ctx: Context, body: Annotated[VerificationIn | bytes, Depends(_answer_body)]
