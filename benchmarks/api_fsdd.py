@@ -1,11 +1,13 @@
 """The FSDD protocol over the real HTTP API: FAR, FRR and EER at the deployment's own threshold.
 
     python benchmarks/api_fsdd.py [--corpus ../shared/data/fsdd] [--database-url URL]
+        [--noise white|pink|babble --snr DB [--babble-corpus ../shared/data/speechocean762-8k]]
 
 Starts `speakerverify serve` on a fresh SQLite data directory (or the given database),
 registers and enrols the corpus speakers through the API, answers challenges as
 genuine users, impostors and wrong-digit speakers (tests/support/api_protocol.py),
-and writes the numbers to BENCHMARKS.md.
+and writes the numbers to BENCHMARKS.md. With ``--noise`` the noise is mixed into every answer's audio
+before feature extraction (enrolment stays clean) and the run's row goes to the "Noise over HTTP" section.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section
 
 from speakerverify.cli import _progress
+from speakerverify.evaluation.noise import KINDS
 from support import api_protocol
 from support.server import serve
 
@@ -34,10 +37,20 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--genuine", type=int, default=50)
     parser.add_argument("--impostor", type=int, default=250)
+    parser.add_argument("--noise", choices=KINDS, help="noise mixed into the answers' audio")
+    parser.add_argument("--snr", type=float, help="SNR in dB of --noise (required with it)")
+    parser.add_argument("--babble-corpus", default=str(Path("../shared/data/speechocean762-8k").resolve()))
+    parser.add_argument("--data-dir", type=Path, help="keep the service's data here (default: a temporary folder)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if (args.noise is None) != (args.snr is None):
+        parser.error("--noise and --snr go together")
+    if args.noise == "babble" and not any(Path(args.babble_corpus, "wav").glob("*.wav")):
+        parser.error(f"babble needs speechocean762 WAV files under {Path(args.babble_corpus, 'wav')}")
+    noise = None if args.noise is None else (args.noise, args.snr)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = str(args.data_dir) if args.data_dir else scratch
         env = {
             "SPEAKERVERIFY_DATA_DIR": tmp,
             "SPEAKERVERIFY_SECRET_KEY": "benchmark-secret-key-0123456789-abcdef",
@@ -50,11 +63,20 @@ def main() -> None:
         t0 = time.perf_counter()
         with serve(Path(tmp), [], env) as base, httpx.Client(base_url=base, timeout=60) as http:
             result = api_protocol.run(
-                http, args.corpus, genuine=args.genuine, impostor=args.impostor, progress=_progress
+                http,
+                args.corpus,
+                genuine=args.genuine,
+                impostor=args.impostor,
+                progress=_progress,
+                noise=noise,
+                babble_root=args.babble_corpus,
             )
         took = time.perf_counter() - t0
     s = result.summary()
     print(json.dumps(s, indent=1))
+    if noise is not None:
+        _noise_row(noise, s, took, args.no_write)
+        return
     body = "\n".join(
         [
             "## Verification over the HTTP API (FSDD)",
@@ -74,6 +96,35 @@ def main() -> None:
     )
     if not args.no_write:
         write_section("api", "benchmarks/api_fsdd.py", body)
+
+
+NOISE_ROWS = Path(__file__).resolve().parent / "results" / "api_noise.json"
+
+
+def _noise_row(noise: tuple[str, float], s: dict, took: float, no_write: bool) -> None:
+    """Keep this condition's row (in benchmarks/results/api_noise.json) and rewrite the section from all rows."""
+    rows = json.loads(NOISE_ROWS.read_text()) if NOISE_ROWS.exists() else {}
+    rows[f"{noise[0]} {noise[1]:g}"] = {**s, "seconds": round(took)}
+    if no_write:
+        return
+    NOISE_ROWS.parent.mkdir(exist_ok=True)
+    NOISE_ROWS.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+    lines = [
+        "## Noise over HTTP (FSDD)",
+        "",
+        "`benchmarks/api_fsdd.py --noise KIND --snr DB`: as the section above (clean enrolment through the API, "
+        "5-digit answers, deployment calibration), with the noise mixed into every answer's audio before "
+        "feature extraction (`evaluation/noise.py`); `too_noisy` counts as a rejection.",
+        "",
+        "| noise | trials (target / impostor) | FAR % | FRR % | too_noisy (all answers) | run s |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, r in sorted(rows.items(), key=lambda kv: (kv[0].split()[0], -float(kv[0].split()[1]))):
+        lines.append(
+            f"| {name} dB | {r['target_trials']} / {r['impostor_trials']} | {r['far_percent']:.2f} | "
+            f"{r['frr_percent']:.2f} | {r['reasons'].get('too_noisy', 0)} | {r['seconds']} |"
+        )
+    write_section("api-noise", "benchmarks/api_fsdd.py --noise", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -26,4 +26,5 @@ fi
 
 ruff check .
 mypy
-python -m pytest "$@"
+# Two test processes (CI and this machine have 2 cores); pass -n 0 for one, or -n N.
+python -m pytest -n "${SPEAKERVERIFY_TEST_WORKERS:-2}" --dist loadgroup "$@"

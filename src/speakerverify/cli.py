@@ -4,12 +4,51 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+
+
+def int_in(low: int, high: int | None = None) -> Any:
+    """An argparse ``type``: an integer in ``low..high``, refused while parsing (before any work starts)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"{value} is not in {low}..{high}" if high is not None else f"{value} is below {low}"
+            )
+        return value
+
+    return parse
+
+
+def new_file(text: str) -> Path:
+    """An argparse ``type``: a file to write, whose folder must exist now, not after the run."""
+    path = Path(text)
+    folder = path.parent.resolve()
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{folder}: no such folder")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder, not a file name")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{folder}: not writable")
+    return path
+
+
+def image_file(text: str) -> Path:
+    """``new_file`` for a plot, in a format the plotting library writes (chosen by the suffix)."""
+    path = new_file(text)
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise argparse.ArgumentTypeError(f"{path}: name a .png, .svg or .pdf file")
+    return path
 
 
 def _progress(it: Iterable[Any], desc: str, total: int) -> Iterable[Any]:
@@ -61,7 +100,7 @@ def format_speaker_table(rows: Sequence[dict[str, Any]], k: int, condition: str)
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation.metrics import plot_det
-    from .evaluation.runner import SYSTEMS, evaluate
+    from .evaluation.runner import SYSTEMS, check_conditions, evaluate
     from .models.ubm import load_default_ubm
 
     if not Path(args.corpus).is_dir():
@@ -70,6 +109,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown:
         print(f"error: unknown systems {sorted(unknown)}; choose from {list(SYSTEMS)}", file=sys.stderr)
+        return 2
+    try:
+        check_conditions(args.conditions, args.babble_corpus)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     ubm = load_default_ubm()
     try:
@@ -82,6 +126,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             conditions=args.conditions,
             systems=args.systems,
             progress=_progress,
+            babble_root=args.babble_corpus,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -101,12 +146,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _service_settings(args: argparse.Namespace) -> Any:
-    """Settings from the environment with CLI overrides, or None after printing why not."""
+def _service_settings(args: argparse.Namespace, create: bool = True) -> Any:
+    """Settings from the environment with CLI overrides, or None after printing why not.
+
+    ``create=False`` for the operator commands: a data directory without a database is refused by
+    path instead of becoming a new, empty deployment."""
     from .config import SettingsError, settings_from_env
 
     try:
-        return settings_from_env(database_url=args.database_url)
+        return settings_from_env(database_url=args.database_url, create=create)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -131,6 +179,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .http.server import uvicorn_options
+    from .storage.db import sqlite_path_hint
 
     settings = _service_settings(args)
     if settings is None:
@@ -138,7 +187,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         _migrate(settings.database_url)
     except Exception as exc:  # unreachable server, bad URL, permissions: say so, no traceback
-        print(f"error: cannot prepare the database: {exc}", file=sys.stderr)
+        print(f"error: cannot prepare the database: {exc}{sqlite_path_hint(settings.database_url)}", file=sys.stderr)
         return 2
     # Worker processes rebuild their settings from the environment: hand them what the CLI resolved
     # (the secret stays in the environment or the data directory's file, where it already is).
@@ -156,13 +205,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from .storage.db import sqlite_path_hint
+
     settings = _service_settings(args)
     if settings is None:
         return 2
     try:
         _migrate(settings.database_url)
     except Exception as exc:
-        print(f"error: cannot upgrade the database: {exc}", file=sys.stderr)
+        print(f"error: cannot upgrade the database: {exc}{sqlite_path_hint(settings.database_url)}", file=sys.stderr)
         return 2
     return 0
 
@@ -170,13 +221,15 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 # ---- operator commands (speakerverify.operator); OperatorError -> exit status 2 -------------------
 
 
-def _operator(run: Any) -> Any:
-    """Wrap an operator command: settings resolved as for `serve`, clear errors, exit status 2."""
+def _operator(run: Any, creates: bool = False) -> Any:
+    """Wrap an operator command: settings resolved as for `serve`, clear errors, exit status 2.
+
+    Only commands that build a deployment (``creates``) may start a new data directory."""
 
     def wrapped(args: argparse.Namespace) -> int:
         from .operator.common import OperatorError
 
-        settings = _service_settings(args)
+        settings = _service_settings(args, create=creates)
         if settings is None:
             return 2
         try:
@@ -282,7 +335,9 @@ def cmd_ubm_train(args: argparse.Namespace, settings: Any) -> int:
 def cmd_ubm_list(args: argparse.Namespace, settings: Any) -> int:
     from .operator import ubm_admin
 
-    for row in ubm_admin.list_ubms(settings):
+    rows = ubm_admin.list_ubms(settings)
+    print("ubm_id\tcomponents\tcreated_at\tmodels\tstate\tsource")
+    for row in rows:
         print(
             f"{row['ubm_id']}\t{row['components']}\t{row['created_at']}\t{row['models']} models\t"
             f"{row['state']}\t{row['source']}"
@@ -328,7 +383,7 @@ def add_audit_commands(sub: Any, with_db: Any) -> None:
     attempts_sub = p.add_subparsers(dest="attempts_command", required=True)
     p = attempts_sub.add_parser("list", help="newest first: time, alias, decision, reason, score, threshold")
     p.add_argument("--email", help="only this account's attempts")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int_in(1), default=100)
     p.add_argument("--json", action="store_true", help="JSON, with each attempt's per-digit detail")
     with_db(p, cmd_attempts_list)
     p = sub.add_parser("analysis", help="an account's intrusion test and benchmark, per speaker with scores")
@@ -355,10 +410,83 @@ def _add_users_commands(sub: Any, with_db: Any) -> None:
     with_db(p, cmd_users_unlock)
 
 
+def cmd_apps_create(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    sys.stdout.write(apps.format_credentials(apps.create(settings, args.name, args.origin), args.json))
+    return 0
+
+
+def cmd_apps_list(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    sys.stdout.write(apps.format_rows(apps.list_apps(settings), ["client_id", "name", "origins"], args.json))
+    return 0
+
+
+def cmd_apps_rotate_secret(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    sys.stdout.write(apps.format_credentials(apps.rotate_secret(settings, args.client_id), args.json))
+    return 0
+
+
+def cmd_apps_delete(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    apps.delete(settings, args.client_id)
+    print(f"deleted {args.client_id} with its subjects and all their voice data")
+    return 0
+
+
+def cmd_apps_stats(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    sys.stdout.write(apps.format_rows(apps.stats(settings), apps.STATS_COLUMNS, args.json))
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Any) -> int:
+    from .operator import apps
+
+    kid, retired = apps.rotate_key(settings)
+    ttl = settings.relying_parties.result_ttl_seconds
+    print(f"results are now signed with {kid}; {retired} older key(s) leave the JWKS in {ttl} s")
+    return 0
+
+
+def add_rp_commands(sub: Any, with_db: Any) -> None:
+    """Relying-party applications (`apps`) and the result-signing keys (`keys`)."""
+    p = sub.add_parser("apps", help="applications using speakerverify as a second factor")
+    apps_sub = p.add_subparsers(dest="apps_command", required=True)
+    p = apps_sub.add_parser("create", help="a new application; prints its client_id and client_secret once")
+    p.add_argument("--name", required=True)
+    p.add_argument("--origin", action="append", required=True, help="an allowed browser origin (repeatable)")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_apps_create)
+    p = apps_sub.add_parser("list", help="client_id, name, origins")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_apps_list)
+    p = apps_sub.add_parser("rotate-secret", help="a new client_secret (printed once); the old one stops working")
+    p.add_argument("client_id")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_apps_rotate_secret)
+    p = apps_sub.add_parser("delete", help="delete an application, its subjects and their voice data")
+    p.add_argument("client_id")
+    with_db(p, cmd_apps_delete)
+    p = apps_sub.add_parser("stats", help="per application: subjects, sessions, accepts, rejects, locks")
+    p.add_argument("--json", action="store_true")
+    with_db(p, cmd_apps_stats)
+    p = sub.add_parser("keys", help="the keys signed results are signed with")
+    keys_sub = p.add_subparsers(dest="keys_command", required=True)
+    p = keys_sub.add_parser("rotate", help="sign with a new key; the old one is retired after a result's lifetime")
+    with_db(p, cmd_keys_rotate)
+
+
 def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
-    def with_db(p: argparse.ArgumentParser, run: Any) -> None:
+    def with_db(p: argparse.ArgumentParser, run: Any, creates: bool = False) -> None:
         p.add_argument("--database-url", help=db_help)
-        p.set_defaults(func=_operator(run))
+        p.set_defaults(func=_operator(run, creates))
 
     p = db_sub.add_parser("backup", help="consistent online copy of a SQLite database (PostgreSQL: use pg_dump)")
     p.add_argument("file", help="the new file to write (must not exist)")
@@ -367,6 +495,7 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     add_audit_commands(sub, with_db)
 
     _add_users_commands(sub, with_db)
+    add_rp_commands(sub, with_db)
 
     p = sub.add_parser("cohort", help="calibration cohorts")
     cohort_sub = p.add_subparsers(dest="cohort_command", required=True)
@@ -374,21 +503,21 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
     with_db(p, cmd_cohort_report)
 
     p = sub.add_parser("eer", help="EER / FRR / minDCF / deployment FAR-FRR report over the live database")
-    p.add_argument("--digits", type=int, help="digits per trial (default: the deployment's challenge length)")
+    p.add_argument("--digits", type=int_in(1, 10), help="digits per trial (default: the deployment's challenge length)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--trials", type=int, default=50, help="genuine trials per user (default 50)")
-    p.add_argument("--det", metavar="FILE.png", help="write the DET curve")
-    p.add_argument("--json", metavar="FILE", help="write the report with every trial's score as JSON")
+    p.add_argument("--trials", type=int_in(1), default=50, help="genuine trials per user (default 50)")
+    p.add_argument("--det", metavar="FILE.png", type=image_file, help="write the DET curve")
+    p.add_argument("--json", metavar="FILE", type=new_file, help="write the report with every trial's score as JSON")
     with_db(p, cmd_eer)
 
     p = sub.add_parser("sample-db", help="register and enrol every speaker of an FSDD-style corpus")
     p.add_argument("--corpus", required=True, help="folder of {digit}_{speaker}_{take}.wav files")
-    p.add_argument("--speakers", type=int, help="only the first N speakers (by name)")
-    with_db(p, cmd_sample_db)
+    p.add_argument("--speakers", type=int_in(1), help="only the first N speakers (by name)")
+    with_db(p, cmd_sample_db, creates=True)
 
     p = sub.add_parser("import-original", help="import the 2020 demo's userdata (mongoexport JSON or mongodump BSON)")
     p.add_argument("file")
-    with_db(p, cmd_import_original)
+    with_db(p, cmd_import_original, creates=True)
 
     p = sub.add_parser("ubm", help="background models: train, list")
     ubm_sub = p.add_subparsers(dest="ubm_command", required=True)
@@ -419,24 +548,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the API payload {config_id, mfcc, energy}")
     p.set_defaults(func=cmd_features)
 
-    from .evaluation.runner import CONDITIONS, SYSTEMS
+    from .evaluation.runner import CONDITIONS, DEFAULT_BABBLE_CORPUS, SYSTEMS
 
     p = sub.add_parser("eval", help="run the fixed verification protocol on an FSDD-style corpus")
     p.add_argument("--corpus", required=True, help="folder of {digit}_{speaker}_{take}.wav files")
-    p.add_argument("--k", type=int, nargs="+", default=[1, 3, 5], help="digits per trial (default 1 3 5)")
-    p.add_argument("--trials", type=int, default=300, help="trials per speaker and K (default 300)")
+    p.add_argument("--k", type=int_in(1, 10), nargs="+", default=[1, 3, 5], help="digits per trial (default 1 3 5)")
+    p.add_argument("--trials", type=int_in(1), default=300, help="trials per speaker and K (default 300)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=list(CONDITIONS))
+    p.add_argument(
+        "--conditions",
+        nargs="+",
+        default=["clean", "noisy10"],
+        choices=list(CONDITIONS),
+        help="test-side conditions (default clean noisy10): noisy10 is the original white 10 dB; white, pink "
+        "and babble at 20, 10, 5 dB mix evaluation/noise.py's noise into the test audio",
+    )
+    p.add_argument(
+        "--babble-corpus",
+        default=DEFAULT_BABBLE_CORPUS,
+        help=f"speechocean762-8k folder the babble talkers come from (default {DEFAULT_BABBLE_CORPUS})",
+    )
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), metavar="SYSTEM", help=f"from {list(SYSTEMS)}")
-    p.add_argument("--json", metavar="FILE", help="write the result records as JSON")
-    p.add_argument("--det", metavar="FILE.png", help="write DET curves (K = 3 when evaluated)")
+    p.add_argument("--json", metavar="FILE", type=new_file, help="write the result records as JSON")
+    p.add_argument("--det", metavar="FILE.png", type=image_file, help="write DET curves (K = 3 when evaluated)")
     p.set_defaults(func=cmd_eval)
 
     db_help = "database URL (default: SPEAKERVERIFY_DATABASE_URL, else SQLite in SPEAKERVERIFY_DATA_DIR)"
     p = sub.add_parser("serve", help="run the HTTP API (applies database migrations first)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--port", type=int_in(1, 65535), default=8000, help="TCP port, 1-65535 (default 8000)")
+    p.add_argument("--workers", type=int_in(1), default=1, help="worker processes (default 1)")
     p.add_argument("--database-url", help=db_help)
     p.set_defaults(func=cmd_serve)
 
@@ -451,7 +592,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`... | head`): what it wanted is written. Point stdout at /dev/null so the
+        # interpreter's own flush at exit does not raise again, and exit as a killed-by-SIGPIPE command.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
+    return code
 
 
 if __name__ == "__main__":

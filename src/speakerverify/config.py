@@ -42,8 +42,10 @@ class VoicePolicy:
     max_frames: int = 1000  # 10 s at a 10 ms hop
     min_speech_frames: int = 8  # frames within the post-processing dynamic range; FSDD's shortest take has 10
     quiet_dbfs: float = -55.0  # loudest frame below this (relative to a full-scale sine) is "too quiet"
-    enrol_check_after: int = 3  # takes of every digit before new takes are checked for the prompted digit
-    enrol_content_margin: float = 1.0  # reject a take whose digit trails the best by more than this (mean LLR)
+    # A take is refused (new) or flagged (stored) when its digit trails the best other digit of the user's
+    # own takes by more than this (mean LLR), checked from one take of every digit on (app.enrolment).
+    enrol_content_margin: float = 0.8
+    enrol_flag_margin: float = 0.8  # the same for a stored take at the re-check (0.5 flagged genuine last-round takes)
     content_margin: float = 0.6  # same for verification segments: stricter, every segment must pass
     challenge_digits: int = 5
     challenge_ttl_seconds: int = 60
@@ -128,6 +130,22 @@ class UserLimits:
 
 
 @dataclass(frozen=True)
+class RelyingParties:
+    """Applications using the service as a second factor (``speakerverify apps``).
+
+    ``issuer`` is the ``iss`` of signed results: the service's public URL, which applications check.
+    Browser sessions live ``session_ttl_seconds``; a signed result ``result_ttl_seconds`` (at most 120),
+    which is also how long a rotated-out signing key stays in the JWKS. ``sessions_per_minute`` per
+    application (0 disables it).
+    """
+
+    issuer: str = "http://localhost:8000"
+    session_ttl_seconds: int = 600
+    result_ttl_seconds: int = 120
+    sessions_per_minute: int = 120
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -141,6 +159,7 @@ class Settings:
     registration_limits: RegistrationLimits = RegistrationLimits()
     server: ServerLimits = ServerLimits()
     user_limits: UserLimits = UserLimits()
+    relying_parties: RelyingParties = RelyingParties()
     ubm_file: Path | None = None  # None: the UBM shipped in the package
 
     def with_(self, **changes: object) -> Settings:
@@ -236,6 +255,21 @@ def user_limits_from_env(env: Mapping[str, str]) -> UserLimits:
     )
 
 
+def relying_parties_from_env(env: Mapping[str, str]) -> RelyingParties:
+    issuer = (env.get(ENV_PREFIX + "PUBLIC_URL") or RelyingParties.issuer).strip().rstrip("/")
+    if not issuer.startswith(("https://", "http://")):
+        raise SettingsError(f"{ENV_PREFIX}PUBLIC_URL must be an http(s) URL, got {issuer!r}")
+    result_ttl = _int(env, "RP_RESULT_TTL_SECONDS", RelyingParties.result_ttl_seconds, 10)
+    if result_ttl > 120:
+        raise SettingsError(f"{ENV_PREFIX}RP_RESULT_TTL_SECONDS must be at most 120, got {result_ttl}")
+    return RelyingParties(
+        issuer=issuer,
+        session_ttl_seconds=_int(env, "RP_SESSION_TTL_SECONDS", RelyingParties.session_ttl_seconds, 10),
+        result_ttl_seconds=result_ttl,
+        sessions_per_minute=_int(env, "RP_SESSIONS_PER_MINUTE", RelyingParties.sessions_per_minute, 0),
+    )
+
+
 def check_secret(secret: str, source: str) -> str:
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise SettingsError(
@@ -271,8 +305,31 @@ def load_or_create_secret(data_dir: Path) -> str:
     return check_secret(secret, str(path))
 
 
-def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+def _existing_deployment(data_dir: Path, database_url: str, env: Mapping[str, str]) -> str:
+    """The secret of a deployment that must already exist (``create=False``); nothing is created.
+
+    Without a key file or SPEAKERVERIFY_SECRET_KEY the key is an ephemeral one: callers that refuse
+    to create a deployment (operator commands) issue no tokens.
+    """
+    if not database_url and not (data_dir / SQLITE_FILE).is_file():
+        raise SettingsError(
+            f"no speakerverify deployment at {data_dir} ({data_dir / SQLITE_FILE} does not exist): run this "
+            f"where `speakerverify serve` runs, or set {ENV_PREFIX}DATA_DIR or --database-url "
+            "(`speakerverify db upgrade` creates a new database)"
+        )
+    env_secret = env.get(ENV_PREFIX + "SECRET_KEY")
+    if env_secret:
+        return check_secret(env_secret, ENV_PREFIX + "SECRET_KEY")
+    if (data_dir / SECRET_FILE).is_file():
+        return load_or_create_secret(data_dir)
+    return secrets.token_urlsafe(48)
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, *, create: bool = True, **overrides: object) -> Settings:
     """Settings from ``SPEAKERVERIFY_*`` variables; keyword overrides (from the CLI) win.
+
+    ``create=False`` (operator commands): refuse a data directory without a database instead of
+    creating a new empty deployment there, and write no key file.
 
     Variables: DATA_DIR, DATABASE_URL, SECRET_KEY, TOKEN_TTL_SECONDS, MAX_BODY_BYTES,
     CORS_ORIGINS (comma-separated origins), CHALLENGE_DIGITS (3-8), CHALLENGE_TTL_SECONDS (<= 60),
@@ -281,20 +338,23 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     LOGIN_DELAY_SECONDS, REGISTER_MAX_PER_ADDRESS (0 disables), REGISTER_WINDOW_SECONDS, TRUSTED_PROXIES
     (comma-separated), MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS (0 disables it), KEEPALIVE_SECONDS,
     CHALLENGES_PER_HOUR, ANALYSIS_PER_HOUR (0 disables), EXPORT_VERIFICATION_SECONDS,
-    REPLAY_ANSWERS_PER_DIGIT (0 keeps all), ATTEMPT_RETENTION_DAYS (0 keeps forever).
+    REPLAY_ANSWERS_PER_DIGIT (0 keeps all), ATTEMPT_RETENTION_DAYS (0 keeps forever), PUBLIC_URL (the
+    ``iss`` of signed results), RP_SESSION_TTL_SECONDS, RP_RESULT_TTL_SECONDS (<= 120),
+    RP_SESSIONS_PER_MINUTE (0 disables).
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
     data_dir = data_dir.expanduser().resolve()
     database_url = str(overrides.pop("database_url", None) or env.get(ENV_PREFIX + "DATABASE_URL") or "")
+    if not create:
+        secret = _existing_deployment(data_dir, database_url, env)
     if not database_url:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            data_dir.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{data_dir / SQLITE_FILE}"
-    env_secret = env.get(ENV_PREFIX + "SECRET_KEY")
-    if env_secret:
-        secret = check_secret(env_secret, ENV_PREFIX + "SECRET_KEY")
-    else:
-        secret = load_or_create_secret(data_dir)
+    if create:
+        env_secret = env.get(ENV_PREFIX + "SECRET_KEY")
+        secret = check_secret(env_secret, ENV_PREFIX + "SECRET_KEY") if env_secret else load_or_create_secret(data_dir)
     origins = tuple(o.strip().rstrip("/") for o in env.get(ENV_PREFIX + "CORS_ORIGINS", "").split(",") if o.strip())
     if "*" in origins:
         raise SettingsError(f"{ENV_PREFIX}CORS_ORIGINS must list origins explicitly; '*' is not allowed")
@@ -310,6 +370,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         registration_limits=registration_limits_from_env(env),
         server=server_limits_from_env(env),
         user_limits=user_limits_from_env(env),
+        relying_parties=relying_parties_from_env(env),
         ubm_file=Path(env[ENV_PREFIX + "UBM_FILE"]) if env.get(ENV_PREFIX + "UBM_FILE") else None,
     )
     return settings.with_(**overrides) if overrides else settings

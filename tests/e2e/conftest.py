@@ -220,6 +220,7 @@ def e2e() -> SimpleNamespace:
         screenshots=SCREENSHOTS,
         enrol_takes=ENROL_TAKES,
         spare_takes=SPARE_TAKES,
+        fake_mic=FAKE_MIC,
     )
 
 

@@ -90,8 +90,9 @@ def _enrol(tab: Any, e2e: Any, fsdd: Path) -> list[dict[str, Any]]:
     page = tab.page
     unused = {d: [*e2e.enrol_takes, *e2e.spare_takes] for d in range(10)}
     fed: list[dict[str, Any]] = []
-    # A guard against a prompt loop, not a speed test: 60+ takes play in real time, slower on a busy machine.
-    deadline = time.monotonic() + 300
+    # A guard against a prompt loop, not a speed test: 60+ takes play in real time, slower on a busy machine
+    # (and beside the other test process of `scripts/test.sh -n 2`: 42 takes in 300 s at load 17).
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         page.wait_for_function(
             "() => ['listening', 'ready'].includes(document.querySelector('#enrol-prompt').dataset.state)"
@@ -156,10 +157,11 @@ def test_enrolment_in_the_page(enrolled: dict[str, Any]) -> None:
     assert len(fed) >= 60
     # Shuffled prompts: not simply 0..9 in order.
     assert [f["digit"] for f in fed[:10]] != list(range(10))
-    # The page asked for raw audio: browser processing (AGC, noise suppression) off.
+    # The page asked for the browser's noise suppression (chosen by benchmarks/browser_noise.py) and
+    # nothing else: gain control and echo cancellation would change the level the features depend on.
     constraints = tab.page.evaluate("window.__gumConstraints")
     assert constraints["audio"]["echoCancellation"] is False
-    assert constraints["audio"]["noiseSuppression"] is False
+    assert constraints["audio"]["noiseSuppression"] is True
     assert constraints["audio"]["autoGainControl"] is False
     assert tab.unexpected_console_errors(allowed_statuses=(422,)) == []
 

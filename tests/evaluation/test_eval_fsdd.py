@@ -69,3 +69,26 @@ def test_features_cli_rejects_bad_audio(tmp_path, capsys):
     bad.write_bytes(b"not audio")
     assert main(["features", str(bad), "--json"]) == 2
     assert "bad.wav" in capsys.readouterr().err
+
+
+def test_eval_cli_checks_the_babble_corpus_before_any_work(fsdd, tmp_path, capsys):
+    args = ["eval", "--corpus", str(fsdd), "--conditions", "clean", "babble10", "--babble-corpus", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "babble10" in err and "--babble-corpus" in err and "UBM" not in err
+
+
+def test_eval_cli_refuses_an_unknown_condition(fsdd, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "--corpus", str(fsdd), "--conditions", "white15"])
+    assert exc.value.code == 2 and "white15" in capsys.readouterr().err
+
+
+def test_noise_conditions_are_white_pink_and_babble_at_20_10_and_5_db():
+    from speakerverify.evaluation.runner import CONDITIONS, check_conditions
+
+    assert {c for c in CONDITIONS if c not in ("clean", "noisy10")} == {
+        f"{k}{s}" for k in ("white", "pink", "babble") for s in (20, 10, 5)
+    }
+    with pytest.raises(ValueError, match="unknown conditions"):
+        check_conditions(["clean", "brown10"], ".")

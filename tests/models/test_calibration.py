@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from speakerverify.evaluation.metrics import fit_logistic_calibration, znorm_params
 from speakerverify.models.calibration import threshold_at_far
@@ -36,3 +37,37 @@ def test_shrunk_location_moves_from_grand_mean_to_own_mean_with_cohort_size():
     assert shrunk_location(2.0, 0.0, 0) == 0.0
     assert shrunk_location(2.0, 0.0, 5) == 1.0
     assert 1.9 < shrunk_location(2.0, 0.0, 200) < 2.0
+
+
+def test_calibrate_deployment_keeps_the_far_at_every_noise_level() -> None:
+    from speakerverify.models.calibration import NoisyScores, calibrate_deployment, shrunk_location
+
+    rng = np.random.default_rng(3)
+    users, n = 6, 400
+    clean = [rng.normal(-1.0 + 0.1 * u, 0.3, n) for u in range(users)]
+    # in noise impostor scores rise towards 0 and spread: a clean threshold would pass far more than 1%
+    shift, spread = np.array([0.3, 0.6]), np.array([1.3, 1.8])
+    noisy_scores = [
+        np.stack([rng.normal(-1.0 + 0.1 * u + s, 0.3 * w, n) for s, w in zip(shift, spread, strict=True)])
+        for u in range(users)
+    ]
+    noisy = [NoisyScores(np.array([15.0 + u * 0.1, 8.0]), s, s.mean(axis=1), 22.0) for u, s in enumerate(noisy_scores)]
+    without = calibrate_deployment(clean, [10] * users, 0.01)
+    cal = calibrate_deployment(clean, [10] * users, 0.01, noisy=noisy)
+    assert (cal.threshold, cal.grand_location) == (without.threshold, without.grand_location) and not without.levels
+    assert cal.clean_snr_db == 22.0 and [lv.snr_db for lv in cal.levels] == pytest.approx([15.25, 8.0])
+    for level, lv in enumerate(cal.levels):
+        normalised = np.concatenate(
+            [
+                s[level] - shrunk_location(float(u.locations[level]), lv.grand_location, 10)
+                for s, u in zip(noisy_scores, noisy, strict=True)
+            ]
+        )
+        assert np.mean(normalised >= lv.threshold) <= 0.01
+        clean_point = np.concatenate(
+            [
+                s[level] - shrunk_location(float(np.mean(c)), cal.grand_location, 10)
+                for s, c in zip(noisy_scores, clean, strict=True)
+            ]
+        )
+        assert np.mean(clean_point >= cal.threshold) > 0.02  # what one clean threshold would have let through

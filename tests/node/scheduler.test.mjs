@@ -138,3 +138,89 @@ test("the required count comes from the caller, not a constant", () => {
   assert.equal(scheduler.next(counts(0)), null);
   assert.notEqual(scheduler.next(counts(9, new Array(10).fill(8))), null);
 });
+
+test("the case from the field: 4 and 9 keep failing while 5 still needs its last take", () => {
+  // Reported: after rejections the prompt went 4,9,4,9,... and the one digit still needed (5)
+  // was never asked for. Every digit but 4, 5 and 9 is done; 4 and 9 are rejected every time.
+  for (let seed = 1; seed <= 20; seed += 1) {
+    const scheduler = new EnrolmentScheduler({ randomIndex: seeded(seed) });
+    const c = counts(6, [6, 6, 6, 6, 3, 5, 6, 6, 6, 3]);
+    const prompted = [];
+    for (let step = 0; step < 60; step += 1) {
+      const digit = scheduler.next(c);
+      if (digit === null) break;
+      prompted.push(digit);
+      if (digit === 4 || digit === 9) scheduler.retry(digit);
+      else c.takes[digit] += 1;
+    }
+    // Retries alternate with fresh digits, and the round holds three: 5 comes within five prompts.
+    const first5 = prompted.indexOf(5);
+    assert.ok(first5 >= 0 && first5 <= 4, `seed ${seed}: 5 first at ${first5} in ${prompted.join(",")}`);
+    assert.equal(c.takes[5], 6);
+    // (The old client, retries first, never got to 5.) Once 5 is done, both failing digits are still
+    // asked for: neither is starved by the other.
+    assert.ok(prompted.slice(first5).includes(4) && prompted.slice(first5).includes(9));
+  }
+});
+
+test("a digit that is never accepted cannot keep another digit from ever being prompted", () => {
+  // One digit rejected forever, the other nine accepted: every one of the nine reaches its takes.
+  for (let seed = 1; seed <= 10; seed += 1) {
+    for (const failing of [0, 5, 9]) {
+      const { prompted, counts: c } = simulate({ required: 4, seed, rejects: (d) => d === failing, maxSteps: 200 });
+      for (let d = 0; d < 10; d += 1) {
+        if (d !== failing) assert.equal(c.takes[d], 4, `seed ${seed}, failing ${failing}: ${c.takes}`);
+        assert.ok(prompted.includes(d), `seed ${seed}: ${d} never prompted`);
+      }
+    }
+  }
+});
+
+test("a skipped digit is not the next prompt, comes back later, and enrolment still finishes", () => {
+  const scheduler = new EnrolmentScheduler({ randomIndex: seeded(21) });
+  const c = counts(3);
+  const first = scheduler.next(c);
+  scheduler.skip(first);
+  const after = [];
+  for (let i = 0; i < 19; i += 1) {
+    const d = scheduler.next(c);
+    after.push(d);
+    c.takes[d] += 1;
+  }
+  // Not in the rest of this round (the other nine), but within the next round.
+  assert.ok(!after.slice(0, 9).includes(first), after.join(","));
+  assert.deepEqual(after.slice(0, 9).sort(), [...Array(10).keys()].filter((d) => d !== first));
+  assert.ok(after.slice(9).includes(first), after.join(","));
+});
+
+test("skipping the only digit still needed prompts it again rather than nothing", () => {
+  const scheduler = new EnrolmentScheduler({ randomIndex: seeded(4) });
+  const c = counts(2, [2, 2, 2, 1, 2, 2, 2, 2, 2, 2]);
+  assert.equal(scheduler.next(c), 3);
+  scheduler.skip(3);
+  assert.equal(scheduler.next(c), 3);
+});
+
+test("a user who skips at random still gets every digit, and skipping a retry drops the retry", () => {
+  for (let seed = 1; seed <= 20; seed += 1) {
+    const coin = seeded(500 + seed);
+    const scheduler = new EnrolmentScheduler({ randomIndex: seeded(seed) });
+    const c = counts(5);
+    let steps = 0;
+    for (let d = scheduler.next(c); d !== null; d = scheduler.next(c)) {
+      steps += 1;
+      assert.ok(steps < 1000, `seed ${seed}: not finished`);
+      const roll = coin(3);
+      if (roll === 0) scheduler.skip(d);
+      else if (roll === 1) scheduler.retry(d);
+      else c.takes[d] += 1;
+    }
+    assert.deepEqual(c.takes, new Array(10).fill(5));
+  }
+  const scheduler = new EnrolmentScheduler({ randomIndex: seeded(8) });
+  const c = counts(6);
+  const d = scheduler.next(c);
+  scheduler.retry(d);
+  scheduler.skip(d);
+  assert.notEqual(scheduler.next(c), d);
+});

@@ -51,6 +51,7 @@ PUBLIC = {
     ("GET", "/index.html"),
     ("GET", "/static/vendor/{name}"),
     ("GET", "/static/{path:path}"),
+    ("GET", "/widget/speakerverify.js"),  # the relying parties' widget (public, like the static files)
     # the API docs (Swagger UI, served from this origin since issue 13)
     ("GET", "/docs"),
     ("GET", "/static/vendor/swagger-ui/{name}"),
@@ -86,6 +87,8 @@ def _request_for(
         return path, body, {404}
     if (method, path) == ("PUT", "/api/v1/me/password"):  # A changes A's own password (to the same one)
         return path, {"current_password": password, "new_password": password}, {200}
+    if path.startswith("/api/v1/rp/"):  # server-to-server: an application's Basic credentials, not a user token
+        return path.replace("{subject}", "bobby").replace("{jti}", "0" * 32), None, {401}
     if (method, path) in NOT_READY:
         return path, None, {409}
     if (method, path) == ("GET", "/api/v1/me/export"):  # A's session passed no voice verification

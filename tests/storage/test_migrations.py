@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -59,13 +60,33 @@ def test_migration_scripts_ship_inside_the_package() -> None:
     assert list((migrate.MIGRATIONS / "versions").glob("0001_*.py"))
 
 
+def old_take(session: Any, user_id: Any, digit: int, mfcc: Any, energy: Any) -> int:
+    """A take planted at an old revision: only the columns every revision has (the ORM would write all of
+    today's, e.g. ``suspect_digit`` of 0011)."""
+    from sqlalchemy import insert
+
+    from speakerverify.storage.arrays import encode_f32
+    from speakerverify.storage.tables import Utterance
+
+    values = {
+        "user_id": user_id,
+        "digit": digit,
+        "config_id": "mfcc-8k-v1",
+        "n_frames": len(mfcc),
+        "n_mfcc": mfcc.shape[1],
+        "mfcc": encode_f32(mfcc),
+        "energy": encode_f32(energy),
+    }
+    return int(session.execute(insert(Utterance).values(values).returning(Utterance.id)).scalar_one())
+
+
 def test_dropping_the_unused_take_stats_keeps_takes_and_fingerprints(empty_database: Database) -> None:
     """0006 drops ``utterances.stats`` in place: a table copy would cascade-delete the takes' fingerprints."""
     import numpy as np
     from sqlalchemy import func, select
 
     from speakerverify.models import replay
-    from speakerverify.storage import fingerprints, users, utterances
+    from speakerverify.storage import fingerprints, users
     from speakerverify.storage.tables import ReplayFingerprint, Utterance
 
     migrate.upgrade(empty_database, "0005")
@@ -74,9 +95,8 @@ def test_dropping_the_unused_take_stats_keeps_takes_and_fingerprints(empty_datab
     with empty_database.write_session() as s:
         new = users.NewUser("m@example.org", "x", "mig", None, None, "1")
         uid = users.create_user(s, new).id
-        utt = utterances.add_utterance(s, uid, 4, "mfcc-8k-v1", np.ones((20, 13)), np.ones(20))
-        utt.mfcc, utt.energy = np.ones((20, 13), "<f4").tobytes(), np.ones(20, "<f4").tobytes()  # that revision's
-        fingerprints.add(s, uid, 4, replay.template(np.ones((20, 13)), np.ones(20)), utterance_id=utt.id)
+        utt_id = old_take(s, uid, 4, np.ones((20, 13)), np.ones(20))
+        fingerprints.add(s, uid, 4, replay.template(np.ones((20, 13)), np.ones(20)), utterance_id=utt_id)
     migrate.upgrade(empty_database)
     with empty_database.engine.connect() as conn:
         assert "stats" not in {c["name"] for c in inspect(conn).get_columns("utterances")}
@@ -93,7 +113,7 @@ def test_v1_fingerprints_become_replay_templates(empty_database: Database) -> No
     from sqlalchemy import select
 
     from speakerverify.models import replay
-    from speakerverify.storage import users, utterances
+    from speakerverify.storage import users
     from speakerverify.storage.tables import ReplayFingerprint
 
     migrate.upgrade(empty_database, "0007")
@@ -101,13 +121,12 @@ def test_v1_fingerprints_become_replay_templates(empty_database: Database) -> No
     mfcc, energy = rng.normal(0, 30, (40, 13)), rng.uniform(1e6, 1e9, 40)
     with empty_database.write_session() as s:
         uid = users.create_user(s, users.NewUser("v@example.org", "x", "vee", None, None, "1")).id
-        utt = utterances.add_utterance(s, uid, 2, "mfcc-8k-v1", mfcc, energy)
-        utt.mfcc, utt.energy = mfcc.astype("<f4").tobytes(), energy.astype("<f4").tobytes()  # float32 then
-        s.add(ReplayFingerprint(user_id=uid, utterance_id=utt.id, digit=2, fingerprint=b"\0" * 768))
+        utt_id = old_take(s, uid, 2, mfcc, energy)
+        s.add(ReplayFingerprint(user_id=uid, utterance_id=utt_id, digit=2, fingerprint=b"\0" * 768))
         s.add(ReplayFingerprint(user_id=uid, challenge_id=uuid.uuid4(), digit=2, fingerprint=b"\0" * 768))
     migrate.upgrade(empty_database)
     with empty_database.read_session() as s:
         rows = s.execute(select(ReplayFingerprint.utterance_id, ReplayFingerprint.fingerprint)).all()
-    assert [r[0] for r in rows] == [utt.id]
+    assert [r[0] for r in rows] == [utt_id]
     expected = replay.template(mfcc.astype(np.float32), energy.astype(np.float32))
     np.testing.assert_array_equal(replay.decode(rows[0][1]), expected)

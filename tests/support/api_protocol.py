@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 
 from speakerverify.evaluation.corpus import read_fsdd
+from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
 
 PASSWORD = "fsdd-protocol-password"
@@ -109,6 +110,7 @@ class ApiProtocolResult:
     wrong_digit_flagged: list[bool] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     enrol_rejected: list[str] = field(default_factory=list)
+    enrol_said_again: list[str] = field(default_factory=list)
     attempt_ids: list[int] = field(default_factory=list)
     spare_takes_used: int = 0
 
@@ -147,15 +149,24 @@ def run(
     seed: int = 0,
     progress: Progress = _no_progress,
     form: str = "b64",
+    noise: tuple[str, float] | None = None,
+    babble_root: str | None = None,
 ) -> ApiProtocolResult:
     """Register, enrol and verify every speaker of an FSDD-style corpus through the API at ``http``,
-    sending features in ``form`` (see ApiClient)."""
+    sending features in ``form`` (see ApiClient). ``noise`` (kind, SNR dB): mixed into every answer's audio
+    (``evaluation.noise.mix``, before feature extraction), enrolment stays clean; ``babble_root`` is the
+    speechocean762-8k folder babble needs."""
     recs = read_fsdd(corpus)
     speakers = sorted({r.speaker for r in recs})
     wanted = [r for r in recs if r.take < 50]
-    feats = {
-        (r.speaker, r.digit, r.take): extract(read_audio(r.path)) for r in progress(wanted, "features", len(wanted))
-    }
+
+    def audio(r: Any) -> np.ndarray:
+        x = read_audio(r.path)
+        if noise is None or r.take in ENROL_TAKES:
+            return x
+        return mix(x, noise[0], noise[1], r.path.name, babble_root)
+
+    feats = {(r.speaker, r.digit, r.take): extract(audio(r)) for r in progress(wanted, "features", len(wanted))}
     api = ApiClient(http, form)
     rng = np.random.default_rng(seed)
     result = ApiProtocolResult()
@@ -163,12 +174,21 @@ def run(
     for spk in speakers:
         auth[spk] = api.register_and_login(f"{spk}@fsdd.example.org", f"fsdd-{spk}"[:32])
     enrol_jobs = [(s, d, t) for s in speakers for t in ENROL_TAKES for d in range(10)]
+    said_again: list[tuple[str, int, int]] = []  # a genuine take refused as wrong_digit: said again, as a user would
     for spk, digit, take in progress(enrol_jobs, "enrol", len(enrol_jobs)):
         response = api.enrol(auth[spk], digit, *feats[(spk, digit, take)])
+        spare = iter(reversed(SPARE_TAKES))
+        while response.status_code == 422 and response.json().get("reason") == "wrong_digit":
+            result.enrol_said_again.append(f"{spk} {digit} take {take}")
+            take = next(spare)
+            said_again.append((spk, digit, take))
+            response = api.enrol(auth[spk], digit, *feats[(spk, digit, take)])
         if response.status_code != 201:
             result.enrol_rejected.append(f"{spk} {digit} take {take}: {response.status_code} {response.text}")
 
     sent: dict[str, set[tuple[str, int, int]]] = {s: set() for s in speakers}
+    for key in said_again:  # enrolled now: never sent as an answer (it would be a replay)
+        sent[key[0]].add(key)
 
     def pick(account: str, speaker: str, digit: int, pools: tuple[tuple[int, ...], ...]) -> tuple[str, int, int]:
         for pool in pools:

@@ -118,3 +118,40 @@ def test_reason_agrees_with_decide(setup) -> None:
     assert reason(answer, decide(answer, np.array([1.0, 0.1]), lenient, 0.5)) == "replay_suspected"
     strict = Calibration("provisional", 0.0, 1e9, 2)
     assert reason(answer, decide(answer, np.array([1.0, 1.0]), strict, 0.5)) == "voice_not_matched"
+
+
+NOISY = Calibration(
+    "deployment", 0.5, 0.8, 5, levels=((17.0, 0.3, 0.6), (10.0, 0.1, 0.4), (6.0, 0.0, 0.3)), clean_snr_db=21.0
+)
+
+
+def _one(raw: float) -> AnswerScore:
+    seg = SegmentScore(1, 50, raw, True, 0.5)
+    return AnswerScore([seg], raw, 50)
+
+
+def test_the_operating_point_follows_the_answers_measured_snr() -> None:
+    assert NOISY.operating_point(None) == (0.5, 0.8)  # not measured: the clean point
+    assert NOISY.operating_point(40.0) == (0.5, 0.8)  # cleaner than the clean cohort: still the clean point
+    assert NOISY.operating_point(10.0) == pytest.approx((0.1, 0.4))
+    assert NOISY.operating_point(13.5) == pytest.approx((0.2, 0.5))  # half-way between 10 and 17 dB
+    assert NOISY.operating_point(5.5) == pytest.approx((0.0, 0.3))  # within the tolerance of the noisiest level
+    assert NOISY.operating_point(4.9) is None  # below it: no FAR can be promised
+    # a calibration without levels (provisional, or from before them) has one point for every SNR
+    assert Calibration("provisional", 0.0, 1.7, 5).operating_point(3.0) == (0.0, 1.7)
+
+
+def test_a_noisy_answer_is_held_to_its_own_threshold_and_a_too_noisy_one_is_refused_whatever_its_score() -> None:
+    none = np.array([1.0])
+    # raw 0.55: below the clean point (0.55 - 0.5 < 0.8), above the 10 dB one (0.55 - 0.1 >= 0.4)
+    assert not decide(_one(0.55), none, NOISY, 0.1, 25.0).accept
+    at10 = decide(_one(0.55), none, NOISY, 0.1, 10.0)
+    assert at10.accept and at10.threshold == pytest.approx(0.4) and at10.score == pytest.approx(0.45)
+    loud = decide(_one(50.0), none, NOISY, 0.1, 2.0)
+    assert not loud.accept and loud.too_noisy and reason(_one(50.0), loud) == "too_noisy"
+    # a suspected replay outranks the noise; the noise outranks the digits and the voice
+    replayed = decide(_one(50.0), np.array([0.0]), NOISY, 0.1, 2.0)
+    assert reason(_one(50.0), replayed) == "replay_suspected"
+    wrong = AnswerScore([SegmentScore(1, 50, 0.1, False, -2.0)], 0.1, 50)
+    assert reason(wrong, decide(wrong, none, NOISY, 0.1, 2.0)) == "too_noisy"
+    assert REASONS.index("replay_suspected") < REASONS.index("too_noisy") < REASONS.index("digits_not_matched")

@@ -31,14 +31,24 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models.calibration import bounded, calibrate_deployment, near_duplicates, robust_location, shrunk_location
-from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
+from ..features import postprocess
+from ..features.quality import segment_snr
+from ..models.calibration import (
+    SNR_LEVELS,
+    DeploymentCalibration,
+    NoisyScores,
+    bounded,
+    calibrate_deployment,
+    near_duplicates,
+    robust_location,
+    shrunk_location,
+)
+from ..models.cohort import assemble_trials, noisy_trial_scores, take_llr_sums, trial_scores, trial_snr
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
 from ..storage.tables import DeploymentThreshold
 from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
-from ..voice.takes import take_features
 from .context import AppContext
 
 log = logging.getLogger("speakerverify.calibration")
@@ -52,18 +62,35 @@ def _user_rng(user_id: uuid.UUID, k: int) -> np.random.Generator:
     return np.random.default_rng([user_id.int & (2**63 - 1), k])
 
 
+def _noisy(
+    ctx: AppContext,
+    model: CachedModel,
+    raw: list[tuple[int, np.ndarray, np.ndarray]],
+    trials: list[np.ndarray],
+    trial_owner: np.ndarray,
+) -> NoisyScores:
+    """The user's trials again with the cohort's takes degraded to each of ``SNR_LEVELS`` (the noisy-copy
+    construction), each level's location as robust as the clean one's; and the clean trials' measured SNR."""
+    rt = ctx.voice
+    snr, scores = noisy_trial_scores(rt.ubm.gmm, model.terms, raw, trials, SNR_LEVELS, rt.post, rt.adaptation.top_c)
+    clean = trial_snr(np.array([segment_snr(e) for _, _, e in raw]), trials)
+    locations = np.array([robust_location(s, trial_owner) for s in scores])
+    return NoisyScores(np.median(snr, axis=1), scores, locations, float(np.median(clean)) if len(clean) else 0.0)
+
+
 def _compute_user(
     ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel, cohort: list[uuid.UUID], k: int
 ) -> dict[str, Any]:
     """The user's calibration row from a read of the cohort's takes (no write: the caller stores it)."""
     rt, policy = ctx.voice, ctx.settings.voice
     takes = utterances.takes_of_users(session, cohort, policy.takes_per_digit)
-    segments, owners = [], []
+    raw, owners = [], []
     for owner_index, owner in enumerate(cohort):
         for row in takes[owner]:
             if row.config_id == rt.config.config_id:
-                segments.append((row.digit, take_features(row, rt.post)))
+                raw.append((row.digit, *utterances.utterance_arrays(row)))
                 owners.append(owner_index)
+    segments = [(d, postprocess(m, e, rt.post)) for d, m, e in raw]
     sums, counts = take_llr_sums(rt.ubm.gmm, model.terms, segments, rt.adaptation.top_c)
     digits, owner_of = np.array([d for d, _ in segments]), np.array(owners, dtype=int)
     trials = assemble_trials(digits, owner_of, k, policy.cohort_trials_per_user, _user_rng(user_id, k))
@@ -75,6 +102,8 @@ def _compute_user(
     if len(dupes):
         log.warning("calibration of %s sets aside %d near-duplicate cohort users", user_id, len(dupes))
     kept = ~np.isin(trial_owner, dupes)
+    kept_trials = [t for t, f in zip(trials, finite, strict=True) if f]
+    kept_trials = [t for t, keep in zip(kept_trials, kept, strict=True) if keep]
     return {
         "ubm_id": rt.ubm.ubm_id,
         "model_version": model.version,
@@ -84,6 +113,7 @@ def _compute_user(
         "location": robust_location(scores[kept], trial_owner[kept]),
         "impostor_scores": scores[kept],
         "set_aside": [str(cohort[i]) for i in dupes],
+        "noisy": _noisy(ctx, model, raw, kept_trials, trial_owner[kept]),
     }
 
 
@@ -125,17 +155,18 @@ def refresh_threshold(ctx: AppContext, k: int, limit: int | None = None) -> None
         rows = calibrations.pooled(session, ubm_id, k, size)
         if not rows:
             return
-        threshold, grand, n_scores = _pooled_threshold(rows, policy.target_far)
+        pooled, n_scores = _pooled_threshold(rows, policy.target_far)
     with ctx.db.write_session() as session:
         calibrations.put_threshold(
             session,
             k=k,
             ubm_id=ubm_id,
             target_far=policy.target_far,
-            threshold=bounded(threshold, *policy.threshold_range),
-            grand_location=grand,
+            threshold=bounded(pooled.threshold, *policy.threshold_range),
+            grand_location=pooled.grand_location,
             n_users=n_ready,
             n_scores=n_scores,
+            levels=_levels_doc(pooled, *policy.threshold_range),
         )
 
 
@@ -146,6 +177,7 @@ def _user_row_current(
     return (
         _user_row_usable(ctx, row, k)
         and row is not None
+        and row.quality is not None  # from before the noise levels: recomputed with them
         and row.model_version == model.version
         and row.cohort_key == _cohort_key(cohort)
     )
@@ -168,6 +200,7 @@ def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_r
     return (
         _threshold_row_usable(ctx, row)
         and row is not None
+        and row.levels is not None  # from before the noise levels: recomputed with them
         and not _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
     )
 
@@ -179,11 +212,43 @@ def _threshold_stale(n_ready: int, computed_for: int, max_users: int) -> bool:
     return abs(n_ready - computed_for) > 0.1 * computed_for
 
 
-def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple[float, float, int]:
-    """(threshold on normalised scores, grand location, number of scores) from users' raw impostor scores."""
+def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple[DeploymentCalibration, int]:
+    """(the deployment calibration, number of clean scores) from users' raw impostor scores, clean and at
+    each noise level (rows without levels are stale and recomputed before they get here)."""
     scores = [calibrations.calibration_scores(r) for r in rows]
-    pooled = calibrate_deployment(scores, [r.n_cohort_users for r in rows], target_far, [r.location for r in rows])
-    return pooled.threshold, pooled.grand_location, sum(len(x) for x in scores)
+    noisy = [calibrations.noisy_scores(r) for r in rows]
+    levels = [n for n in noisy if n is not None] if all(n is not None for n in noisy) else None
+    pooled = calibrate_deployment(
+        scores, [r.n_cohort_users for r in rows], target_far, [r.location for r in rows], levels
+    )
+    return pooled, sum(len(x) for x in scores)
+
+
+def _levels_doc(pooled: DeploymentCalibration, low: float, high: float) -> dict[str, Any]:
+    """What ``deployment_thresholds.levels`` stores: each level's threshold kept in range like the clean one."""
+    return {
+        "clean_snr": pooled.clean_snr_db,
+        "levels": [[lv.snr_db, bounded(lv.threshold, low, high), lv.grand_location] for lv in pooled.levels],
+    }
+
+
+def _user_calibration(mine: StoredCalibration | None, row: DeploymentThreshold, k: int) -> Calibration:
+    """The user's deployment calibration: the clean operating point and one per noise level, every location
+    the user's own at that level shrunk towards the deployment's. ``mine`` None (no cohort scores of the
+    user yet): what the shrinkage gives with no cohort speakers, the grand location at every level."""
+    n_cohort = 0 if mine is None else mine.n_cohort_users
+    location = shrunk_location(0.0 if mine is None else mine.location, row.grand_location, n_cohort)
+    doc = row.levels or {}
+    if mine is None:
+        own: list[float] = [0.0] * len(doc.get("levels", []))
+    else:
+        own = (mine.quality or {}).get("locations", [])
+    levels = tuple(
+        (float(snr), shrunk_location(float(o), float(grand), n_cohort), float(thr))
+        for (snr, thr, grand), o in zip(doc.get("levels", []), own, strict=False)
+    )
+    clean = doc.get("clean_snr")
+    return Calibration("deployment", location, row.threshold, k, levels, None if clean is None else float(clean))
 
 
 def current_calibration(
@@ -216,9 +281,8 @@ def current_calibration(
         ctx.background.submit(("user", user_id, k), lambda: refresh_user(ctx, user_id, k))
     if mine is None or not _user_row_usable(ctx, mine, k):
         # No cohort scores of this user yet: the shrinkage's answer for no cohort speakers, the grand location.
-        return Calibration("deployment", shrunk_location(0.0, row.grand_location, 0), row.threshold, k)
-    location = shrunk_location(mine.location, row.grand_location, mine.n_cohort_users)
-    return Calibration("deployment", location, row.threshold, k)
+        return _user_calibration(None, row, k)
+    return _user_calibration(mine, row, k)
 
 
 def serving_calibration(ctx: AppContext, user_id: uuid.UUID) -> Calibration:

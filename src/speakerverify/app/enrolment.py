@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
-from ..models.digits import content_margin, segment_digit_scores
-from ..models.speaker import SpeakerModel, utterance_stats
+from ..models.digits import check_takes, content_margin, segment_digit_scores
+from ..models.noisy_copies import take_stats
+from ..models.scoring import ModelTerms
+from ..models.speaker import SpeakerModel, Stats
 from ..storage import calibrations, speaker_models, users, utterances
+from ..storage.tables import Utterance
 from ..voice.plausible import NOT_SPEECH, implausible
-from ..voice.takes import level_dbfs, rebuild_model, take_features
+from ..voice.takes import level_dbfs, rebuild_model, row_stats, take_features
 from . import replay
 from .context import AppContext
 from .errors import NotFound, TakeRejected
 from .frames import DigitFrames
-from .results import EnrolledTake, Progress, Take, Takes
+from .results import EnrolledTake, Progress, Suspect, Take, Takes
 
 
 def progress_out(progress: utterances.EnrolmentProgress) -> Progress:
@@ -34,29 +38,116 @@ def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> Non
     """Rebuild the user's model from the stored takes if it was adapted from another UBM (or is missing)."""
     rt = ctx.voice
     current = speaker_models.model_version(session, user_id)
-    if current is not None and current[1] == rt.ubm.ubm_id:
+    if rt.holds(current):
         return
     users.lock_user(session, user_id)  # then look again: another writer may have rebuilt it meanwhile
     current = speaker_models.model_version(session, user_id)
-    if current is not None and current[1] == rt.ubm.ubm_id:
+    if rt.holds(current):
         return
     rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
     if current is None and not rows:
         return
-    model = rebuild_model(rt.ubm.gmm, rows, rt.post)
+    model = rebuild_model(rt.ubm.gmm, rows, rt.post, rt.recipe)
     for row in rows:
         row.stats_ubm_id = rt.ubm.ubm_id
-    speaker_models.replace_model(session, user_id, rt.ubm.ubm_id, model, ctx.settings.voice.takes_per_digit)
+    speaker_models.replace_model(
+        session, user_id, rt.ubm.ubm_id, model, ctx.settings.voice.takes_per_digit, rt.recipe.copies_id
+    )
     rt.forget(user_id)
 
 
 def _change_model(
     session: Session, ctx: AppContext, user_id: uuid.UUID, change: Callable[[SpeakerModel], SpeakerModel]
 ) -> None:
-    gmm = ctx.voice.ubm.gmm
+    rt = ctx.voice
+    gmm = rt.ubm.gmm
     speaker_models.update_model(
-        session, user_id, ctx.voice.ubm.ubm_id, gmm.n_components, gmm.dim, change, ctx.settings.voice.takes_per_digit
+        session,
+        user_id,
+        rt.ubm.ubm_id,
+        gmm.n_components,
+        gmm.dim,
+        change,
+        ctx.settings.voice.takes_per_digit,
+        rt.recipe.copies_id,
     )
+
+
+def _refuse_wrong_digit(ctx: AppContext, kept: np.ndarray, terms: ModelTerms, feats: np.ndarray, digit: int) -> None:
+    """Refuse a new take of ``digit`` that sounds more like another digit of the speaker's own takes.
+
+    From the moment every other digit has a stored take, ``kept`` (10,) counting flagged ones (the take's
+    own digit may have none yet: then it is compared with the speaker's model as a whole), so even the
+    first round is checked. ``terms``: the model's digit models, which leave flagged takes out.
+    """
+    rt, policy = ctx.voice, ctx.settings.voice
+    if np.any(np.delete(kept, digit) < 1):
+        return
+    scores = segment_digit_scores(rt.ubm.gmm, terms, [feats], rt.adaptation.top_c)[0]
+    if content_margin(scores, digit) < -policy.enrol_content_margin:
+        rivals = scores.copy()
+        rivals[digit] = -np.inf
+        raise TakeRejected(
+            "wrong_digit",
+            f"This take does not sound like {digit} to your other takes (closest: {int(np.argmax(rivals))}); "
+            "please say the prompted digit again.",
+        )
+
+
+def suspect_out(digit: int, heard: int | None) -> Suspect | None:
+    if heard is None:
+        return None
+    return Suspect(
+        code="wrong_digit",
+        detail=f"This take of {digit} sounds more like your takes of {heard}; "
+        f"please delete it and record {digit} again.",
+    )
+
+
+def recheck(session: Session, ctx: AppContext, user_id: uuid.UUID, passes: int = 3) -> dict[int, int | None]:
+    """Check every stored take against the user's other takes again, and flag the inconsistent ones.
+
+    A flagged take leaves the model (and the progress) until a later check clears it or it is deleted:
+    otherwise one mislabelled take of the first round would make the next genuine take of that digit look
+    wrong. Repeated (up to ``passes``) because flagging one take changes what the others are compared
+    with: a genuine take looks wrong beside a mislabelled take of the digit it really is, until that one
+    is out. Returns {utterance id: the digit it sounds like, or None} after the last pass.
+    """
+    rt, policy = ctx.voice, ctx.settings.voice
+    rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
+    if not rows:
+        return {}
+    gmm = rt.ubm.gmm
+    feats = [take_features(r, rt.post) for r in rows]
+    stats = [row_stats(gmm, r, rt.post, rt.recipe) for r in rows]  # as enrol added them: with the copies
+    for _ in range(passes):
+        current = speaker_models.get_model(session, user_id)
+        if current is None:
+            break
+        model = speaker_models.decode_model(current.stats)
+        checks = check_takes(
+            gmm,
+            model,
+            [(r.digit, f, s, r.suspect_digit is None) for r, f, s in zip(rows, feats, stats, strict=True)],
+            rt.adaptation,
+            stored=np.bincount([r.digit for r in rows], minlength=10),
+        )
+        verdicts = [c.closest if c.checked and c.margin < -policy.enrol_flag_margin else None for c in checks]
+        trio = list(zip(rows, stats, verdicts, strict=True))
+        changed = [(r, s, v) for r, s, v in trio if (r.suspect_digit is None) != (v is None)]
+        for r, _, v in trio:
+            r.suspect_digit = v
+        if not changed:
+            break
+        _change_model(session, ctx, user_id, partial(_apply_flags, changed=changed))
+    session.flush()
+    return {r.id: r.suspect_digit for r in rows}
+
+
+def _apply_flags(model: SpeakerModel, changed: list[tuple[Utterance, Stats, int | None]]) -> SpeakerModel:
+    for row, stats, verdict in changed:
+        model = model.remove(row.digit, stats) if verdict is not None else model.add(row.digit, stats)
+    return model
 
 
 def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTake:
@@ -76,7 +167,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
     if implausible(rt, mfcc, energy, feats) is not None:  # before the frames are scored or stored
         raise TakeRejected("not_speech", NOT_SPEECH)
     gmm = rt.ubm.gmm
-    stats = utterance_stats(gmm, feats)
+    stats = take_stats(gmm, mfcc, energy, rt.post, rt.recipe)  # the take and its noisy copies
     with ctx.db.write_session() as session:
         users.lock_user(session, user_id)
         # The content check reads the cached digit models; the statistics are read once, by update_model,
@@ -85,20 +176,21 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
         if cached is None:  # no model yet, or one against another UBM: rebuilt from the stored takes
             ensure_current(session, ctx, user_id)
             cached = rt.speaker(session, user_id)
-        if cached is not None and np.all(cached.takes >= policy.enrol_check_after):
-            scores = segment_digit_scores(gmm, cached.terms, [feats], rt.adaptation.top_c)[0]
-            margin = content_margin(scores, take.digit)
-            if margin < -policy.enrol_content_margin:
-                heard = int(np.argmax(scores))
-                raise TakeRejected(
-                    "wrong_digit",
-                    f"This take does not sound like {take.digit} to your other takes (closest: {heard}); "
-                    "please say the prompted digit again.",
-                )
+        if cached is not None:
+            kept = utterances.enrolment_progress(session, user_id, policy.takes_per_digit, suspect_too=True)
+            _refuse_wrong_digit(ctx, np.array(kept.takes_per_digit), cached.terms, feats, take.digit)
         utt = utterances.add_utterance(session, user_id, take.digit, rt.config.config_id, mfcc, energy)
         utt.stats_ubm_id = rt.ubm.ubm_id
         replay.record_take(session, user_id, utt.id, take.digit, mfcc, energy)  # for replay detection
         _change_model(session, ctx, user_id, lambda m: m.add(take.digit, stats))
+        suspects = {}
+        held = np.zeros(10, dtype=np.int64) if cached is None else cached.takes.copy()
+        before = held.min()
+        held[take.digit] += 1
+        # Stored takes are checked again when a round completes (every digit has one more take): the check
+        # is then better than when they came in, and the cost (all takes, ~0.1-0.5 s) is paid once a round.
+        if held.min() > before:
+            suspects = recheck(session, ctx, user_id)
         progress = utterances.enrolment_progress(session, user_id, policy.takes_per_digit)
         return EnrolledTake(
             utterance_id=utt.id,
@@ -106,6 +198,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
             n_frames=utt.n_frames,
             speech_frames=len(feats),
             created_at=utt.created_at,
+            suspect=suspect_out(utt.digit, suspects.get(utt.id, utt.suspect_digit)),
             progress=progress_out(progress),
         )
 
@@ -122,6 +215,7 @@ def list_takes(ctx: AppContext, user_id: uuid.UUID) -> Takes:
                 n_frames=r.n_frames,
                 speech_frames=len(take_features(r, rt.post)),
                 created_at=r.created_at,
+                suspect=suspect_out(r.digit, r.suspect_digit),
             )
             for r in rows
         ]
@@ -138,10 +232,14 @@ def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
         row = utterances.get_utterance(session, user_id, utterance_id, for_update=True)
         if row is None:
             raise NotFound(f"You have no enrolment take with id {utterance_id}.")
-        stats = utterance_stats(gmm, take_features(row, rt.post))
+        stats = row_stats(gmm, row, rt.post, rt.recipe)  # what enrol added: the take and its copies
         digit = row.digit
+        held = row.suspect_digit is None  # a suspect take is not in the model
         session.delete(row)
-        _change_model(session, ctx, user_id, lambda m: m.remove(digit, stats))
+        if held:
+            _change_model(session, ctx, user_id, lambda m: m.remove(digit, stats))
+        session.flush()
+        recheck(session, ctx, user_id)  # its absence may clear, or flag, the others
 
 
 def reset(ctx: AppContext, user_id: uuid.UUID) -> None:

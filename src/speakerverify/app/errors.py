@@ -173,3 +173,49 @@ class VoiceVerificationRequired(DomainError):
             f"(it counts for {minutes} minute{'s' if minutes != 1 else ''}), then export again. "
             "GET /api/v1/me/stored says what is stored without it."
         )
+
+
+# --- relying-party applications -----------------------------------------------------------------
+
+
+class InvalidClient(DomainError):
+    """HTTP Basic credentials of no application (unknown client_id or wrong secret: one answer)."""
+
+    def __init__(self) -> None:
+        super().__init__("Unknown client_id or wrong client_secret (HTTP Basic client_id:client_secret).")
+
+
+class SessionInvalid(DomainError):
+    """A session token that is unknown, expired, or whose application or subject was deleted."""
+
+    def __init__(self, message: str = "The session token is not valid; ask the application for a new session.") -> None:
+        super().__init__(message)
+
+
+class WrongPurpose(DomainError):
+    """An enrol session asked to verify, or a verify session asked to change enrolment."""
+
+    def __init__(self, purpose: str) -> None:
+        doing = "verify" if purpose == "enrol" else "change enrolment"
+        super().__init__(f"This is a {purpose} session: it cannot {doing}.")
+        self.purpose = purpose
+
+
+class OriginNotAllowed(DomainError):
+    def __init__(self, origin: str) -> None:
+        super().__init__(f"The origin {origin!r} is not allowed for this application's sessions.")
+
+
+class SubjectUnknown(NotFound):
+    def __init__(self) -> None:
+        super().__init__("This application has no such subject.")
+
+
+class ResultUnknown(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such result for this application (unknown, expired, or already fetched).")
+
+
+class ApplicationRateLimited(TooManyAttempts):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many sessions for this application; try again in {retry_after} seconds.", retry_after)

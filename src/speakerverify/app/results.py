@@ -51,6 +51,14 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class Suspect:
+    """Why a stored take is kept out of the model until it is re-recorded: ``code`` is stable."""
+
+    code: Literal["wrong_digit"]
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Take:
     utterance_id: int
     digit: int
@@ -58,6 +66,7 @@ class Take:
     speech_frames: int
     created_at: datetime
     verdict: Literal["accepted"] = "accepted"
+    suspect: Suspect | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +95,9 @@ class Verification:
     attempt_id: int
     decision: Literal["accept", "reject"]
     reason: Reason
+    result_token: str | None = None  # an application's verify session only: the signed result
+    snr_db: int | None = None  # the answer's measured SNR (dB, rounded), only with reason too_noisy
+    advice: str | None = None  # what to do, only with reason too_noisy
 
 
 @dataclass(frozen=True)

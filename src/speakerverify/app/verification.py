@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
+from ..features.quality import estimate_quality
 from ..models import replay as replay_maths
 from ..models.scoring import align
 from ..storage import attempts, challenges, utterances
@@ -130,6 +131,7 @@ def verify(
         calib = serving_calibration(ctx, user_id)
     fps = [replay_maths.template(s.mfcc, s.energy) for s in segments]
     found = replay.distances(prompted, fps, before)
+    quality = estimate_quality([s.energy for s in segments])
     answer = score_answer(
         rt.ubm.gmm,
         model.terms,
@@ -141,8 +143,14 @@ def verify(
         rt.adaptation.top_c,
         aligned,
     )
-    scored = _Scored(user_id, challenge_id, prompted, model.version, calib, answer, token_jti)
+    scored = _Scored(user_id, challenge_id, prompted, model.version, calib, answer, token_jti, quality.snr_db)
     return _settle(ctx, scored, _Replay(fps, before, found))
+
+
+TOO_NOISY_ADVICE = (
+    "There was too much noise around you to recognise your voice reliably. Move somewhere quieter, or away "
+    "from the noise (a fan, a television, other people talking), hold the microphone closer and try again."
+)
 
 
 def _refuse_not_speech(
@@ -187,6 +195,7 @@ class _Scored:
     calib: Calibration
     answer: AnswerScore
     token_jti: str | None
+    snr_db: float  # the answer's measured SNR (features.quality), which picks its operating point
 
 
 @dataclass(frozen=True)
@@ -210,7 +219,7 @@ def _settle(ctx: AppContext, scored: _Scored, rep: _Replay) -> Verification:
             found = replay.settle_and_record(
                 session, user_id, challenge_id, scored.prompted, rep.fingerprints, rep.before, rep.found, keep
             )
-            decision = decide(answer, found, calib, replay_maths.REPLAY_THRESHOLD)
+            decision = decide(answer, found, calib, replay_maths.REPLAY_THRESHOLD, scored.snr_db)
             # The conditional UPDATE consumes the challenge: of concurrent answers exactly one is recorded,
             # the others roll back and get ChallengeUsed.
             state, _ = challenges.consume_challenge(session, challenge_id, user_id)
@@ -220,8 +229,13 @@ def _settle(ctx: AppContext, scored: _Scored, rep: _Replay) -> Verification:
             lockout.settle(session, policy, user_id, decision.accept)
     if refusal is not None:  # raised after the commit: a lock imposed by admit() must be kept
         raise refusal
+    why = reason(answer, decision)
     return Verification(
-        attempt_id=attempt_id, decision="accept" if decision.accept else "reject", reason=reason(answer, decision)
+        attempt_id=attempt_id,
+        decision="accept" if decision.accept else "reject",
+        reason=why,
+        snr_db=round(scored.snr_db) if why == "too_noisy" else None,
+        advice=TOO_NOISY_ADVICE if why == "too_noisy" else None,
     )
 
 
@@ -236,6 +250,7 @@ def _record(session: Session, ctx: AppContext, scored: _Scored, decision: Decisi
         "target_far": ctx.settings.voice.target_far,
         "per_digit": [asdict(s) for s in answer.segments],
         "replay": decision.replayed,
+        "snr_db": round(scored.snr_db, 1),
         "reason": reason(answer, decision),
     }
     row = attempts.record_attempt(
@@ -246,7 +261,7 @@ def _record(session: Session, ctx: AppContext, scored: _Scored, decision: Decisi
         model_version=scored.model_version,
         n_frames=answer.n_frames,
         score=decision.score,
-        threshold=calib.threshold,
+        threshold=decision.threshold,
         decision="accept" if decision.accept else "reject",
         detail=detail,
         token_jti=scored.token_jti,

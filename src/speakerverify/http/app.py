@@ -10,6 +10,7 @@ from starlette.middleware.cors import CORSMiddleware
 from threadpoolctl import threadpool_limits
 
 from .. import __version__
+from ..app import applications, signing
 from ..app.context import AppContext
 from ..app.security import Passwords
 from ..config import Settings, settings_from_env
@@ -18,7 +19,8 @@ from ..storage.db import Database
 from ..voice.runtime import VoiceRuntime, resolve_ubm
 from . import problems
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from .routes import accounts, analysis, enrolment, health, verification, web
+from .routes import accounts, analysis, enrolment, health, rp, verification, web
+from .rp_cors import RelyingPartyCORSMiddleware
 
 DESCRIPTION = (
     "Voice verification from browser-computed features. Errors are RFC 9457 problem details "
@@ -38,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
         migrate.check_schema(db)  # refuse to serve a schema this code does not understand
         with db.write_session() as session:  # takes reference their UBM row; make sure it is there
             ubms.put_ubm(session, voice.ubm)
+        signing.ensure_key(db, settings)  # the first start generates the result-signing key
         yield
         db.dispose()
 
@@ -58,6 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(enrolment.router)
     app.include_router(verification.router)
     app.include_router(analysis.router)
+    app.include_router(rp.router)
+    app.include_router(rp.well_known)
     app.include_router(web.router)  # the web client at / (last: the API routes come first)
 
     # Added innermost first: the body limit sits inside CORS (so a 413 still carries CORS headers
@@ -71,6 +76,12 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    # Outside Starlette's CORS, which would refuse an application's preflight as a disallowed origin.
+    app.add_middleware(
+        RelyingPartyCORSMiddleware,
+        registered=lambda: applications.registered_origins(db),
+        first_party=settings.cors_origins,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

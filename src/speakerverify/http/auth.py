@@ -1,19 +1,28 @@
-"""Who is asking: the bearer-token dependency used by every non-public route."""
+"""Who is asking: the bearer-token dependency used by every non-public route, the HTTP Basic one of
+relying-party applications, and their browser sessions' bearer tokens."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 
+from ..app import applications, rp_sessions
 from ..app.context import AppContext
+from ..app.errors import InvalidClient, SessionInvalid
 from ..app.security import AccessToken, InvalidToken, decode_token
 from ..storage import tokens
 from .problems import ProblemError
 
 # auto_error=False: a missing header is answered by us, as a 401 problem with WWW-Authenticate.
-_bearer = HTTPBearer(auto_error=False, description="The access_token from POST /api/v1/sessions.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The access_token from POST /api/v1/sessions, or an application's session_token "
+    "(POST /api/v1/rp/sessions) on the enrolment, challenge and verification routes.",
+)
 
 
 def get_context(request: Request) -> AppContext:
@@ -46,3 +55,84 @@ def current_token(
 
 CurrentToken = Annotated[AccessToken, Depends(current_token)]
 Context = Annotated[AppContext, Depends(get_context)]
+
+
+# --- relying parties: applications (HTTP Basic) and browser sessions (bearer) ---------------------
+
+_basic = HTTPBasic(auto_error=False, description="An application's client_id:client_secret (`speakerverify apps`).")
+
+
+def current_application(
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    ctx: Annotated[AppContext, Depends(get_context)],
+) -> applications.Caller:
+    if credentials is None:
+        raise InvalidClient()
+    return applications.authenticate(ctx.db, credentials.username, credentials.password)
+
+
+CurrentApplication = Annotated[applications.Caller, Depends(current_application)]
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """Who speaks on an enrolment or verification route: a first-party user (``session`` None) or an
+    application's subject in a browser session."""
+
+    user_id: uuid.UUID
+    jti: str
+    session: rp_sessions.SessionCaller | None = None
+
+
+def _browser_origin(request: Request) -> str | None:
+    """The ``Origin`` a browser sent, unless the page is the service's own (same-origin requests)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == f"{request.url.scheme}://{request.url.netloc}":
+        return None
+    return origin
+
+
+def _session_claimant(request: Request, ctx: AppContext, token: str) -> Claimant:
+    origin = _browser_origin(request)
+    try:
+        caller = rp_sessions.resolve(ctx, token, origin)
+    except SessionInvalid:
+        if origin is not None and origin in applications.registered_origins(ctx.db):
+            request.state.rp_cors_origin = origin  # the widget may read that its session ran out
+        raise
+    if origin is not None:
+        request.state.rp_cors_origin = origin  # allowed for this session's application: CORS headers
+    return Claimant(caller.user_id, caller.session_id, caller)
+
+
+def _claimant(request: Request, credentials: HTTPAuthorizationCredentials | None, ctx: AppContext) -> Claimant:
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        if credentials.credentials.startswith(rp_sessions.TOKEN_PREFIX):
+            return _session_claimant(request, ctx, credentials.credentials)
+    token = current_token(credentials, ctx)
+    return Claimant(token.user_id, token.jti)
+
+
+def any_claimant(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ctx: Annotated[AppContext, Depends(get_context)],
+) -> Claimant:
+    return _claimant(request, credentials, ctx)
+
+
+def enrol_claimant(claimant: Annotated[Claimant, Depends(any_claimant)]) -> Claimant:
+    if claimant.session is not None:
+        rp_sessions.require(claimant.session, "enrol")
+    return claimant
+
+
+def verify_claimant(claimant: Annotated[Claimant, Depends(any_claimant)]) -> Claimant:
+    if claimant.session is not None:
+        rp_sessions.require(claimant.session, "verify")
+    return claimant
+
+
+AnyClaimant = Annotated[Claimant, Depends(any_claimant)]
+EnrolClaimant = Annotated[Claimant, Depends(enrol_claimant)]
+VerifyClaimant = Annotated[Claimant, Depends(verify_claimant)]

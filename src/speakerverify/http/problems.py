@@ -152,6 +152,13 @@ DOMAIN_PROBLEMS: dict[type[errors.DomainError], Mapping] = {
     errors.LoginRateLimited: Mapping(429, "login-rate-limited", "Too many attempts"),
     errors.RateLimited: Mapping(429, "rate-limited", "Too many requests"),
     errors.VoiceVerificationRequired: Mapping(403, "voice-verification-required", "Voice verification required"),
+    errors.InvalidClient: Mapping(401, "invalid-client", "Invalid client"),
+    errors.SessionInvalid: Mapping(401, "unauthorised"),
+    errors.WrongPurpose: Mapping(403, "wrong-purpose", "Wrong session purpose"),
+    errors.OriginNotAllowed: Mapping(403, "origin-not-allowed", "Origin not allowed"),
+    errors.SubjectUnknown: Mapping(404, "subject-not-found"),
+    errors.ResultUnknown: Mapping(404, "result-not-found"),
+    errors.ApplicationRateLimited: Mapping(429, "rate-limited", "Too many requests"),
 }
 
 
@@ -176,6 +183,10 @@ def _extras(error: errors.DomainError) -> tuple[dict[str, Any], dict[str, str] |
     if isinstance(error, errors.TooManyAttempts):
         extra["retry_after"] = error.retry_after
         headers = {"Retry-After": str(error.retry_after)}
+    if isinstance(error, errors.InvalidClient):
+        headers = {"WWW-Authenticate": 'Basic realm="speakerverify"'}
+    if isinstance(error, errors.SessionInvalid):
+        headers = {"WWW-Authenticate": 'Bearer realm="speakerverify"'}
     if isinstance(error, errors.AccountGone):
         headers = {"WWW-Authenticate": 'Bearer realm="speakerverify"'}
     if isinstance(error, errors.InvalidInput) and error.pointer is not None:

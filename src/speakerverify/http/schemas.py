@@ -225,6 +225,11 @@ class FeatureConfigOut(BaseModel):
     max_frames: int
 
 
+class SuspectOut(BaseModel):
+    code: Literal["wrong_digit"]
+    detail: str = Field(description="Which digit the take sounds like, and that it should be re-recorded.")
+
+
 class UtteranceOut(BaseModel):
     utterance_id: int
     digit: int
@@ -232,6 +237,10 @@ class UtteranceOut(BaseModel):
     speech_frames: int
     created_at: datetime
     verdict: Literal["accepted"] = "accepted"
+    suspect: SuspectOut | None = Field(
+        description="null, or why this stored take contradicts your other takes: it is left out of your "
+        "model and progress until deleted and recorded again (or until later takes show it was right)."
+    )
 
 
 class EnrolmentResult(UtteranceOut):
@@ -249,11 +258,15 @@ class ChallengeOut(BaseModel):
     expires_at: datetime
 
 
-Reason = Literal["accepted", "too_short", "replay_suspected", "digits_not_matched", "voice_not_matched", "not_speech"]
+Reason = Literal[
+    "accepted", "too_short", "replay_suspected", "too_noisy", "digits_not_matched", "voice_not_matched", "not_speech"
+]
 
 REASON_DOC = (
     "Why, as a code to act on (first that applies): `too_short` a digit had too little speech to judge, "
-    "`replay_suspected` a digit sounded like a recording of an earlier take or answer, `digits_not_matched` "
+    "`replay_suspected` a digit sounded like a recording of an earlier take or answer, `too_noisy` there was "
+    "too much noise to judge the voice at the promised false-accept rate (`snr_db` and `advice` say how noisy "
+    "and what to do), `digits_not_matched` "
     "a digit heard was not the one asked for, `voice_not_matched` the voice was not recognised; `accepted` "
     "otherwise. A locked account (429 `locked-out`) and input that is not speech (422 `not-speech`) are "
     "problems, not decisions; a not-speech answer still appears in the attempt list as `not_speech`. "
@@ -265,6 +278,15 @@ class VerificationOut(BaseModel):
     attempt_id: int
     decision: Literal["accept", "reject"]
     reason: Reason = Field(description=REASON_DOC)
+    result_token: str | None = Field(
+        None,
+        description="Only in an application's verify session: the signed result (compact JWS, ES256; "
+        "keys at /.well-known/jwks.json) for the application's backend.",
+    )
+    snr_db: int | None = Field(
+        default=None, description="With `too_noisy` only: the answer's measured signal-to-noise ratio, dB."
+    )
+    advice: str | None = Field(default=None, description="With `too_noisy` only: what to do, in a sentence.")
 
 
 class AttemptOut(BaseModel):

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 COHORT_PRIOR_SPEAKERS = 5.0
+SNR_LEVELS = (20.0, 15.0, 10.0, 5.0)
+"""Nominal SNRs (dB) the cohort's takes are degraded to, by the noisy-copy construction, for the
+quality-aware thresholds; an answer measured below the lowest level's SNR cannot be decided at the
+promised FAR (``too_noisy``)."""
 
 
 def shrunk_location(location: float, grand_location: float, n_cohort_speakers: int) -> float:
@@ -72,15 +76,52 @@ def near_duplicates(scores: np.ndarray, owners: np.ndarray, accept_level: float)
 
 
 @dataclass(frozen=True)
+class NoisyScores:
+    """One user's impostor trials with the cohort's takes degraded to each of L noise levels: the median
+    measured SNR (dB, ``features.quality``) of each level's trials (L,), the raw scores (L, n) and the
+    user's location at each level (L,)."""
+
+    snr_db: np.ndarray
+    scores: np.ndarray
+    locations: np.ndarray
+    clean_snr_db: float  # the median measured SNR of the user's clean trials
+
+
+@dataclass(frozen=True)
+class NoisyLevel:
+    """A deployment-wide operating point for answers of a measured SNR: the target-FAR threshold on scores
+    normalised by that level's locations, and the level's grand location."""
+
+    snr_db: float
+    threshold: float
+    grand_location: float
+
+
+@dataclass(frozen=True)
 class DeploymentCalibration:
-    """The pooled threshold on normalised scores, and the grand location users' locations shrink towards."""
+    """The pooled threshold on normalised scores, and the grand location users' locations shrink towards;
+    ``levels`` the same per noise level (noisiest last), empty when no noisy scores were given."""
 
     threshold: float
     grand_location: float
+    levels: tuple[NoisyLevel, ...] = ()
+    clean_snr_db: float | None = None  # where ``threshold`` holds on the measured-SNR axis of ``levels``
 
     def location(self, own: float, n_cohort_speakers: int) -> float:
         """What is subtracted from a user's raw score: its own location shrunk towards the grand one."""
         return shrunk_location(own, self.grand_location, n_cohort_speakers)
+
+
+def _pooled(
+    impostor_scores: Sequence[np.ndarray], n_cohort_speakers: Sequence[int], own: Sequence[float], target_far: float
+) -> tuple[float, float]:
+    """(target-FAR threshold of all scores normalised by their user's shrunk location, grand location)."""
+    grand = float(np.mean(own))
+    normalised = [
+        np.asarray(s, dtype=np.float64) - shrunk_location(o, grand, n)
+        for s, o, n in zip(impostor_scores, own, n_cohort_speakers, strict=True)
+    ]
+    return threshold_at_far(np.concatenate(normalised), target_far), grand
 
 
 def calibrate_deployment(
@@ -88,17 +129,23 @@ def calibrate_deployment(
     n_cohort_speakers: Sequence[int],
     target_far: float,
     locations: Sequence[float] | None = None,
+    noisy: Sequence[NoisyScores] | None = None,
 ) -> DeploymentCalibration:
     """From each user's raw impostor trial scores (n_u,), cohort size and location (default: the mean of its
     scores): the grand location (mean of the users' locations) and the target-FAR threshold of all impostor
-    scores, each normalised by its user's shrunk location."""
+    scores, each normalised by its user's shrunk location. With each user's ``noisy`` scores (same levels
+    for all), the same per level, at the median of the users' measured SNRs, so FAR holds at every level."""
     own = [impostor_location(s) for s in impostor_scores] if locations is None else list(locations)
-    grand = float(np.mean(own))
-    normalised = [
-        np.asarray(s, dtype=np.float64) - shrunk_location(o, grand, n)
-        for s, o, n in zip(impostor_scores, own, n_cohort_speakers, strict=True)
-    ]
-    return DeploymentCalibration(threshold_at_far(np.concatenate(normalised), target_far), grand)
+    threshold, grand = _pooled(impostor_scores, n_cohort_speakers, own, target_far)
+    if not noisy:
+        return DeploymentCalibration(threshold, grand)
+    levels = []
+    for level in range(len(noisy[0].snr_db)):
+        scores = [u.scores[level] for u in noisy]
+        t, g = _pooled(scores, n_cohort_speakers, [float(u.locations[level]) for u in noisy], target_far)
+        levels.append(NoisyLevel(float(np.median([u.snr_db[level] for u in noisy])), t, g))
+    clean_snr = float(np.median([u.clean_snr_db for u in noisy]))
+    return DeploymentCalibration(threshold, grand, tuple(levels), clean_snr)
 
 
 def bounded(threshold: float, low: float, high: float) -> float:

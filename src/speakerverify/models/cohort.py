@@ -14,8 +14,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..features.postprocess import DEFAULT_POST, PostConfig, postprocess
+from ..features.quality import segment_snr
 from .frame_bounds import bound_frame_llr
 from .gmm import DiagGMM
+from .noisy_copies import degraded_levels
 from .scoring import ModelTerms, align, chosen_frame_llr, model_terms
 
 _FRAMES_PER_PASS = 20000  # bounds the (frames, top_c, D) gather in memory
@@ -76,3 +79,31 @@ def trial_scores(sums: np.ndarray, counts: np.ndarray, trials: Sequence[np.ndarr
     total = np.array([sums[t].sum() for t in trials])
     frames = np.array([counts[t].sum() for t in trials])
     return np.where(frames > 0, total / np.maximum(frames, 1), -np.inf)
+
+
+def trial_snr(take_snr: np.ndarray, trials: Sequence[np.ndarray]) -> np.ndarray:
+    """Each trial's measured SNR (dB) as ``features.quality.estimate_quality`` gives an answer's: the median
+    of its takes' SNRs (N,). (n_trials,)"""
+    return np.array([float(np.median(take_snr[t])) for t in trials])
+
+
+def noisy_trial_scores(
+    ubm: DiagGMM,
+    terms: ModelTerms,
+    raw_takes: Sequence[tuple[int, np.ndarray, np.ndarray]],
+    trials: Sequence[np.ndarray],
+    levels_db: Sequence[float],
+    post: PostConfig = DEFAULT_POST,
+    top_c: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same trials with every take (digit, raw mfcc (T, 13), energy (T,)) degraded to each level by the
+    noisy-copy construction: trial SNRs as measured (L, n) and trial scores (L, n)."""
+    snr = np.zeros((len(levels_db), len(trials)))
+    scores = np.zeros((len(levels_db), len(trials)))
+    copies = [degraded_levels(m, e, levels_db) for _, m, e in raw_takes]
+    for level in range(len(levels_db)):
+        segments = [(d, postprocess(*copies[i][level], post)) for i, (d, _, _) in enumerate(raw_takes)]
+        sums, counts = take_llr_sums(ubm, terms, segments, top_c)
+        take_snr = np.array([segment_snr(copies[i][level][1]) for i in range(len(raw_takes))])
+        snr[level], scores[level] = trial_snr(take_snr, trials), trial_scores(sums, counts, trials)
+    return snr, scores

@@ -83,10 +83,13 @@ class SpeakerModel:
 
 
 def map_means(prior_means: np.ndarray, stats: Stats, relevance: float) -> np.ndarray:
-    """Relevance-MAP means: alpha_c E_c[x] + (1 - alpha_c) prior_c, alpha_c = n_c / (n_c + r). (C, D)"""
-    alpha = stats.n / (stats.n + relevance)
-    safe_n = np.maximum(stats.n, 1e-10)[:, None]
-    return alpha[:, None] * (stats.f / safe_n) + (1 - alpha[:, None]) * prior_means
+    """Relevance-MAP means: alpha_c E_c[x] + (1 - alpha_c) prior_c, alpha_c = n_c / (n_c + r). (C, D)
+
+    Also for a stack of statistics, n (..., C) and f (..., C, D): then (..., C, D).
+    """
+    alpha = (stats.n / (stats.n + relevance))[..., None]
+    safe_n = np.maximum(stats.n, 1e-10)[..., None]
+    return alpha * (stats.f / safe_n) + (1 - alpha) * prior_means
 
 
 @dataclass(frozen=True)
@@ -109,4 +112,4 @@ def speaker_means(ubm: DiagGMM, model: SpeakerModel, cfg: AdaptationConfig = DEF
 def digit_means(ubm: DiagGMM, model: SpeakerModel, cfg: AdaptationConfig = DEFAULT_ADAPTATION) -> np.ndarray:
     """Per-digit adapted means (10, C, D), each from the speaker means with that digit's takes."""
     spk = speaker_means(ubm, model, cfg)
-    return np.stack([map_means(spk, Stats(model.n[d], model.f[d]), cfg.digit_relevance) for d in range(N_DIGITS)])
+    return map_means(spk, Stats(model.n, model.f), cfg.digit_relevance)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..app.accounts import normalise_email
 from ..app.verification import stored_reason
 from ..config import Settings
-from ..storage import attempts, users
+from ..storage import attempts, rp, users
 from .common import OperatorError, jsonable, make_context, open_database
 
 ATTEMPT_COLUMNS = ["attempt_id", "created_at", "alias", "decision", "reason", "score", "threshold", "digits"]
@@ -35,6 +35,7 @@ def attempt_rows(settings: Settings, email: str | None = None, limit: int = 100)
     with open_database(settings) as db, db.read_session() as session:
         user_id = _user_id(session, email) if email else None
         aliases = {u.id: u.alias for u in users.list_users(session)}
+        aliases.update(rp.subject_labels(session))  # an application's subject: client_id:subject
         return [
             {
                 "attempt_id": r.id,

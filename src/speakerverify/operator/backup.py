@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from sqlalchemy import make_url
+from sqlalchemy.engine import URL
 
 from ..config import Settings
 from ..storage.db import private_file, safe_url
@@ -24,10 +25,14 @@ def backup(settings: Settings, target: Path) -> int:
     """Copy the SQLite database to ``target`` (which must not exist); returns the number of pages."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "postgresql":
-        plain = url.set(drivername="postgresql").render_as_string(hide_password=True)
+        # Without the password rather than masked, so the command can be pasted as it is: pg_dump asks
+        # for the password (or reads PGPASSWORD / ~/.pgpass), and none is printed to the terminal.
+        plain = URL.create("postgresql", url.username, None, url.host, url.port, url.database, url.query)
+        plain_url = plain.render_as_string(hide_password=False)
         raise OperatorError(
             f"{safe_url(url)} is PostgreSQL: back it up with pg_dump, e.g. "
-            f"pg_dump --format=custom --file {target} '{plain}' (restore with pg_restore)"
+            f"pg_dump --format=custom --file {target} '{plain_url}' (it asks for the password, or set PGPASSWORD; "
+            "restore with pg_restore)"
         )
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         raise OperatorError(f"cannot back up {safe_url(url)}: only SQLite files and PostgreSQL (pg_dump) are supported")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from sqlalchemy import make_url
+
 from ..app.context import AppContext
 from ..app.security import Passwords
 from ..config import Settings
 from ..storage import migrate, ubms
-from ..storage.db import Database, safe_url
+from ..storage.db import Database, is_sqlite, safe_url, sqlite_path_hint
 from ..voice.runtime import VoiceRuntime, resolve_ubm
 
 T = TypeVar("T")
@@ -29,11 +32,20 @@ def progress(it: Iterable[T], desc: str, total: int | None = None, unit: str = "
 
 @contextmanager
 def open_database(settings: Settings, upgrade: bool = False) -> Iterator[Database]:
-    """The deployment's database, at this code's schema revision (applied when ``upgrade``)."""
+    """The deployment's database, at this code's schema revision (applied when ``upgrade``).
+
+    Unless ``upgrade`` (the commands that build a deployment: sample-db, import-original), a SQLite
+    file that does not exist is refused, never created empty: the other commands work on an existing
+    deployment."""
+    url, hint = make_url(settings.database_url), sqlite_path_hint(settings.database_url)
+    path = str(url.database or "")
+    a_file = is_sqlite(url) and path not in ("", ":memory:") and not path.startswith("file:")
+    if a_file and not upgrade and not os.path.isfile(path):
+        raise OperatorError(f"no database file {os.path.abspath(path)}{hint}")
     try:
         db = Database(settings.database_url)
     except Exception as exc:
-        raise OperatorError(f"cannot open the database {settings.database_url!r}: {exc}") from None
+        raise OperatorError(f"cannot open the database {safe_url(settings.database_url)}: {exc}{hint}") from None
     try:
         try:
             if upgrade:

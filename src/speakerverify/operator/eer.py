@@ -30,11 +30,11 @@ from ..config import Settings
 from ..evaluation import metrics
 from ..models.calibration import calibrate_deployment, impostor_location
 from ..models.cohort import take_llr_sums, trial_scores
-from ..models.speaker import N_DIGITS, Stats, digit_means, utterance_stats
+from ..models.speaker import N_DIGITS, Stats, digit_means
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import VerificationAttempt
 from ..voice.runtime import CachedModel
-from ..voice.takes import take_features
+from ..voice.takes import row_stats, take_features
 from .common import OperatorError, make_context, open_database, progress
 
 P_TARGET = 0.01  # minDCF operating point, as in `speakerverify eval`
@@ -97,7 +97,7 @@ def _load(ctx: AppContext) -> tuple[list[_User], dict[uuid.UUID, int]]:
                 if row.config_id != rt.config.config_id:
                     continue
                 feats = take_features(row, rt.post)
-                takes.append(_Take(row.digit, feats, utterance_stats(gmm, feats)))
+                takes.append(_Take(row.digit, feats, row_stats(gmm, row, rt.post, rt.recipe)))  # take + copies
             loaded.append(_User(user_id, user.alias, model, takes))
     return loaded, accepted
 

@@ -160,7 +160,7 @@ def rebuild(settings: Settings, ubm_id: str | None = None) -> tuple[str, int]:
 
         def build(session: Any, user_id: uuid.UUID) -> tuple[SpeakerModel, tuple[int, ...]]:
             rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
-            return rebuild_model(ubm.gmm, rows, rt.post), tuple(r.id for r in rows)
+            return rebuild_model(ubm.gmm, rows, rt.post, rt.recipe), tuple(r.id for r in rows)
 
         # The heavy part runs outside the write transaction, so the service is not locked out meanwhile.
         built: dict[uuid.UUID, tuple[SpeakerModel, tuple[int, ...]]] = {}
@@ -176,7 +176,7 @@ def rebuild(settings: Settings, ubm_id: str | None = None) -> tuple[str, int]:
                     model, _ = build(session, user_id)
                 if session.get(User, user_id) is None:
                     continue  # erased meanwhile
-                speaker_models.replace_model(session, user_id, ubm.ubm_id, model, required)
+                speaker_models.replace_model(session, user_id, ubm.ubm_id, model, required, rt.recipe.copies_id)
                 for row in utterances.list_utterances(session, user_id):
                     if row.config_id == rt.config.config_id:
                         row.stats_ubm_id = ubm.ubm_id

@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ..models.calibration import NoisyScores
 from .arrays import decode_f32, encode_f32
 from .rows import insert_if_missing
 from .tables import Calibration, DeploymentThreshold, utcnow
@@ -22,6 +23,20 @@ def get_calibration(session: Session, user_id: uuid.UUID) -> Calibration | None:
 def calibration_scores(row: Calibration) -> np.ndarray:
     """The user's raw impostor scores. (n,) float32"""
     return decode_f32(row.impostor_scores, (-1,))
+
+
+def noisy_scores(row: Calibration) -> NoisyScores | None:
+    """The user's impostor scores with the cohort degraded to each noise level; None before levels existed."""
+    if row.quality is None or row.noisy_scores is None:
+        return None
+    q = row.quality
+    levels = len(q["snr"])
+    return NoisyScores(
+        np.asarray(q["snr"], dtype=np.float64),
+        decode_f32(row.noisy_scores, (levels, -1)) if levels else np.zeros((0, 0), dtype=np.float32),
+        np.asarray(q["locations"], dtype=np.float64),
+        float(q["clean_snr"]),
+    )
 
 
 def _upsert(
@@ -56,8 +71,9 @@ def put_calibration(
     location: float,
     impostor_scores: np.ndarray,
     set_aside: Sequence[str] = (),
+    noisy: NoisyScores | None = None,
 ) -> None:
-    """Insert or replace the user's calibration."""
+    """Insert or replace the user's calibration (with its noise levels' scores, ``noisy``)."""
     values = {
         "ubm_id": ubm_id,
         "model_version": model_version,
@@ -67,6 +83,14 @@ def put_calibration(
         "location": float(location),
         "impostor_scores": encode_f32(np.asarray(impostor_scores).ravel()),
         "set_aside": list(set_aside),
+        "quality": None
+        if noisy is None
+        else {
+            "clean_snr": float(noisy.clean_snr_db),
+            "snr": [float(x) for x in noisy.snr_db],
+            "locations": [float(x) for x in noisy.locations],
+        },
+        "noisy_scores": None if noisy is None else encode_f32(np.asarray(noisy.scores).ravel()),
         "computed_at": utcnow(),
     }
     _upsert(session, Calibration, user_id, values)
@@ -97,8 +121,10 @@ def put_threshold(
     grand_location: float,
     n_users: int,
     n_scores: int,
+    levels: dict[str, Any] | None = None,
 ) -> None:
     values = {
+        "levels": levels,
         "ubm_id": ubm_id,
         "target_far": target_far,
         "threshold": threshold,

@@ -41,6 +41,21 @@ def safe_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def sqlite_path_hint(url: str | URL) -> str:
+    """For a SQLite URL whose path is relative: where it points, and how an absolute path is written
+    (``sqlite:///data/x.db`` is ``./data/x.db``; ``/data/x.db`` takes four slashes). Else ``""``."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return ""
+    if os.path.isabs(database):
+        return ""
+    return (
+        f" ({safe_url(parsed)} is {os.path.abspath(database)}, relative to the current folder; "
+        f"for the absolute path /{database} write sqlite:////{database})"
+    )
+
+
 def private_file(path: str | os.PathLike[str]) -> None:
     """Make ``path`` readable by its owner only: created 0600 if missing (``O_EXCL``: never through a
     file someone else planted), tightened to 0600 if group or others could read it."""

@@ -22,11 +22,15 @@ WITHHELD = {"users": {"password_hash": "an argon2id hash of your password is sto
 
 
 def user_tables() -> list[Table]:
-    """Tables holding rows that belong to a user (other than ``users`` itself)."""
+    """Tables holding rows that belong to a user (other than ``users`` itself). The relying-party tables
+    (``rp_*``) are left out: only an application's subjects have rows there, and they have no export (their
+    application erases them with ``DELETE /api/v1/rp/subjects/{subject}``; the rows go by cascade)."""
     return [
         t
         for t in Base.metadata.sorted_tables
-        if "user_id" in t.c and any(fk.column.table.name == "users" for fk in t.c.user_id.foreign_keys)
+        if "user_id" in t.c
+        and any(fk.column.table.name == "users" for fk in t.c.user_id.foreign_keys)
+        and not t.name.startswith("rp_")
     ]
 
 

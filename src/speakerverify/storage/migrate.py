@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from .db import Database
+from .db import Database, safe_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant shared by all speakerverify processes; it names the PostgreSQL advisory lock.
@@ -59,6 +59,6 @@ def check_schema(db: Database) -> None:
     head = head_revision()
     if current != head:
         raise SchemaMismatch(
-            f"database schema is at revision {current!r} but this version of speakerverify needs {head!r}; "
-            "run `speakerverify db upgrade`"
+            f"database {safe_url(db.url)} is at schema revision {current!r} but this version of speakerverify "
+            f"needs {head!r}; run `speakerverify db upgrade` (with the same SPEAKERVERIFY_DATA_DIR or --database-url)"
         )

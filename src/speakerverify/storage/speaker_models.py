@@ -79,21 +79,28 @@ def update_model(
     dim: int,
     change: Callable[[SpeakerModel], SpeakerModel],
     required_per_digit: int,
+    copies_id: str | None = None,
 ) -> SpeakerModelRow:
     """Apply ``change`` to the user's model (an empty one if none exists) and store the result.
 
     Must run inside a write transaction; concurrent callers are serialised, none is lost.
-    A model kept against another UBM is a ``ValueError``: its statistics do not add up with new ones.
+    A model kept against another UBM, or built with other noisy copies (``copies_id``), is a
+    ``ValueError``: its statistics do not add up with new ones.
     """
     row = get_or_create(
         session,
         lambda: get_model(session, user_id, for_update=True),
         lambda: SpeakerModelRow(
-            user_id=user_id, ubm_id=ubm_id, stats=encode_model(SpeakerModel.empty(n_components, dim))
+            user_id=user_id,
+            ubm_id=ubm_id,
+            copies_id=copies_id,
+            stats=encode_model(SpeakerModel.empty(n_components, dim)),
         ),
     )
     if row.ubm_id != ubm_id:
         raise ValueError(f"speaker model is kept against UBM {row.ubm_id!r}, not {ubm_id!r}")
+    if row.copies_id != copies_id:
+        raise ValueError(f"speaker model holds copies {row.copies_id!r}, not {copies_id!r}")
     model = change(decode_model(row.stats))
     row.stats = encode_model(model)
     row.ready = bool(np.all(model.takes >= required_per_digit))
@@ -101,12 +108,14 @@ def update_model(
     return row
 
 
-def model_version(session: Session, user_id: uuid.UUID) -> tuple[int, str] | None:
-    """(version, ubm_id) of the user's model without loading its statistics; None if there is none."""
+def model_version(session: Session, user_id: uuid.UUID) -> tuple[int, str, str | None] | None:
+    """(version, ubm_id, copies_id) of the user's model without loading its statistics; None if there is none."""
     row = session.execute(
-        select(SpeakerModelRow.version, SpeakerModelRow.ubm_id).where(SpeakerModelRow.user_id == user_id)
+        select(SpeakerModelRow.version, SpeakerModelRow.ubm_id, SpeakerModelRow.copies_id).where(
+            SpeakerModelRow.user_id == user_id
+        )
     ).one_or_none()
-    return None if row is None else (int(row[0]), str(row[1]))
+    return None if row is None else (int(row[0]), str(row[1]), None if row[2] is None else str(row[2]))
 
 
 def ready_user_ids(session: Session, exclude: uuid.UUID | None = None, limit: int | None = None) -> list[uuid.UUID]:
@@ -143,13 +152,21 @@ def delete_model(session: Session, user_id: uuid.UUID) -> None:
 
 
 def replace_model(
-    session: Session, user_id: uuid.UUID, ubm_id: str, model: SpeakerModel, required_per_digit: int
+    session: Session,
+    user_id: uuid.UUID,
+    ubm_id: str,
+    model: SpeakerModel,
+    required_per_digit: int,
+    copies_id: str | None = None,
 ) -> None:
-    """Store a model rebuilt from scratch (e.g. against a new UBM), replacing whatever was there."""
+    """Store a model rebuilt from scratch (against a new UBM, or with new noisy copies), replacing whatever
+    was there."""
     row = get_model(session, user_id, for_update=True)
     ready = bool(np.all(model.takes >= required_per_digit))
     if row is None:
-        session.add(SpeakerModelRow(user_id=user_id, ubm_id=ubm_id, stats=encode_model(model), ready=ready))
+        session.add(
+            SpeakerModelRow(user_id=user_id, ubm_id=ubm_id, copies_id=copies_id, stats=encode_model(model), ready=ready)
+        )
     else:
-        row.ubm_id, row.stats, row.ready = ubm_id, encode_model(model), ready
+        row.ubm_id, row.copies_id, row.stats, row.ready = ubm_id, copies_id, encode_model(model), ready
     session.flush()

@@ -30,6 +30,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
@@ -149,6 +150,9 @@ class Utterance(Base):
     # The UBM this take was added to the speaker model under: its statistics are recomputed from the
     # frames when needed (deterministic), so deleting a take is a subtraction rather than a refit.
     stats_ubm_id: Mapped[str | None] = mapped_column(ForeignKey("ubms.id"))
+    # Set when the take sounds like this other digit to the user's other takes (app.enrolment): such a
+    # take is kept for the user to see and re-record, but left out of the model and the progress.
+    suspect_digit: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -160,6 +164,8 @@ class SpeakerModelRow(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ubm_id: Mapped[str] = mapped_column(ForeignKey("ubms.id"))
     stats: Mapped[bytes] = mapped_column(LargeBinary)  # storage.speaker_models.encode_model
+    # models.noisy_copies.CopyRecipe.copies_id the statistics were built with; NULL: before copies existed.
+    copies_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Denormalised from the take counts so "who is ready" is an indexed lookup, not a scan of utterances;
     # indexed with user_id so that the first N ready users by id (the calibration cohort) are N entries.
     ready: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -221,6 +227,10 @@ class Calibration(Base):
     impostor_scores: Mapped[bytes] = mapped_column(LargeBinary)  # raw (unnormalised), float32 little-endian
     # Cohort users left out as near-duplicates of this user (ids as strings), for the operator's report.
     set_aside: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The cohort degraded to noise levels: {"clean_snr": dB, "snr": [L], "locations": [L]} and the raw
+    # scores (L, n) float32 little-endian; NULL for calibrations from before the levels (then stale).
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    noisy_scores: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -236,6 +246,8 @@ class DeploymentThreshold(Base):
     grand_location: Mapped[float] = mapped_column(Float)  # mean of the pooled users' locations (for shrinkage)
     n_users: Mapped[int] = mapped_column(Integer)  # ready users when computed
     n_scores: Mapped[int] = mapped_column(Integer)
+    # {"clean_snr": dB, "levels": [[measured SNR dB, threshold, grand location], ...]}; NULL before levels.
+    levels: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -329,3 +341,83 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of "scope:value"
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- relying-party applications (migration 0012) -------------------------------------------------
+
+
+class RpApplication(Base):
+    """An application that uses the service as a second factor. Only a hash of its secret is kept."""
+
+    __tablename__ = "rp_applications"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # sha256 of a 256-bit random secret: no password-strength hashing is needed for a secret nobody chose.
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sessions_created: Mapped[int] = mapped_column(Integer, default=0)  # for `apps stats`
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RpSubject(Base):
+    """An application's user, backed by a users row without email or password of its own (so every
+    enrolment and verification use case works on it unchanged). Erasing the users row erases this."""
+
+    __tablename__ = "rp_subjects"
+    __table_args__ = (UniqueConstraint("app_id", "subject"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rp_applications.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(128))  # the application's own user id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RpSession(Base):
+    """A short-lived browser session for one subject and one purpose; the token is kept as its sha256."""
+
+    __tablename__ = "rp_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)  # recorded with the attempts it answered
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rp_applications.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(8))  # enrol | verify
+    nonce: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RpResult(Base):
+    """A signed verification result, fetchable once by its application (``fetched_at``)."""
+
+    __tablename__ = "rp_results"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rp_applications.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("verification_attempts.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SigningKey(Base):
+    """A result-signing key pair. The private key is PKCS#8 PEM encrypted with a key derived from the
+    service's secret key (SPEAKERVERIFY_SECRET_KEY or data_dir/secret_key); a retired key stays in the
+    JWKS until ``retires_at`` so results signed just before a rotation still verify."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    private_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,27 +8,36 @@ from sqlalchemy.orm import Session
 
 from ..models.io import load_gmm, save_gmm
 from ..models.ubm import UBM
+from .rows import insert_if_missing
 from .tables import Ubm
 
 
 def put_ubm(session: Session, ubm: UBM) -> Ubm:
-    """Store ``ubm`` unless a UBM with its id is already there (ids name immutable models)."""
+    """Store ``ubm`` unless a UBM with its id is already there (ids name immutable models).
+
+    Several processes starting together on a fresh database all insert the shipped UBM: the insert
+    runs under a savepoint, and a loser of that race reads the winner's (identical) row.
+    """
     row = session.get(Ubm, ubm.ubm_id)
     if row is not None:
         return row
     buf = io.BytesIO()
     save_gmm(buf, ubm.gmm, ubm.meta)
-    row = Ubm(
-        id=ubm.ubm_id,
-        config_id=ubm.config_id,
-        post_id=ubm.post_id,
-        n_components=int(ubm.gmm.means.shape[0]),
-        dim=int(ubm.gmm.means.shape[1]),
-        arrays=buf.getvalue(),
-        meta=dict(ubm.meta),
-    )
-    session.add(row)
-    session.flush()
+
+    def new() -> Ubm:
+        return Ubm(
+            id=ubm.ubm_id,
+            config_id=ubm.config_id,
+            post_id=ubm.post_id,
+            n_components=int(ubm.gmm.means.shape[0]),
+            dim=int(ubm.gmm.means.shape[1]),
+            arrays=buf.getvalue(),
+            meta=dict(ubm.meta),
+        )
+
+    insert_if_missing(session, new)
+    row = session.get(Ubm, ubm.ubm_id, populate_existing=True)
+    assert row is not None
     return row
 
 

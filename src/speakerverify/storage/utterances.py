@@ -90,10 +90,14 @@ class EnrolmentProgress:
         return all(t >= self.required_per_digit for t in self.takes_per_digit)
 
 
-def enrolment_progress(session: Session, user_id: uuid.UUID, required_per_digit: int) -> EnrolmentProgress:
-    rows = session.execute(
-        select(Utterance.digit, func.count()).where(Utterance.user_id == user_id).group_by(Utterance.digit)
-    )
+def enrolment_progress(
+    session: Session, user_id: uuid.UUID, required_per_digit: int, suspect_too: bool = False
+) -> EnrolmentProgress:
+    """Takes of every digit; a suspect take counts for nothing unless ``suspect_too``."""
+    stmt = select(Utterance.digit, func.count()).where(Utterance.user_id == user_id)
+    if not suspect_too:
+        stmt = stmt.where(Utterance.suspect_digit.is_(None))
+    rows = session.execute(stmt.group_by(Utterance.digit))
     counts = {int(digit): int(n) for digit, n in rows}
     return EnrolmentProgress(tuple(int(counts.get(d, 0)) for d in range(N_DIGITS)), required_per_digit)
 
@@ -114,12 +118,16 @@ def delete_utterances(session: Session, user_id: uuid.UUID) -> int:
 
 
 def takes_of_users(session: Session, user_ids: list[uuid.UUID], per_digit: int) -> dict[uuid.UUID, list[Utterance]]:
-    """Up to ``per_digit`` oldest takes of every digit for each user."""
+    """Up to ``per_digit`` oldest takes of every digit for each user, suspect takes left out."""
     found: dict[uuid.UUID, list[Utterance]] = {u: [] for u in user_ids}
     if not user_ids:
         return found
     counts: dict[tuple[uuid.UUID, int], int] = {}
-    rows = session.scalars(select(Utterance).where(Utterance.user_id.in_(user_ids)).order_by(Utterance.id))
+    rows = session.scalars(
+        select(Utterance)
+        .where(Utterance.user_id.in_(user_ids), Utterance.suspect_digit.is_(None))
+        .order_by(Utterance.id)
+    )
     for row in rows:
         key = (row.user_id, row.digit)
         if counts.get(key, 0) < per_digit:

@@ -16,19 +16,41 @@ from ..models.digits import content_margin, segment_digit_scores
 from ..models.gmm import DiagGMM
 from ..models.scoring import Alignment, ModelTerms
 
+NOISE_TOLERANCE_DB = 1.0
+"""How far below the noisiest calibrated level an answer's measured SNR may be and still be decided there
+(about the estimate's scatter at low SNR); further below, the FAR cannot be promised: ``too_noisy``."""
+
 
 @dataclass(frozen=True)
 class Calibration:
-    """How a user's raw score (mean frame LLR) becomes a decision: ``raw - location >= threshold``."""
+    """How a user's raw score (mean frame LLR) becomes a decision: ``raw - location >= threshold``.
+
+    ``levels``: (measured SNR dB, location, threshold) of the cohort degraded to each noise level, and
+    ``clean_snr_db`` the measured SNR of the clean cohort trials (where ``location``/``threshold`` hold);
+    an answer's operating point is interpolated between them by its own measured SNR. Empty in the
+    provisional mode (and for calibrations from before the levels existed): one threshold for all."""
 
     mode: str  # "provisional" | "deployment"
     location: float  # subtracted from the raw score
     threshold: float  # on the normalised score
     k: int  # challenge length it was computed for
+    levels: tuple[tuple[float, float, float], ...] = ()
+    clean_snr_db: float | None = None
 
     def normalise(self, raw: Any) -> Any:
         """raw: a score or an array of scores."""
         return raw - self.location
+
+    def operating_point(self, snr_db: float | None) -> tuple[float, float] | None:
+        """(location, threshold) for an answer measured at ``snr_db``; None when it is too noisy to decide
+        at the promised FAR (below the noisiest level by more than ``NOISE_TOLERANCE_DB``)."""
+        if snr_db is None or not self.levels or self.clean_snr_db is None:
+            return self.location, self.threshold
+        points = sorted([(self.clean_snr_db, self.location, self.threshold), *self.levels])
+        snr, loc, thr = (np.array(col, dtype=np.float64) for col in zip(*points, strict=True))
+        if snr_db < snr[0] - NOISE_TOLERANCE_DB:
+            return None
+        return float(np.interp(snr_db, snr, loc)), float(np.interp(snr_db, snr, thr))
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,8 @@ class Decision:
     accept: bool
     score: float | None  # the normalised score, None when nothing could be scored
     replayed: list[bool]
+    threshold: float | None = None  # the threshold the score was held to (the answer's quality's)
+    too_noisy: bool = False  # too noisy to decide at the promised FAR: refused, whatever the score
 
 
 def score_answer(
@@ -98,26 +122,39 @@ def score_answer(
 
 
 def decide(
-    answer: AnswerScore, replay_distances: np.ndarray, calibration: Calibration, replay_threshold: float
+    answer: AnswerScore,
+    replay_distances: np.ndarray,
+    calibration: Calibration,
+    replay_threshold: float,
+    snr_db: float | None = None,
 ) -> Decision:
     """Accept only when every segment is the prompted digit, none is a replay (distance (S,) below
-    ``replay_threshold``), and the normalised score reaches the threshold."""
+    ``replay_threshold``), the answer (measured at ``snr_db``; None: not measured, the clean point) is not
+    too noisy, and its score normalised at its quality's operating point reaches that point's threshold."""
     replayed = [bool(d < replay_threshold) for d in replay_distances]
-    score = None if answer.raw is None else float(calibration.normalise(answer.raw))
-    accept = answer.digits_match and not any(replayed) and score is not None and score >= calibration.threshold
-    return Decision(accept, score, replayed)
+    point = calibration.operating_point(snr_db)
+    location, threshold = (calibration.location, calibration.threshold) if point is None else point
+    score = None if answer.raw is None else float(answer.raw - location)
+    accept = (
+        point is not None and answer.digits_match and not any(replayed) and score is not None and score >= threshold
+    )
+    return Decision(accept, score, replayed, threshold, point is None)
 
 
 # What a claimant is told about a decision: a code to act on, never a number. Precedence, first match wins:
 # a segment too short to score (say it again, longer) before a suspected replay (the answer is refused
-# whatever the voice) before wrong digits before the voice itself. ``locked`` and ``not_speech`` never
+# whatever the voice) before too much noise to decide at the promised FAR (go somewhere quieter; noise also
+# explains wrong-sounding digits) before wrong digits before the voice itself. ``locked`` and ``not_speech`` never
 # reach here: they are refused (as problems) before anything is scored; a refused ``not_speech`` answer
 # is still recorded (it counts towards the lockout), so the attempt list can show that reason.
-Reason = Literal["accepted", "too_short", "replay_suspected", "digits_not_matched", "voice_not_matched", "not_speech"]
+Reason = Literal[
+    "accepted", "too_short", "replay_suspected", "too_noisy", "digits_not_matched", "voice_not_matched", "not_speech"
+]
 REASONS: tuple[Reason, ...] = (
     "accepted",
     "too_short",
     "replay_suspected",
+    "too_noisy",
     "digits_not_matched",
     "voice_not_matched",
     "not_speech",
@@ -132,6 +169,8 @@ def reason(answer: AnswerScore, decision: Decision) -> Reason:
         return "too_short"
     if any(decision.replayed):
         return "replay_suspected"
+    if decision.too_noisy:
+        return "too_noisy"
     if not answer.digits_match:
         return "digits_not_matched"
     return "voice_not_matched"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, FeatureConfig, PostConfig
 from ..models.io import load_gmm
+from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe
 from ..models.scoring import ModelTerms, model_terms
 from ..models.speaker import DEFAULT_ADAPTATION, AdaptationConfig, SpeakerModel, digit_means
 from ..models.ubm import UBM, load_default_ubm
@@ -91,6 +92,7 @@ class VoiceRuntime:
     config: FeatureConfig = DEFAULT_CONFIG
     post: PostConfig = DEFAULT_POST
     adaptation: AdaptationConfig = DEFAULT_ADAPTATION
+    recipe: CopyRecipe = DEFAULT_RECIPE  # the noisy copies every take's statistics include
     cache_bytes: int = 256 * 2**20  # ~570 KB a user: ~450 users per worker
     _cache: OrderedDict[uuid.UUID, CachedModel] = field(default_factory=OrderedDict)
     _cached_bytes: int = 0
@@ -104,10 +106,16 @@ class VoiceRuntime:
                 f"the service computes {self.config.config_id}/{self.post.post_id}"
             )
 
+    def holds(self, current: tuple[int, str, str | None] | None) -> bool:
+        """Is a stored model of this ``speaker_models.model_version`` one this runtime scores: adapted from
+        the active UBM and built with its noisy copies (a model from before copies existed has none)?"""
+        return current is not None and current[1] == self.ubm.ubm_id and (current[2] or "none") == self.recipe.copies_id
+
     def speaker(self, session: Session, user_id: uuid.UUID) -> CachedModel | None:
-        """The user's current model (against the active UBM) and its digit means; None if there is none."""
+        """The user's current model (against the active UBM, with the runtime's copies) and its digit means;
+        None if there is none (``app.enrolment.ensure_current`` then rebuilds it from the stored takes)."""
         current = speaker_models.model_version(session, user_id)
-        if current is None or current[1] != self.ubm.ubm_id:
+        if current is None or not self.holds(current):
             return None
         version = current[0]
         with self._lock:

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..features import DEFAULT_POST, PostConfig, postprocess
 from ..models.gmm import DiagGMM
-from ..models.speaker import SpeakerModel, utterance_stats
+from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe, take_stats
+from ..models.speaker import SpeakerModel, Stats
 from ..storage import utterances
 from ..storage.tables import Utterance
 
@@ -29,13 +30,27 @@ def take_features(row: Utterance, post: PostConfig = DEFAULT_POST) -> np.ndarray
     return postprocess(mfcc, energy, post)
 
 
-def rebuild_model(ubm: DiagGMM, rows: Iterable[Utterance], post: PostConfig = DEFAULT_POST) -> SpeakerModel:
-    """The speaker model of ``rows`` (the takes of one user, of the UBM's feature configuration), from scratch.
+def row_stats(
+    ubm: DiagGMM, row: Utterance, post: PostConfig = DEFAULT_POST, recipe: CopyRecipe = DEFAULT_RECIPE
+) -> Stats:
+    """What a stored take contributes to its user's model: its statistics and its noisy copies'."""
+    mfcc, energy = utterances.utterance_arrays(row)
+    return take_stats(ubm, mfcc, energy, post, recipe)
 
-    Statistics are deterministic given the take and the UBM, so this equals the incrementally kept model up
-    to float32 storage rounding.
+
+def rebuild_model(
+    ubm: DiagGMM, rows: Iterable[Utterance], post: PostConfig = DEFAULT_POST, recipe: CopyRecipe = DEFAULT_RECIPE
+) -> SpeakerModel:
+    """The speaker model of ``rows`` (the takes of one user, of the UBM's feature configuration), from scratch,
+    each take with ``recipe``'s noisy copies.
+
+    Statistics are deterministic given the take (its copies are seeded from its content) and the UBM, so
+    this equals the incrementally kept model up to float32 storage rounding. Suspect takes
+    (``Utterance.suspect_digit``) are not part of a model.
     """
     model = SpeakerModel.empty(ubm.n_components, ubm.dim)
     for row in rows:
-        model = model.add(row.digit, utterance_stats(ubm, take_features(row, post)))
+        if row.suspect_digit is not None:
+            continue
+        model = model.add(row.digit, row_stats(ubm, row, post, recipe))
     return model

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, status
 
 from ...app import enrolment, results
 from .. import schemas
-from ..auth import Context, CurrentToken
+from ..auth import AnyClaimant, Context, CurrentToken, EnrolClaimant
 from ..features_in import (
     FRAMES_TYPE,
     feature_request_body,
@@ -40,6 +40,7 @@ async def _take_body(request: Request) -> UtteranceIn | bytes:
     summary="Add one enrolment take",
     description=f"The take as JSON (`UtteranceIn`) or in the binary form (`{FRAMES_TYPE}`).",
     responses={
+        403: {"description": "A verify session cannot change enrolment", **_PROBLEM},
         415: {"description": f"Neither application/json nor {FRAMES_TYPE}", **_PROBLEM},
         422: {
             "description": "Invalid features, or the take was rejected (`reason`: too_short, "
@@ -51,7 +52,7 @@ async def _take_body(request: Request) -> UtteranceIn | bytes:
     response_model=schemas.EnrolmentResult,
 )
 def add_take(
-    token: CurrentToken, ctx: Context, body: Annotated[UtteranceIn | bytes, Depends(_take_body)]
+    token: EnrolClaimant, ctx: Context, body: Annotated[UtteranceIn | bytes, Depends(_take_body)]
 ) -> results.EnrolledTake:
     config, policy = ctx.voice.config, ctx.settings.voice
     if isinstance(body, bytes):
@@ -62,7 +63,7 @@ def add_take(
 
 
 @router.get("/enrolment/utterances", summary="My enrolment takes and progress", response_model=schemas.UtteranceList)
-def list_takes(token: CurrentToken, ctx: Context) -> results.Takes:
+def list_takes(token: AnyClaimant, ctx: Context) -> results.Takes:
     return enrolment.list_takes(ctx, token.user_id)
 
 
@@ -70,10 +71,13 @@ def list_takes(token: CurrentToken, ctx: Context) -> results.Takes:
     "/enrolment/utterances/{utterance_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete one take (the model follows)",
-    responses={404: {"description": "No such take of mine", **_PROBLEM}},
+    responses={
+        403: {"description": "A verify session cannot change enrolment", **_PROBLEM},
+        404: {"description": "No such take of mine", **_PROBLEM},
+    },
 )
 def delete_take(
-    utterance_id: Annotated[int, Path(ge=1, le=2**63 - 1)], token: CurrentToken, ctx: Context
+    utterance_id: Annotated[int, Path(ge=1, le=2**63 - 1)], token: EnrolClaimant, ctx: Context
 ) -> None:  # bounded: ids are 64-bit, larger numbers overflow the database driver (found by schemathesis)
     enrolment.delete_take(ctx, token.user_id, utterance_id)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 
-from ...app import results, verification
+from ...app import results, rp_sessions, verification
 from .. import schemas
-from ..auth import Context, CurrentToken
+from ..auth import Context, CurrentToken, VerifyClaimant
 from ..features_in import FRAMES_TYPE, feature_request_body, read_feature_body, segments_from_binary, segments_from_json
 from ..middleware import StrictJSONRoute
 from ..schemas import VerificationIn
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["verification"], route_class=StrictJS
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _LOCKED: dict[str, Any] = {"description": "Locked after repeated rejections; see Retry-After", **_PROBLEM}
+_ENROL_SESSION: dict[str, Any] = {"description": "An enrol session cannot verify", **_PROBLEM}
 _LIMITED: dict[str, Any] = {
     "description": "Locked after repeated rejections, or too many challenges this hour; see Retry-After",
     **_PROBLEM,
@@ -27,10 +29,14 @@ _LIMITED: dict[str, Any] = {
     "/challenges",
     status_code=status.HTTP_201_CREATED,
     summary="Get a single-use prompt of digits to say",
-    responses={409: {"description": "Enrolment not ready (`progress` says how far)", **_PROBLEM}, 429: _LIMITED},
+    responses={
+        403: _ENROL_SESSION,
+        409: {"description": "Enrolment not ready (`progress` says how far)", **_PROBLEM},
+        429: _LIMITED,
+    },
     response_model=schemas.ChallengeOut,
 )
-def new_challenge(token: CurrentToken, ctx: Context) -> results.Challenge:
+def new_challenge(token: VerifyClaimant, ctx: Context) -> results.Challenge:
     return verification.new_challenge(ctx, token.user_id)
 
 
@@ -43,6 +49,7 @@ async def _answer_body(request: Request) -> VerificationIn | bytes:
     summary="Answer a challenge: accept or reject, and why (never a score)",
     description=f"The answer as JSON (`VerificationIn`) or in the binary form (`{FRAMES_TYPE}`).",
     responses={
+        403: _ENROL_SESSION,
         404: {"description": "No such challenge for this account", **_PROBLEM},
         409: {"description": "Challenge already answered, or enrolment not ready", **_PROBLEM},
         410: {"description": "Challenge expired", **_PROBLEM},
@@ -52,16 +59,20 @@ async def _answer_body(request: Request) -> VerificationIn | bytes:
     },
     openapi_extra=feature_request_body(VerificationIn),
     response_model=schemas.VerificationOut,
+    response_model_exclude_none=True,  # result_token (application sessions), snr_db and advice (too_noisy)
 )
 def verify(
-    token: CurrentToken, ctx: Context, body: Annotated[VerificationIn | bytes, Depends(_answer_body)]
+    token: VerifyClaimant, ctx: Context, body: Annotated[VerificationIn | bytes, Depends(_answer_body)]
 ) -> results.Verification:
     config, policy = ctx.voice.config, ctx.settings.voice
     if isinstance(body, bytes):
         challenge_id, segments = segments_from_binary(body, config, policy)
     else:
         challenge_id, segments = body.challenge_id, segments_from_json(body, config, policy)
-    return verification.verify(ctx, token.user_id, challenge_id, segments, token.jti)
+    result = verification.verify(ctx, token.user_id, challenge_id, segments, token.jti)
+    if token.session is not None:
+        return replace(result, result_token=rp_sessions.sign_result(ctx, token.session, result))
+    return result
 
 
 @router.get(

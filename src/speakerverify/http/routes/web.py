@@ -72,10 +72,17 @@ def check_assets() -> list[str]:
     return problems
 
 
-def _file(path: Path, cache: str = "no-cache") -> FileResponse:
+# Public files any origin may load: relying parties' pages import the widget and the modules it builds on
+# (module scripts and worklets are fetched in CORS mode) and Meyda. They hold no secrets and no user data,
+# and nothing is sent with credentials, so `*`; the API's CORS is per application (the apps' origins).
+PUBLIC_CORS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
+WIDGET_FILE = "js/widget/speakerverify.js"
+
+
+def _file(path: Path, cache: str = "no-cache", public: bool = False) -> FileResponse:
     media_type = _TYPES.get(path.suffix, "application/octet-stream")
     # no-cache: the browser may keep a copy but must revalidate it (ETag), so updates show at once.
-    headers = {"Content-Security-Policy": WEB_CSP, "Cache-Control": cache}
+    headers = {"Content-Security-Policy": WEB_CSP, "Cache-Control": cache} | (PUBLIC_CORS if public else {})
     return FileResponse(path, media_type=media_type, headers=headers)
 
 
@@ -121,7 +128,7 @@ def vendor(name: str) -> Response:
     path = MEYDA_DIR / name
     if not path.is_file():
         raise _missing("Meyda (for the web client)")
-    return _file(path)
+    return _file(path, public=True)
 
 
 @functools.cache
@@ -142,7 +149,13 @@ def static(path: str) -> Response:
     target = shipped_files().get(path)
     if target is None:
         raise _not_found()
-    return _file(target)
+    return _file(target, public=True)
+
+
+@router.get("/widget/speakerverify.js")
+def widget() -> Response:
+    """The relying parties' widget (web/static/js/widget/speakerverify.js) at a short, stable URL."""
+    return static(WIDGET_FILE)
 
 
 # --- API docs --------------------------------------------------------------------------------------

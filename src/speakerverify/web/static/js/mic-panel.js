@@ -1,11 +1,23 @@
-// The microphone panel shared by the enrol and verify views: starts the microphone, shows its
-// state and input level, and hands each spoken digit (a segment of feature frames) to the view
-// it is attached to. The consumer implements micReady(), onset() and onSegment(frames).
+// The microphone panel shared by the enrol and verify views: starts, pauses and resumes the
+// microphone, shows its state, input level and how loud the room is next to the voice
+// (noise-meter.js), and hands each spoken digit (a segment of feature frames) to the view it is
+// attached to. The consumer implements micReady() (also called on pause and resume), onset() and
+// onSegment(frames).
 
 import { $ } from "./dom.js";
 import { Microphone } from "./microphone.js";
+import { NoiseMeter } from "./noise-meter.js";
 import { energyDb, Segmenter } from "./segmenter.js";
 import { banner, guard } from "./ui.js";
+
+/** What the noise estimate means for the person, in words (noise-meter.js has the thresholds). */
+export const NOISE_WORDS = {
+  unknown: "",
+  quiet: "Quiet enough here.",
+  noisy: "Some background noise: speak clearly and close to the microphone; a try may fail.",
+  too_noisy: "Too noisy here: your voice is barely above the background. Move somewhere quieter, "
+    + "switch off what makes the noise, or come closer to the microphone.",
+};
 
 export class MicPanel {
   constructor() {
@@ -15,15 +27,41 @@ export class MicPanel {
     this.segmenter = new Segmenter();
     this.consumer = null;
     this.unusable = false;
+    this.noise = new NoiseMeter();
+    this.noiseState = "unknown";
     this.meterValue = 0;
     this.meterScheduled = false;
+    this.paused = false;
     $("#mic-start").addEventListener("click", guard(async () => {
       if ((await this.ensure()) && this.consumer) this.consumer.micReady();
     }));
+    $("#mic-pause").addEventListener("click", guard(() => (this.paused ? this.resume() : this.pause())));
   }
 
   get running() {
     return Boolean(this.mic && this.mic.running);
+  }
+
+  /** Stop listening for a while (the room's noise floor is kept); nothing is heard or sent until resume(). */
+  async pause() {
+    if (!this.running) return;
+    this.paused = true;
+    await this.mic.pause();
+    this.segmenter.restart(); // a digit half heard before the pause is dropped, not glued to the next
+    $("#mic-pause").textContent = "Resume microphone";
+    $("#mic-pause").setAttribute("aria-pressed", "true");
+    this.setStatus("Paused: nothing is heard until you resume.", "paused");
+    if (this.consumer) this.consumer.micReady();
+  }
+
+  async resume() {
+    if (!this.mic || !this.paused) return;
+    await this.mic.resume();
+    this.paused = false;
+    $("#mic-pause").textContent = "Pause microphone";
+    $("#mic-pause").setAttribute("aria-pressed", "false");
+    this.setStatus("Listening.", "listening");
+    if (this.consumer) this.consumer.micReady();
   }
 
   /** Running and past the noise-floor calibration: spoken digits will be heard. */
@@ -60,6 +98,10 @@ export class MicPanel {
   /** Start the microphone if it is not running; false (with the reason shown) if it cannot. */
   async ensure() {
     if (this.running) return true;
+    if (this.paused) {
+      await this.resume();
+      return true;
+    }
     if (!this.config) throw new Error("The feature configuration has not been loaded from the server.");
     if (!globalThis.Meyda) throw new Error("Meyda is not available, so features cannot be computed.");
     if (!this.mic) {
@@ -77,6 +119,9 @@ export class MicPanel {
     }
     banner("mic", "info", null);
     this.segmenter.reset();
+    this.noise.reset();
+    this.paused = false;
+    $("#mic-pause").hidden = false;
     $("#mic-start").textContent = "Microphone on";
     $("#mic-start").disabled = true;
     this.setStatus("Learning the room's noise level: stay quiet for a moment…", "calibrating");
@@ -88,6 +133,11 @@ export class MicPanel {
     if (this.mic) this.mic.stop().catch(() => {});
     this.mic = null;
     this.segmenter.reset();
+    this.noise.reset();
+    this.paused = false;
+    $("#mic-pause").hidden = true;
+    $("#mic-pause").textContent = "Pause microphone";
+    this.showNoise();
     this.setStatus("Microphone off.");
     $("#mic-start").textContent = "Start microphone";
     $("#mic-start").disabled = Boolean(this.unusable);
@@ -101,7 +151,23 @@ export class MicPanel {
     requestAnimationFrame(() => {
       this.meterScheduled = false;
       $("#mic-level").value = this.meterValue;
+      this.showNoise();
     });
+  }
+
+  /** The room's noise next to the voice: a meter (speech over noise, dB) and what to do about it. */
+  showNoise() {
+    const { state, snrDb, heard } = this.noise.assess(this.running ? this.segmenter.floorDb : null);
+    const el = $("#noise-status");
+    $("#noise-level").value = snrDb === null ? 0 : Math.max(0, Math.min(40, snrDb));
+    // Read by tests and benchmarks/browser_noise.py; the estimate is the page's own, from its own frames.
+    el.dataset.snrDb = snrDb === null ? "" : snrDb.toFixed(1);
+    el.dataset.heard = String(heard);
+    if (state === this.noiseState) return;
+    this.noiseState = state;
+    el.dataset.state = state;
+    el.textContent = NOISE_WORDS[state];
+    if (this.consumer && this.consumer.noiseChanged) this.consumer.noiseChanged(state);
   }
 
   onFrame(features) {
@@ -124,6 +190,8 @@ export class MicPanel {
         "listening",
       );
     } else if (event.type === "segment") {
+      this.noise.addSpeech(event.frames.map((f) => f.energy));
+      this.showNoise();
       this.setStatus("Listening.", "listening");
       if (this.consumer) this.consumer.onSegment(event.frames);
     }

@@ -5,6 +5,8 @@
 // one the user chose to re-record) is asked again soon, but a retry is never followed by another
 // retry while some other digit is still needed: a user who keeps failing two digits would
 // otherwise be prompted for only those two, forever, and never finish the rest.
+// A digit the user skips leaves the current round and its retry; it comes back at the end of the
+// next round (or at once, when it is the only digit still needed), so skipping never loses a digit.
 
 /** A random integer in [0, n), from the platform's CSPRNG (browsers and Node alike). */
 export function cryptoIndex(n) {
@@ -36,6 +38,14 @@ export class EnrolmentScheduler {
     this.round = []; // the rest of the current shuffled round
     this.retries = []; // digits to ask again soon, oldest first
     this.lastWasRetry = false;
+    this.skipped = new Set(); // digits the user skipped: last of the next round
+  }
+
+  /** The user would rather say `digit` later: not now, but at the end of the next round. */
+  skip(digit) {
+    this.retries = this.retries.filter((d) => d !== digit);
+    this.round = this.round.filter((d) => d !== digit);
+    this.skipped.add(digit);
   }
 
   /**
@@ -44,6 +54,7 @@ export class EnrolmentScheduler {
    */
   retry(digit, { now = false } = {}) {
     this.retries = this.retries.filter((d) => d !== digit);
+    this.skipped.delete(digit);
     if (now) {
       this.retries.unshift(digit);
       this.lastWasRetry = false;
@@ -75,11 +86,14 @@ export class EnrolmentScheduler {
 
   /** The next digit of the round that is not also waiting as a retry; starts a new round when needed. */
   freshDigit(counts) {
-    const candidate = () => this.round.find((d) => !this.retries.includes(d)) ?? null;
+    const candidate = () => this.round.find((d) => !this.retries.includes(d) && !this.skipped.has(d)) ?? null;
     let digit = candidate();
     if (digit === null) {
-      const all = [...Array(counts.takes.length).keys()].filter((d) => needed(counts, d));
-      this.round = this.shuffle(all.filter((d) => !this.round.includes(d))).concat(this.round);
+      const all = [...Array(counts.takes.length).keys()].filter((d) => needed(counts, d) && !this.round.includes(d));
+      const later = all.filter((d) => this.skipped.has(d));
+      this.skipped.clear();
+      const fresh = this.shuffle(all.filter((d) => !later.includes(d)));
+      this.round = fresh.concat(this.shuffle(later), this.round);
       digit = candidate();
     }
     return digit;

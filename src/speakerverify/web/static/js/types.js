@@ -72,6 +72,13 @@
  * @property {number} speech_frames
  * @property {string} created_at
  * @property {"accepted"} verdict
+ * @property {Suspect | null} [suspect]  the server's doubt about this take (missing on older servers: none)
+ */
+
+/**
+ * @typedef {object} Suspect  why a stored take should be recorded again
+ * @property {string} code  e.g. "wrong_digit": the take is not closer to its own digit's other takes
+ * @property {string} [detail]  a sentence for the person
  */
 
 /** @typedef {Utterance & {progress: EnrolmentProgress}} EnrolmentResult  POST /enrolment/utterances */
@@ -90,7 +97,7 @@
  */
 
 /**
- * @typedef {"accepted" | "too_short" | "replay_suspected" | "digits_not_matched" | "voice_not_matched" | "not_speech"} Reason
+ * @typedef {"accepted" | "too_short" | "replay_suspected" | "digits_not_matched" | "voice_not_matched" | "not_speech" | "too_noisy"} Reason
  * Why a verification was decided so, first that applies: too_short, replay_suspected, digits_not_matched,
  * voice_not_matched (accepted otherwise). A locked account (429) and input that is not speech (422) come
  * as problems, not decisions; a refused not-speech answer is listed among the attempts as not_speech. Nothing numeric: no score, threshold or margin is ever sent.
@@ -101,6 +108,7 @@
  * @property {number} attempt_id
  * @property {"accept" | "reject"} decision
  * @property {Reason} reason
+ * @property {number | null} [snr_db]  with too_noisy (noise-aware servers): the answer's measured speech-to-noise ratio
  */
 
 /**
@@ -109,6 +117,7 @@
  * @property {string} created_at
  * @property {"accept" | "reject"} decision
  * @property {Reason} reason
+ * @property {number | null} [snr_db]  with too_noisy (noise-aware servers): the answer's measured speech-to-noise ratio
  */
 
 /**

@@ -9,7 +9,14 @@ export const REASONS = {
   too_short: "Too short: say the whole digit, a little more slowly.",
   too_quiet: "Too quiet: speak up or move closer to the microphone.",
   wrong_digit: "That did not sound like the digit shown: say the digit on the screen.",
+  not_speech: "That did not sound like speech from a microphone: say the digit again, live.",
+  too_noisy: "Too noisy: move somewhere quieter, or closer to the microphone, and say it again.",
 };
+
+/** The words for a server `reason` code, with a fallback for codes this page does not know yet. */
+export function reasonWords(code, fallback) {
+  return REASONS[code] || fallback || `Not used (${code}).`;
+}
 
 /** Show (or, with no text, remove) the banner `id`; a newer message with the same id replaces it. */
 export function banner(id, kind, text, action) {

@@ -1,10 +1,13 @@
 // Enrol: prompts digits (which one is the scheduler's choice), sends each spoken digit as a take,
-// and shows per-digit progress, this session's log and the stored takes.
+// and shows per-digit progress, this session's log and the stored takes. The person can skip the
+// digit shown (it comes back later) and pause the microphone (mic-panel.js); takes the server
+// flags as `suspect` (e.g. a first-round take that does not sound like its digit next to the later
+// ones) are listed with the reason and a Re-record button (delete, then that digit is prompted).
 
 import { api, ApiError } from "../api.js";
 import { $, clear, fmtTime, h } from "../dom.js";
 import { EnrolmentScheduler } from "../scheduler.js";
-import { confirmDialog, describe, guard, REASONS } from "../ui.js";
+import { confirmDialog, describe, guard, REASONS, reasonWords } from "../ui.js";
 import { encodeTake } from "../wire.js";
 
 /** @typedef {import("../types.js").EnrolmentProgress} EnrolmentProgress */
@@ -26,8 +29,11 @@ export class EnrolView {
     this.takes = [];
     this.current = null; // the digit on screen, or null
     this.seq = 0; // bumped at every new prompt, so a watcher can tell two prompts of one digit apart
+    this.refreshing = null; // the list reload in flight, if any (see refreshTakes)
+    this.refreshAgain = false;
     this.resetSession();
     $("#enrol-reset").addEventListener("click", guard(() => this.reset()));
+    $("#enrol-skip").addEventListener("click", () => this.skip());
   }
 
   /** Forget what this tab did (signing out, or all takes deleted). */
@@ -83,6 +89,19 @@ export class EnrolView {
     };
   }
 
+  /** The person would rather not say the digit shown now: it comes back later (scheduler.skip). */
+  skip() {
+    const digit = this.current;
+    if (digit === null) return;
+    this.scheduler.skip(digit);
+    this.mic.segmenter.restart(); // whatever was being heard belonged to the skipped prompt
+    this.tiles[digit] = "idle";
+    const item = h("li", { class: "state-skipped", dataset: { digit: String(digit) } },
+      h("b", { text: String(digit) }), " ", h("span", { text: "skipped: it will come back later" }));
+    $("#take-log").prepend(item);
+    this.next();
+  }
+
   next() {
     const digit = this.progress ? this.scheduler.next(this.counts()) : null;
     this.current = digit;
@@ -98,6 +117,10 @@ export class EnrolView {
   micReady() {
     if (this.loaded && this.current === null && !this.progress.ready && this.mic.listening) this.next();
     else this.renderPrompt();
+  }
+
+  noiseChanged() {
+    this.renderPrompt();
   }
 
   onset() {
@@ -136,6 +159,8 @@ export class EnrolView {
       this.takes.push(take);
       this.renderTakes();
       this.applyProgress(progress);
+      // A new take can make the server flag earlier ones (suspect): reload the list to show them.
+      this.refreshTakes();
     } catch (error) {
       this.pending[digit] -= 1;
       if (!(error instanceof ApiError) || error.status !== 422) {
@@ -148,10 +173,10 @@ export class EnrolView {
       }
       const reason = error.reason || "invalid";
       this.tiles[digit] = "rejected";
-      this.reasons[digit] = REASONS[reason] || describe(error);
+      this.reasons[digit] = reasonWords(reason, describe(error));
       item.className = "state-rejected";
       item.dataset.reason = reason;
-      status.textContent = `rejected: ${REASONS[reason] || ""} ${error.message}`.trim();
+      status.textContent = `not used: ${reasonWords(reason, "")} ${error.message}`.trim();
       this.scheduler.retry(digit);
       this.renderGrid();
     }
@@ -170,10 +195,14 @@ export class EnrolView {
       digitEl.textContent = digitText;
       if (text !== undefined) hint.textContent = text;
     };
+    $("#enrol-skip").hidden = !(this.current !== null && this.mic.listening);
     if (this.progress && this.progress.ready && this.current === null) {
       prompt.dataset.digit = "";
       show("ready", "✓");
       clear(hint).append("Your voice model is ready. ", h("a", { href: "#/verify", text: "Verify your voice now" }), ".");
+    } else if (this.mic.paused) {
+      show("paused", this.current === null ? "‖" : String(this.current),
+        "Paused. Press “Resume microphone” when you are ready to go on.");
     } else if (!this.mic.running) {
       show("idle", "–", "Press “Start microphone”, then say the digit you see.");
     } else if (!this.mic.listening) {
@@ -183,7 +212,8 @@ export class EnrolView {
       show("waiting", "…", "Waiting for the server to check your last takes…");
     } else {
       prompt.dataset.digit = String(this.current);
-      show("listening", String(this.current), this.reasons[this.current] || "Say this digit, then pause.");
+      const noisy = this.mic.noiseState === "too_noisy" ? " It is too noisy here for a good take." : "";
+      show("listening", String(this.current), (this.reasons[this.current] || "Say this digit, then pause.") + noisy);
     }
   }
 
@@ -204,18 +234,24 @@ export class EnrolView {
 
   renderTakes() {
     const body = clear($("#takes-table tbody"));
-    const takes = this.takes.slice().sort((a, b) => a.digit - b.digit || a.created_at.localeCompare(b.created_at));
-    if (!takes.length) body.append(h("tr", {}, h("td", { colspan: 4, text: "No takes yet." })));
+    // Flagged takes first (the list scrolls), then by digit and time.
+    const flagFirst = (a, b) => Number(Boolean(suspectOf(b))) - Number(Boolean(suspectOf(a)));
+    const takes = this.takes.slice()
+      .sort((a, b) => flagFirst(a, b) || a.digit - b.digit || a.created_at.localeCompare(b.created_at));
+    if (!takes.length) body.append(h("tr", {}, h("td", { colspan: 5, text: "No takes yet." })));
     for (const take of takes) {
       const when = fmtTime(take.created_at);
+      const flag = suspectOf(take);
       body.append(
-        h("tr", { dataset: { utterance: String(take.utterance_id), digit: String(take.digit) } },
+        h("tr", { class: flag ? "take-suspect" : undefined,
+          dataset: { utterance: String(take.utterance_id), digit: String(take.digit), suspect: flag ? flag.code : undefined } },
           h("td", { text: String(take.digit) }),
           h("td", { text: String(take.n_frames) }),
           h("td", { text: when }),
+          h("td", { class: "take-check", text: flag ? suspectWords(take.digit, flag) : "ok" }),
           h("td", { class: "row-actions" },
             h("button", {
-              type: "button", class: "small", text: "Re-record",
+              type: "button", class: flag ? "small primary" : "small", text: "Re-record",
               "aria-label": `Record digit ${take.digit} again (replaces the take from ${when})`,
               onclick: guard(() => this.remove(take, true)),
             }),
@@ -226,9 +262,46 @@ export class EnrolView {
             }))),
       );
     }
+    this.renderSuspects();
+  }
+
+  /** Above the table: how many takes the server wants recorded again, and for which digits. */
+  renderSuspects() {
+    const flagged = this.takes.filter((t) => suspectOf(t));
+    const note = clear($("#takes-suspect"));
+    note.hidden = flagged.length === 0;
+    if (!flagged.length) return;
+    const digits = [...new Set(flagged.map((t) => t.digit))].sort((a, b) => a - b);
+    note.append(
+      h("strong", { text: `${flagged.length} take${flagged.length === 1 ? "" : "s"} should be recorded again` }),
+      ` (digit${digits.length === 1 ? "" : "s"} ${digits.join(", ")}): `,
+      "they do not match your other takes. Press “Re-record” on the marked rows.",
+    );
+  }
+
+  /** Reload the takes list in the background (coalesced: one request in flight, one queued at most). */
+  refreshTakes() {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = api("GET", "/enrolment/utterances")
+      .then((/** @type {UtteranceList} */ list) => {
+        this.takes = list.utterances;
+        this.renderTakes();
+      })
+      .catch(() => {}) // a failed background reload changes nothing; the next take reloads again
+      .finally(() => {
+        this.refreshing = null;
+        if (this.refreshAgain) {
+          this.refreshAgain = false;
+          this.refreshTakes();
+        }
+      });
   }
 
   async remove(/** @type {Utterance} */ take, rerecord) {
+    if (this.refreshing) await this.refreshing; // so a stale background reload cannot bring the row back
     await api("DELETE", `/enrolment/utterances/${encodeURIComponent(take.utterance_id)}`);
     /** @type {UtteranceList} */
     const list = await api("GET", "/enrolment/utterances");
@@ -255,4 +328,16 @@ export class EnrolView {
     this.forget();
     await this.load();
   }
+}
+
+/** The server's flag on a take, or null (a missing field is no flag: older servers send none). */
+function suspectOf(/** @type {Utterance} */ take) {
+  return take.suspect ?? null;
+}
+
+function suspectWords(digit, /** @type {import("../types.js").Suspect} */ flag) {
+  const why = flag.code === "wrong_digit"
+    ? `Does not sound like ${digit} next to your other takes.`
+    : reasonWords(flag.code, `Flagged (${flag.code}).`);
+  return flag.detail ? `${why} ${flag.detail}` : why;
 }

@@ -1,5 +1,7 @@
-// Verify: asks the server for a challenge, prompts its digits one at a time, sends the spoken
-// segments as one answer and shows the decision; below, the account's recent attempts.
+// Verify: asks the server for a challenge, prompts its digits one at a time (as many as the server
+// asked for), sends the spoken segments as one answer and shows the decision in words; below, the
+// account's recent attempts. A digit tile turns green only when the answer was accepted: the server
+// does not say which digit failed, so after a rejection no tile claims to have passed.
 
 import { api, ApiError } from "../api.js";
 import { $, clear, fmtTime, h } from "../dom.js";
@@ -14,7 +16,7 @@ import { encodeAnswer } from "../wire.js";
 /**
  * The decision's reason as a sentence the person can act on. The server sends no score: these words
  * are all there is to say, and each says what to do differently (a replay is not "your voice").
- * @type {Record<Reason, {short: string, sentence: string}>}
+ * @type {Record<Reason | "locked", {short: string, sentence: string}>}
  */
 export const VERDICTS = {
   accepted: { short: "accepted", sentence: "Accepted: it is you." },
@@ -23,13 +25,36 @@ export const VERDICTS = {
     sentence: "Rejected: this sounded like a recording of an earlier attempt. Speak live, not from a recording." },
   digits_not_matched: { short: "wrong digits",
     sentence: "Rejected: the digits heard were not the digits asked for. Say the digits shown, in order." },
-  voice_not_matched: { short: "voice not recognised", sentence: "Rejected: your voice was not recognised." },
+  voice_not_matched: { short: "voice not recognised",
+    sentence: "Rejected: your voice was not recognised. Speak in your normal voice, as when you enrolled." },
   not_speech: { short: "not speech",
     sentence: "Refused: what was sent could not have come from a microphone. Record the digits again." },
+  too_noisy: { short: "too noisy",
+    sentence: "Not decided: too noisy here to tell your voice apart. Move somewhere quieter (or switch off the "
+      + "noise source), come closer to the microphone, and try again." },
+  locked: { short: "locked",
+    sentence: "Locked: too many rejected attempts in a row. Wait, then try again." },
 };
 
 function verdict(/** @type {string} */ reason) {
   return VERDICTS[/** @type {Reason} */ (reason)] ?? { short: reason, sentence: `Rejected (${reason}).` };
+}
+
+/** The measured speech-to-noise ratio in the answer, if the server sent one (rounded, in dB), else null. */
+export function answerSnrDb(/** @type {Record<string, unknown>} */ r) {
+  const value = r.snr_db ?? (r.quality && /** @type {Record<string, unknown>} */ (r.quality).snr_db);
+  return typeof value === "number" && Number.isFinite(value) ? Math.round(value) : null;
+}
+
+/** A 429 locked-out problem's wait, in words ("about 3 minutes"), or "" when it gives none. */
+function waitWords(/** @type {ApiError} */ error) {
+  const seconds = Number(error.problem.retry_after);
+  if (!Number.isFinite(seconds) || seconds <= 0) return "";
+  return seconds < 90 ? `about ${Math.ceil(seconds)} seconds` : `about ${Math.ceil(seconds / 60)} minutes`;
+}
+
+function isLocked(error) {
+  return error instanceof ApiError && error.status === 429 && String(error.problem.type || "").endsWith("locked-out");
 }
 
 export class VerifyView {
@@ -43,6 +68,7 @@ export class VerifyView {
     this.segments = [];
     this.seq = 0; // bumped at every render, so a watcher can tell two prompts of one digit apart
     this.timer = null;
+    this.outcome = null; // "accept" | "reject" once the server answered the challenge on screen
     $("#verify-start").addEventListener("click", guard(() => this.start()));
   }
 
@@ -82,12 +108,18 @@ export class VerifyView {
 
   async start() {
     clear($("#verify-result"));
+    this.shown = null; // the last attempt's tiles go: they belong to its outcome, not to this one
+    clear($("#challenge"));
     $("#verify-hint").textContent = "";
     if (!(await this.mic.ensure())) return;
     let challenge;
     try {
       challenge = await api("POST", "/challenges");
     } catch (error) {
+      if (isLocked(error)) {
+        this.showLocked(error);
+        return;
+      }
       if (error instanceof ApiError && error.status === 409) {
         clear($("#verify-hint")).append(
           `${describe(error)} `, h("a", { href: "#/enrol", text: "Continue enrolling" }), ".");
@@ -96,6 +128,8 @@ export class VerifyView {
       throw error;
     }
     this.challenge = challenge;
+    this.shown = challenge.digits;
+    this.outcome = null;
     this.index = 0;
     this.segments = [];
     $("#verify-start").disabled = true;
@@ -110,7 +144,11 @@ export class VerifyView {
   }
 
   micReady() {
-    this.render();
+    if (this.challenge) this.render();
+  }
+
+  noiseChanged() {
+    if (this.challenge) this.render();
   }
 
   onset() {
@@ -130,26 +168,35 @@ export class VerifyView {
     if (this.index === this.challenge.digits.length) guard(() => this.submit())();
   }
 
-  /** The challenge's digits, each heard / current / waiting, and what to do now. */
+  /**
+   * The challenge's digits and what to do now. While answering each is heard / current / waiting
+   * (heard is not green: nothing is judged yet); after the answer every tile is passed (accepted)
+   * or not-passed (rejected), never green for an answer that failed.
+   */
   render() {
     const list = clear($("#challenge"));
-    if (!this.challenge) return;
+    const digits = this.challenge ? this.challenge.digits : this.shown;
+    if (!digits) return;
     this.seq += 1;
     list.dataset.seq = String(this.seq);
-    const digits = this.challenge.digits;
+    list.dataset.count = String(digits.length);
     digits.forEach((d, i) => {
-      const state = i < this.index ? "heard" : i === this.index ? "current" : "waiting";
+      let state = i < this.index ? "heard" : i === this.index ? "current" : "waiting";
+      if (!this.challenge) state = this.outcome === "accept" ? "passed" : "failed";
       list.append(h("li", { class: `cdigit cdigit-${state}`, dataset: { state, digit: String(d) },
         "aria-current": state === "current" ? "step" : undefined }, String(d)));
     });
+    if (!this.challenge) return;
     const hint = $("#verify-hint");
     if (this.index < digits.length) {
-      const ready = this.mic.segmenter.calibrated;
-      list.dataset.state = ready ? "listening" : "calibrating";
+      const ready = this.mic.listening;
+      list.dataset.state = ready ? "listening" : this.mic.paused ? "paused" : "calibrating";
       list.dataset.digit = String(digits[this.index]);
+      const noisy = this.mic.noiseState === "too_noisy" ? " It sounds too noisy here: a quieter spot works better." : "";
       hint.textContent = ready
-        ? `Say ${digits[this.index]} (digit ${this.index + 1} of ${digits.length}).`
-        : "Stay quiet for a moment while the room's noise level is measured.";
+        ? `Say ${digits[this.index]} (digit ${this.index + 1} of the ${digits.length} asked for).${noisy}`
+        : this.mic.paused ? "Paused. Press “Resume microphone” to go on."
+          : "Stay quiet for a moment while the room's noise level is measured.";
     } else {
       list.dataset.state = "sending";
       list.dataset.digit = "";
@@ -167,6 +214,13 @@ export class VerifyView {
         segments: this.segments,
       });
       result = await api("POST", "/verifications", body);
+    } catch (error) {
+      if (isLocked(error)) this.showLocked(error);
+      // A refused not-speech answer is a 422 problem, listed among the attempts as not_speech.
+      else if (error instanceof ApiError && error.status === 422 && error.reason === "not_speech") {
+        this.showResult({ attempt_id: 0, decision: "reject", reason: "not_speech" });
+      } else throw error;
+      return;
     } finally {
       this.abandon();
     }
@@ -176,9 +230,28 @@ export class VerifyView {
   }
 
   showResult(/** @type {Verification} */ r) {
+    this.outcome = r.decision;
+    this.render();
     const host = clear($("#verify-result"));
     host.dataset.decision = r.decision;
     host.dataset.reason = r.reason;
     host.append(h("p", { class: `decision decision-${r.decision}`, text: verdict(r.reason).sentence }));
+    const snr = answerSnrDb(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (r)));
+    if (r.reason === "too_noisy") {
+      host.append(h("p", { class: "hint noise-advice", text: snr === null
+        ? "Too noisy here: the background drowned your voice."
+        : `Too noisy here: your voice was only about ${snr} dB above the background noise.` }));
+    }
+  }
+
+  showLocked(/** @type {ApiError} */ error) {
+    this.outcome = "reject";
+    this.render();
+    const host = clear($("#verify-result"));
+    const wait = waitWords(error);
+    host.dataset.decision = "reject";
+    host.dataset.reason = "locked";
+    host.append(h("p", { class: "decision decision-reject",
+      text: wait ? `${VERDICTS.locked.sentence.replace("Wait,", `Wait ${wait},`)}` : VERDICTS.locked.sentence }));
   }
 }

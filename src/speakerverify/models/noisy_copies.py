@@ -1,0 +1,210 @@
+"""Noisy copies of an enrolment take, built on the server from its raw Meyda MFCC + energy alone.
+
+The server never sees audio, but Meyda's 13 MFCCs are a truncated DCT-II of the 23 log-mel energies, so
+the log-mel energies can be approximated back (minimum-norm inverse of that DCT), noise added in the
+linear mel domain, and the MFCCs recomputed. A speaker model that includes such copies has seen its
+owner's voice in noise, which is what makes noisy answers score like the owner (BENCHMARKS.md "Noise").
+
+Noise model, per frame (T frames, 128 FFT bins, 23 mel bands):
+
+* the noise's expected windowed frame energy is ``mean(energy) / 10^(SNR/10)``: the SNR is relative to
+  the take's mean power, as ``evaluation.noise.mix`` defines it;
+* its expected power per FFT bin follows the noise's spectral shape (flat for white, 1/k for pink), scaled
+  so the bins average that energy (for Gaussian noise E|X_k|^2 equals the windowed energy);
+* each band's noise is the filterbank-weighted sum of bin powers, drawn from a Gamma whose shape is the
+  band's effective number of bins (each bin's power is exponential, so the sum is close to a Gamma);
+* log-mel ``L' = ln(exp(L) + noise)`` (Meyda's ``ln(1 + E)``: ``exp(L) = 1 + E``), ``c' = 2 C L'``,
+  and ``energy' = energy + noise energy``.
+
+Copies are seeded from the take's own float32 content, so the same take always gets the same copies:
+deleting a take subtracts exactly the statistics its enrolment added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..features.config import DEFAULT_CONFIG, FeatureConfig
+from ..features.meyda import mel_filterbank
+from ..features.postprocess import DEFAULT_POST, PostConfig, postprocess
+from .gmm import DiagGMM
+from .speaker import Stats, utterance_stats
+
+KINDS = ("white", "pink", "speech")
+"""``speech``: speech-shaped noise (babble, a television), its spectrum the take's own long-term mel spectrum."""
+
+
+@dataclass(frozen=True)
+class CopyCondition:
+    """One noisy copy: noise ``kind`` (``KINDS``) at ``snr_db`` relative to the take's mean power."""
+
+    kind: str
+    snr_db: float
+
+
+@dataclass(frozen=True)
+class CopyRecipe:
+    """Which copies a take gets and the weight of their statistics (1 = as much as the take itself).
+
+    ``copies_id`` is stored with every model built with the recipe, so models with different copies
+    (or none) are never mixed: a changed id makes stored models rebuild from their takes.
+    """
+
+    copies_id: str
+    conditions: tuple[CopyCondition, ...]
+    weight: float = 1.0
+
+
+NO_COPIES = CopyRecipe("none", ())
+# Chosen on the development takes (benchmarks/tune_noise.py, BENCHMARKS.md "Noise").
+DEFAULT_RECIPE = CopyRecipe(
+    "nc-p20-w15-p10-s15-h-v1",
+    (
+        CopyCondition("pink", 20.0),
+        CopyCondition("white", 15.0),
+        CopyCondition("pink", 10.0),
+        CopyCondition("speech", 15.0),
+    ),
+    weight=0.5,
+)
+
+
+@lru_cache(maxsize=4)
+def dct_rows(n_mfcc: int, n_mel: int) -> np.ndarray:
+    """Meyda's unnormalised DCT-II as a matrix: mfcc = mel @ (2 C).T, C[k, n] = cos(pi k (2n + 1) / 2N). (K, N)"""
+    k = np.arange(n_mfcc)[:, None]
+    n = np.arange(n_mel)[None, :]
+    rows = np.cos(np.pi * k * (2 * n + 1) / (2 * n_mel))
+    rows.setflags(write=False)
+    return rows
+
+
+@lru_cache(maxsize=4)
+def _inverse(n_mfcc: int, n_mel: int) -> np.ndarray:
+    """Minimum-norm inverse of ``2 C``: log-mel (N,) from mfcc (K,) as ``inv @ c``. (N, K)"""
+    inv = np.linalg.pinv(2 * dct_rows(n_mfcc, n_mel))
+    inv.setflags(write=False)
+    return inv
+
+
+def log_mel(mfcc: np.ndarray, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Approximate log-mel energies ln(1 + E) (T, mel_bands) of MFCC frames (T, n_mfcc); >= 0 like Meyda's."""
+    mfcc = np.asarray(mfcc, dtype=np.float64)
+    return np.maximum(0.0, mfcc @ _inverse(mfcc.shape[1], config.mel_bands).T)
+
+
+def mfcc_of(log_mel_frames: np.ndarray, n_mfcc: int) -> np.ndarray:
+    """Meyda's MFCC (T, n_mfcc) of log-mel frames (T, N)."""
+    return log_mel_frames @ (2 * dct_rows(n_mfcc, log_mel_frames.shape[1])).T
+
+
+@lru_cache(maxsize=8)
+def noise_bands(kind: str, config: FeatureConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, np.ndarray, float]:
+    """For unit expected windowed frame energy of ``kind`` noise: each band's expected power (N,), each
+    band's effective number of bins (N,) (the Gamma shape), and that of the whole spectrum."""
+    n_bins = config.frame_size // 2
+    k = np.arange(n_bins, dtype=np.float64)
+    if kind == "white":
+        shape = np.ones(n_bins)
+    elif kind == "pink":
+        shape = 1.0 / np.maximum(k, 1.0)  # DC held at the first bin's level, as evaluation.noise.pink does
+    else:
+        raise ValueError(f"unknown copy noise {kind!r}; expected one of {', '.join(KINDS)}")
+    power = shape / shape.mean()  # bins average the frame energy
+    weighted = mel_filterbank(max(config.mel_bands, config.n_mfcc), config.sample_rate, config.frame_size) * power
+    mean = weighted.sum(axis=1)
+    dof = mean**2 / np.maximum((weighted**2).sum(axis=1), 1e-300)
+    total_dof = float(power.sum() ** 2 / (power**2).sum())
+    for a in (mean, dof):
+        a.setflags(write=False)
+    return mean, dof, total_dof
+
+
+def _speech_bands(mel: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, float]:
+    """``noise_bands`` for noise shaped like the take's long-term spectrum: its mean band energies (N,),
+    scaled to the total white noise of unit frame energy puts in the bands; white's degrees of freedom."""
+    white_mean, dof, total_dof = noise_bands("white", config)
+    long_term = np.maximum(np.exp(mel) - 1.0, 0.0).mean(axis=0) + 1e-12  # (N,) Meyda's E of ln(1 + E)
+    return long_term / long_term.sum() * white_mean.sum(), dof, total_dof
+
+
+def take_seed(mfcc: np.ndarray, energy: np.ndarray) -> int:
+    """A seed from the take's content as stored (float32), so enrol, rebuild and delete draw the same noise."""
+    h = hashlib.sha256(np.ascontiguousarray(mfcc, dtype="<f4").tobytes())
+    h.update(np.ascontiguousarray(energy, dtype="<f4").tobytes())
+    return int.from_bytes(h.digest()[:8], "little")
+
+
+def noisy_copy(
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    condition: CopyCondition,
+    rng: np.random.Generator,
+    config: FeatureConfig = DEFAULT_CONFIG,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One noisy copy of raw frames mfcc (T, n_mfcc) and energy (T,): (mfcc' (T, n_mfcc), energy' (T,)).
+
+    Units as Meyda's at ``config.input_scale``: energy is the frame's windowed sum of squares.
+    """
+    mfcc = np.asarray(mfcc, dtype=np.float64)
+    energy = np.asarray(energy, dtype=np.float64)
+    if len(energy) == 0:
+        return mfcc.copy(), energy.copy()
+    noise_energy = float(np.mean(energy)) / 10 ** (condition.snr_db / 10)
+    mel = log_mel(mfcc, config)
+    if condition.kind == "speech":
+        mean, dof, total_dof = _speech_bands(mel, config)
+    else:
+        mean, dof, total_dof = noise_bands(condition.kind, config)
+    t = len(energy)
+    band_noise = rng.gamma(dof, 1.0, size=(t, len(dof))) / dof * (mean * noise_energy)  # (T, N)
+    frame_noise = rng.gamma(total_dof, 1.0, size=t) / total_dof * noise_energy  # (T,)
+    noisy_mel = np.log(np.exp(mel) + band_noise)
+    return mfcc_of(noisy_mel, mfcc.shape[1]), energy + frame_noise
+
+
+def noisy_copies(
+    mfcc: np.ndarray, energy: np.ndarray, recipe: CopyRecipe = DEFAULT_RECIPE, config: FeatureConfig = DEFAULT_CONFIG
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The recipe's copies of one take, in recipe order; deterministic in the take's content."""
+    rng = np.random.default_rng(take_seed(mfcc, energy))
+    return [noisy_copy(mfcc, energy, c, rng, config) for c in recipe.conditions]
+
+
+def take_stats(
+    ubm: DiagGMM,
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    post: PostConfig = DEFAULT_POST,
+    recipe: CopyRecipe = DEFAULT_RECIPE,
+    config: FeatureConfig = DEFAULT_CONFIG,
+) -> Stats:
+    """What one take adds to a speaker model: its own statistics plus ``recipe.weight`` times its copies'.
+
+    Everything a take contributes comes from here (enrol adds it, delete subtracts it, rebuild sums it), on
+    the take as stored (float32), so what delete subtracts is exactly what enrol added."""
+    mfcc = np.asarray(mfcc, dtype=np.float32).astype(np.float64)
+    energy = np.asarray(energy, dtype=np.float32).astype(np.float64)
+    stats = utterance_stats(ubm, postprocess(mfcc, energy, post))
+    for copy_mfcc, copy_energy in noisy_copies(mfcc, energy, recipe, config):
+        extra = utterance_stats(ubm, postprocess(copy_mfcc, copy_energy, post))
+        stats = stats + Stats(recipe.weight * extra.n, recipe.weight * extra.f)
+    return stats
+
+
+def degraded_levels(
+    mfcc: np.ndarray, energy: np.ndarray, levels_db: Sequence[float], config: FeatureConfig = DEFAULT_CONFIG
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The take degraded to each SNR of ``levels_db`` (one copy each), for calibration; the noise kind
+    rotates through ``KINDS`` from a take-seeded start, so a cohort's trials at a level mix every kind."""
+    seed = take_seed(mfcc, energy)
+    rng = np.random.default_rng([seed, 1])  # a stream of its own: not the enrolment copies' noise
+    return [
+        noisy_copy(mfcc, energy, CopyCondition(KINDS[(seed + i) % len(KINDS)], float(snr)), rng, config)
+        for i, snr in enumerate(levels_db)
+    ]

@@ -1,0 +1,109 @@
+"""Noise over the API: the too_noisy answer (measured SNR and advice, never a number to steer by), the
+quality-aware deployment calibration, and models from before noisy copies upgraded on first use."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from speakerverify.evaluation.noise import mix
+from speakerverify.features import extract, read_audio
+from speakerverify.http.app import create_app
+from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES
+from speakerverify.models.ubm import load_default_ubm
+from speakerverify.storage import speaker_models, utterances
+from speakerverify.storage.db import Database
+from speakerverify.storage.tables import Calibration, DeploymentThreshold, SpeakerModelRow
+from speakerverify.voice.takes import rebuild_model
+from support.api_protocol import features_payload
+from support.audit import audited
+from support.fsdd import enrol_speaker, segments_for
+from support.shared_data import require_fsdd
+
+
+def _noisy_segments(speaker: str, digits: list[int], snr_db: float, take: int = 33) -> list[dict[str, Any]]:
+    out = []
+    for d in digits:
+        path = require_fsdd() / "recordings" / f"{d}_{speaker}_{take}.wav"
+        out.append({"digit": d, **features_payload(*extract(mix(read_audio(path), "white", snr_db, path.name)))})
+    return out
+
+
+def _answer(client: TestClient, auth: dict[str, str], segments: Any) -> dict[str, Any]:
+    ch = client.post("/api/v1/challenges", headers=auth)
+    assert ch.status_code == 201, ch.text
+    body = {"challenge_id": ch.json()["challenge_id"], "segments": segments(ch.json()["digits"])}
+    r = client.post("/api/v1/verifications", json=body, headers=auth)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_its_level(
+    api: Any, settings: Any, database: Database
+) -> None:
+    # two ready users are a deployment here, so the quality-aware calibration is the one in use
+    one_other = settings.with_(voice=replace(settings.voice, min_cohort_users=1))
+    with TestClient(create_app(one_other)) as client:
+        api.client = client
+        for spk in ("nicolas", "george"):
+            api.register(email=f"{spk}@example.org", alias=spk)
+            enrol_speaker(client, api.login(email=f"{spk}@example.org"), spk)
+        auth = api.login(email="george@example.org")
+        clean = _answer(client, auth, lambda digits: segments_for("george", digits, 31))
+        assert clean["decision"] == "accept", clean
+        with database.read_session() as s:
+            levels = s.scalars(select(DeploymentThreshold.levels)).one()
+            quality = s.scalars(select(Calibration.quality)).all()
+        assert levels is not None and len(levels["levels"]) == 4 and all(q is not None for q in quality)
+        snrs = [lv[0] for lv in levels["levels"]]
+        assert snrs == sorted(snrs, reverse=True) and snrs[-1] < 10 < snrs[0]
+
+        loud = _answer(client, auth, lambda digits: _noisy_segments("george", digits, -5.0))
+        assert loud["decision"] == "reject" and loud["reason"] == "too_noisy"
+        assert isinstance(loud["snr_db"], int) and loud["snr_db"] < snrs[-1]
+        assert "quieter" in loud["advice"]
+        assert set(loud) == {"attempt_id", "decision", "reason", "snr_db", "advice"}  # no score, no threshold
+        row = audited(database, loud["attempt_id"])
+        assert row.detail["reason"] == "too_noisy" and row.detail["snr_db"] < snrs[-1]
+
+        at10 = _answer(client, auth, lambda digits: _noisy_segments("george", digits, 10.0, 35))
+        assert at10["reason"] != "too_noisy" and "snr_db" not in at10
+        row = audited(database, at10["attempt_id"])
+        assert row.threshold is not None and 5 < row.detail["snr_db"] < 15  # measured near the 10 dB mixed in
+        log = client.get("/api/v1/verifications", headers=auth).json()["attempts"]
+        assert log[1]["reason"] == "too_noisy"
+
+
+def test_a_model_from_before_the_copies_is_rebuilt_with_them_on_first_use(
+    client: TestClient, api: Any, database: Database
+) -> None:
+    api.register()
+    auth = api.login()
+    enrol_speaker(client, auth, "jackson")
+    gmm = load_default_ubm().gmm
+    with database.write_session() as s:
+        row = s.scalars(select(SpeakerModelRow)).one()
+        assert row.copies_id == DEFAULT_RECIPE.copies_id
+        user_id, enrolled = row.user_id, speaker_models.decode_model(row.stats)
+        takes = utterances.list_utterances(s, user_id)
+        old = rebuild_model(gmm, takes, recipe=NO_COPIES)
+        row.stats, row.copies_id = speaker_models.encode_model(old), None  # as stored before migration 0010
+        expected = rebuild_model(gmm, takes)
+    assert np.allclose(enrolled.n, expected.n, atol=1e-3)  # incremental enrolment == rebuild, copies included
+    assert client.post("/api/v1/challenges", headers=auth).status_code == 201
+    with database.read_session() as s:
+        row = s.scalars(select(SpeakerModelRow)).one()
+        assert row.copies_id == DEFAULT_RECIPE.copies_id
+        upgraded = speaker_models.decode_model(row.stats)
+    assert np.allclose(upgraded.n, expected.n, atol=1e-3) and not np.allclose(upgraded.n, old.n, atol=1.0)
+    # deleting a take subtracts the take and its copies: the model is then the rebuild without it
+    gone = client.get("/api/v1/enrolment/utterances", headers=auth).json()["utterances"][0]
+    assert client.delete(f"/api/v1/enrolment/utterances/{gone['utterance_id']}", headers=auth).status_code == 204
+    with database.read_session() as s:
+        after = speaker_models.decode_model(s.scalars(select(SpeakerModelRow.stats)).one())
+        rest = rebuild_model(gmm, utterances.list_utterances(s, user_id))
+    assert np.allclose(after.n, rest.n, atol=1e-3) and np.allclose(after.f, rest.f, atol=1e-2)
