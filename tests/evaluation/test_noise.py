@@ -25,6 +25,7 @@ def test_mix_hits_the_snr_and_is_seeded(kind: str, snr: float) -> None:
 
 def test_pink_has_more_low_than_high_frequency_power_and_white_does_not() -> None:
     rng = np.random.default_rng(0)
+
     def low_over_high(x: np.ndarray) -> float:
         p = np.abs(np.fft.rfft(x)) ** 2
         return float(p[10:200].mean() / p[-2000:].mean())

@@ -41,7 +41,9 @@ def open_database(settings: Settings, upgrade: bool = False) -> Iterator[Databas
     path = str(url.database or "")
     a_file = is_sqlite(url) and path not in ("", ":memory:") and not path.startswith("file:")
     if a_file and not upgrade and not os.path.isfile(path):
-        raise OperatorError(f"no database file {os.path.abspath(path)}{hint}")
+        raise OperatorError(
+            f"no database file {os.path.abspath(path)}{hint}; `speakerverify db upgrade` creates a new one"
+        )
     try:
         db = Database(settings.database_url)
     except Exception as exc:
