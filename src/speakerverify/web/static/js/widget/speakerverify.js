@@ -1,6 +1,6 @@
 // The drop-in widget for relying parties: one module tag and one element.
 //
-//   <script type="module" src="https://voice.example/widget/speakerverify.js"></script>
+//   <script type="module" src="(the service origin)/widget/speakerverify.js"></script>
 //   <speakerverify-enrol session="SESSION_TOKEN"></speakerverify-enrol>
 //   <speakerverify-verify session="SESSION_TOKEN"></speakerverify-verify>
 //
