@@ -14,6 +14,7 @@ short until the user is ready. A second scenario submits only wrong digits from 
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import tempfile
 import time
@@ -48,7 +49,7 @@ def frames(root: str, speaker: str, digit: int, take: int) -> tuple[np.ndarray, 
 
 
 def new_user(ctx: AppContext, name: str) -> uuid.UUID:
-    body = accounts.NewAccount(email=f"{name}@example.org", password="correct horse battery", alias=name)
+    body = accounts.NewAccount(email=f"{name}@example.org", password=secrets.token_urlsafe(24), alias=name)
     return uuid.UUID(accounts.register(ctx, body).id)
 
 

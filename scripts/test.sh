@@ -27,4 +27,4 @@ fi
 ruff check .
 mypy
 # Two test processes (CI and this machine have 2 cores); pass -n 0 for one, or -n N.
-python -m pytest -n "${SPEAKERVERIFY_TEST_WORKERS:-2}" --dist loadgroup "$@"
+python -m pytest -n "${SPEAKERVERIFY_TEST_WORKERS:-2}" --dist loadfile "$@"

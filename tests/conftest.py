@@ -20,9 +20,9 @@ def speechocean() -> Path:
 
 
 def _xdist_group(item: pytest.Item) -> str:
-    """Which tests share a worker under `pytest -n N --dist loadgroup` (scripts/test.sh): a file's tests
-    stay together (its module fixtures are built once), as do the browser tests (one server and one
-    Chromium) and the operator tests on the FSDD sample database (built once, ~16 s)."""
+    """Which tests belong together: used to hand out the files holding slow tests first. scripts/test.sh
+    runs `--dist loadfile`, which keeps each file on one worker (its module fixtures built once, its
+    order-dependent tests in order); `--dist loadgroup` split the browser group across workers."""
     path = Path(str(item.path))
     if "e2e" in path.parts:
         return "e2e"

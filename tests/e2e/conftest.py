@@ -159,9 +159,23 @@ def _record(tab: Tab, request: Any) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def module_tab(browser: Any, server: str) -> Iterator[Any]:
+    """``new_tab`` for module-scoped fixtures: its tabs are closed when the module's tests are done."""
+    yield from _tabs(browser, server)
+
+
+@pytest.fixture()
 def new_tab(browser: Any, server: str) -> Iterator[Any]:
-    """Factory of fresh tabs (own context: own sessionStorage), with the fake microphone installed."""
+    """Factory of fresh tabs (own context: own sessionStorage), with the fake microphone installed.
+
+    Closed when the test ends: an open tab keeps its fake microphone and audio worklet running, and a
+    session's worth of them took the CPU the later browser tests needed.
+    """
+    yield from _tabs(browser, server)
+
+
+def _tabs(browser: Any, server: str) -> Iterator[Any]:
     contexts = []
 
     def make(

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from speakerverify.config import VoicePolicy
 from support.server import free_port, serve
@@ -99,25 +100,36 @@ class Speaker:
     def answer(self, page: Any, element: str, limit: int) -> int:
         """Speak until the element stops listening (done, error) or `limit` takes; returns how many."""
         for n in range(limit):
-            page.wait_for_function(
-                "el => { const w = document.querySelector(el); return !w"
-                " || !['loading', 'starting', 'calibrating', 'hearing', 'sending'].includes(w.dataset.state); }",
-                arg=element,
-                timeout=30_000,
-            )
-            widget = page.locator(element)
-            if not widget.count() or widget.get_attribute("data-state") != "listening":
-                return n  # done or failed: the page has posted the outcome and moved on
-            seq = widget.get_attribute("data-seq")
-            digit = int(widget.get_attribute("data-digit"))
-            samples = self.e2e.read_take(self.fsdd, digit, self.speaker, self.unused[digit].pop(0))
-            page.evaluate("s => window.__feed(s)", self.e2e.to_mic(samples, 0.1, 0.4, RATE))
-            page.wait_for_function(
-                "([el, seq]) => { const w = document.querySelector(el);"
-                " return !w || w.dataset.seq !== seq || w.dataset.state !== 'listening'; }",
-                arg=[element, seq],
-            )
+            try:
+                if not self._one(page, element):
+                    return n  # done or failed: the page has posted the outcome and moved on
+            except PlaywrightError:  # the widget finished (and the page moved on) between two steps
+                if page.locator(element).count():
+                    raise
+                return n
         return limit
+
+    def _one(self, page: Any, element: str) -> bool:
+        """Wait for the element to listen and say its digit; False once it no longer listens."""
+        page.wait_for_function(
+            "el => { const w = document.querySelector(el); return !w"
+            " || !['loading', 'starting', 'calibrating', 'hearing', 'sending'].includes(w.dataset.state); }",
+            arg=element,
+            timeout=30_000,
+        )
+        widget = page.locator(element)
+        if not widget.count() or widget.get_attribute("data-state", timeout=2_000) != "listening":
+            return False
+        seq = widget.get_attribute("data-seq", timeout=2_000)
+        digit = int(widget.get_attribute("data-digit", timeout=2_000))
+        samples = self.e2e.read_take(self.fsdd, digit, self.speaker, self.unused[digit].pop(0))
+        page.evaluate("s => window.__feed(s)", self.e2e.to_mic(samples, 0.1, 0.4, RATE))
+        page.wait_for_function(
+            "([el, seq]) => { const w = document.querySelector(el);"
+            " return !w || w.dataset.seq !== seq || w.dataset.state !== 'listening'; }",
+            arg=[element, seq],
+        )
+        return True
 
 
 def _outcome(page: Any) -> str:

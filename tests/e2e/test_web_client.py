@@ -131,9 +131,9 @@ def _verify(tab: Any, e2e: Any, fsdd: Path, speaker: str, takes: list[int]) -> d
 
 
 @pytest.fixture(scope="module")
-def enrolled(new_tab: Any, e2e: Any, fsdd: Path) -> dict[str, Any]:
+def enrolled(module_tab: Any, e2e: Any, fsdd: Path) -> dict[str, Any]:
     """Account A registered in the page and enrolled to ready by speaking FSDD takes into it."""
-    tab = new_tab()
+    tab = module_tab()
     email = "jackson@example.org"
     _register_in_page(tab, email, "jack-son.1", e2e.password)
     tab.screenshot("enrol-start")

@@ -8,6 +8,7 @@ runs them at full size and writes RELIABILITY.md.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -138,11 +139,21 @@ def user_id(base: str, auth: dict[str, str]) -> uuid.UUID:
     return uuid.UUID(httpx.get(f"{base}/api/v1/me", headers=auth, timeout=60).json()["id"])
 
 
+SPARE_TAKES = range(49, 43, -1)
+"""Said again when a genuine take is refused as ``wrong_digit`` (about 1 in 100), as a user would; answers
+in these checks use takes below them."""
+
+
 def enrol_ready(base: str, auth: dict[str, str], corpus: str, speaker: str, takes: range = range(6)) -> None:
     with httpx.Client(base_url=base, timeout=120) as http:
         for n in takes:
             for d in range(10):
-                r = http.post("/api/v1/enrolment/utterances", json=enrol_body(corpus, speaker, d, n), headers=auth)
+                for attempt in (n, *SPARE_TAKES):
+                    r = http.post(
+                        "/api/v1/enrolment/utterances", json=enrol_body(corpus, speaker, d, attempt), headers=auth
+                    )
+                    if r.status_code != 422 or r.json().get("reason") != "wrong_digit":
+                        break
                 assert r.status_code == 201, r.text
 
 
@@ -179,9 +190,10 @@ def model_vs_rebuild(database_url: str, uid: uuid.UUID) -> dict[str, Any]:
     else:
         diff = float(max(np.abs(stored.n - rebuilt.n).max(), np.abs(stored.f - rebuilt.f).max()))
         scale = float(max(np.abs(rebuilt.f).max(), 1.0))
-        # Stored as float32 (storage/speaker_models.py): equal up to its rounding; a lost or doubled take
-        # moves the sums by whole frames' worth, orders of magnitude more.
-        equal = bool(np.array_equal(stored.takes, rebuilt.takes) and diff <= 1e-5 * scale)
+        # Stored as float32 (storage/speaker_models.py): equal up to its rounding, which grows a little with
+        # each add/remove (enrolment re-checks take flagged takes out and back in). A lost or doubled take
+        # changes the integer take counts, and moves the sums by whole frames' worth, far above 1e-4.
+        equal = bool(np.array_equal(stored.takes, rebuilt.takes) and diff <= 1e-4 * scale)
     return {"ids": ids, "equal": equal, "max_abs_diff": diff, "half_written": half_written}
 
 
@@ -350,7 +362,10 @@ def brute_force(
     auth = register(bases[0], f"bf-{uuid.uuid4().hex[:8]}@example.org", f"bf-{uuid.uuid4().hex[:8]}")
     uid = user_id(bases[0], auth)
     enrol_ready(bases[0], auth, corpus, owner)
-    fresh = iter(range(10, 50))
+    fresh = iter(range(10, SPARE_TAKES.stop + 1))  # the owner's unseen takes
+    # The attacker's answers are refused whatever they hold, so its takes may repeat; drawing them from the
+    # owner's short supply ran it dry at five or more digits per challenge.
+    attacker_takes = itertools.cycle(range(50))
     checks: list[bool] = []
     detail: dict[str, Any] = {}
 
@@ -363,7 +378,7 @@ def brute_force(
             assert ch.status_code == 201, ch.text
             if i == k - 1:  # a challenge fetched before the lock, answered after it
                 spare = httpx.post(f"{bases[-1]}/api/v1/challenges", headers=auth, timeout=120).json()
-            t = next(fresh)
+            t = next(attacker_takes)
             # Another speaker saying other digits than prompted: certain to be rejected (content and voice).
             segs = [segment(corpus, attacker, (d + 1) % 10, t, prompted=d) for d in ch.json()["digits"]]
             out = httpx.post(
@@ -385,7 +400,7 @@ def brute_force(
             r = httpx.post(f"{base}/api/v1/challenges", headers=auth, timeout=60)
             checks.append(r.status_code == 429 and 0 < int(r.headers.get("Retry-After", "0")) <= expected)
             checks.append(r.headers.get("content-type", "").startswith("application/problem+json"))
-            segs = [segment(corpus, attacker, (d + 1) % 10, next(fresh), prompted=d) for d in spare["digits"]]
+            segs = [segment(corpus, attacker, (d + 1) % 10, next(attacker_takes), prompted=d) for d in spare["digits"]]
             r = httpx.post(
                 f"{base}/api/v1/verifications",
                 json={"challenge_id": spare["challenge_id"], "segments": segs},
@@ -426,7 +441,7 @@ def replay_over_api(base: str, corpus: str, speaker: str, rounds: int) -> Figure
     spliced from the user's stored enrolment takes (must be rejected as replays)."""
     auth = register(base, f"rp-{uuid.uuid4().hex[:8]}@example.org", f"rp-{uuid.uuid4().hex[:8]}")
     enrol_ready(base, auth, corpus, speaker)
-    fresh = iter(range(6, 50))
+    fresh = iter(range(6, SPARE_TAKES.stop + 1))
     history: dict[int, list[dict[str, Any]]] = {d: [] for d in range(10)}
     tried = handled = lost = 0
     counts = {"fresh": 0, "fresh_flagged": 0, "resent": 0, "resent_caught": 0, "spliced": 0, "spliced_caught": 0}

@@ -16,8 +16,9 @@ Noise model, per frame (T frames, 128 FFT bins, 23 mel bands):
 * log-mel ``L' = ln(exp(L) + noise)`` (Meyda's ``ln(1 + E)``: ``exp(L) = 1 + E``), ``c' = 2 C L'``,
   and ``energy' = energy + noise energy``.
 
-Copies are seeded from the take's own float32 content, so the same take always gets the same copies:
-deleting a take subtracts exactly the statistics its enrolment added.
+Copies are seeded from the take's own content at the wire's precision (float16 MFCCs and ln(1+energy)), so
+the same take always gets the same copies, whichever body form carried it: deleting a take subtracts
+exactly the statistics its enrolment added.
 """
 
 from __future__ import annotations
@@ -134,9 +135,10 @@ def _speech_bands(mel: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, n
 
 
 def take_seed(mfcc: np.ndarray, energy: np.ndarray) -> int:
-    """A seed from the take's content as stored (float32), so enrol, rebuild and delete draw the same noise."""
-    h = hashlib.sha256(np.ascontiguousarray(mfcc, dtype="<f4").tobytes())
-    h.update(np.ascontiguousarray(energy, dtype="<f4").tobytes())
+    """A seed from the take's content rounded to the wire's float16, so enrol, rebuild and delete draw the
+    same noise, and a take sent as JSON draws what the same take sent in the binary form draws."""
+    h = hashlib.sha256(np.ascontiguousarray(mfcc, dtype="<f2").tobytes())
+    h.update(np.ascontiguousarray(np.log1p(np.maximum(np.asarray(energy, np.float64), 0.0)), dtype="<f2").tobytes())
     return int.from_bytes(h.digest()[:8], "little")
 
 

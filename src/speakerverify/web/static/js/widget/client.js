@@ -4,7 +4,7 @@
 
 import { FRAMES_TYPE } from "../wire.js";
 
-/** The service's origin URL ("https://voice.example/") from the widget module's own URL. */
+/** The service's origin URL (e.g. voice.example/, scheme included) from the widget module's own URL. */
 export function serviceBase(moduleUrl) {
   return new URL("/", moduleUrl).href;
 }

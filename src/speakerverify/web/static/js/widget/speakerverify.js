@@ -1,6 +1,6 @@
 // The drop-in widget for relying parties: one module tag and one element.
 //
-//   <script type="module" src="https://voice.example/widget/speakerverify.js"></script>
+//   <script type="module" src="(the service origin)/widget/speakerverify.js"></script>
 //   <speakerverify-enrol session="SESSION_TOKEN"></speakerverify-enrol>
 //   <speakerverify-verify session="SESSION_TOKEN"></speakerverify-verify>
 //
@@ -65,21 +65,24 @@ class VoiceElement extends HTMLElement {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(STYLE);
     root.adoptedStyleSheets = [sheet];
-    root.innerHTML = `
-      <div class="box" part="box">
-        <p class="title" part="title"></p>
-        <div class="digit" part="digit" aria-hidden="true"></div>
-        <progress part="progress" max="100" value="0" hidden></progress>
-        <button type="button" class="start" part="button" disabled>Start microphone</button>
-        <p class="status" part="status" role="status" aria-live="polite"></p>
-      </div>`;
-    this.ui = {
-      title: root.querySelector(".title"),
-      digit: root.querySelector(".digit"),
-      progress: root.querySelector("progress"),
-      button: root.querySelector("button"),
-      status: root.querySelector(".status"),
+    // Built node by node: the page's own code never parses HTML strings (tests/e2e/test_pages.py).
+    const make = (tag, className, attrs = {}) => {
+      const node = document.createElement(tag);
+      if (className) node.className = className;
+      for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+      return node;
     };
+    const box = make("div", "box", { part: "box" });
+    this.ui = {
+      title: make("p", "title", { part: "title" }),
+      digit: make("div", "digit", { part: "digit", "aria-hidden": "true" }),
+      progress: make("progress", "", { part: "progress", max: "100", value: "0", hidden: "" }),
+      button: make("button", "start", { type: "button", part: "button", disabled: "" }),
+      status: make("p", "status", { part: "status", role: "status", "aria-live": "polite" }),
+    };
+    this.ui.button.textContent = "Start microphone";
+    box.append(this.ui.title, this.ui.digit, this.ui.progress, this.ui.button, this.ui.status);
+    root.append(box);
     this.ui.button.addEventListener("click", () => this.guard(() => this.start()));
     this.mic = null;
     this.segmenter = new Segmenter();
