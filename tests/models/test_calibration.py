@@ -53,7 +53,7 @@ def test_calibrate_deployment_keeps_the_far_at_every_noise_level() -> None:
     ]
     noisy = [NoisyScores(np.array([15.0 + u * 0.1, 8.0]), s, s.mean(axis=1), 22.0) for u, s in enumerate(noisy_scores)]
     without = calibrate_deployment(clean, [10] * users, 0.01)
-    cal = calibrate_deployment(clean, [10] * users, 0.01, noisy=noisy)
+    cal = calibrate_deployment(clean, [10] * users, 0.01, noisy=noisy, level_bias=(0.0, 0.0))
     assert (cal.threshold, cal.grand_location) == (without.threshold, without.grand_location) and not without.levels
     assert cal.clean_snr_db == 22.0 and [lv.snr_db for lv in cal.levels] == pytest.approx([15.25, 8.0])
     for level, lv in enumerate(cal.levels):
@@ -71,3 +71,38 @@ def test_calibrate_deployment_keeps_the_far_at_every_noise_level() -> None:
             ]
         )
         assert np.mean(clean_point >= cal.threshold) > 0.02  # what one clean threshold would have let through
+
+
+def test_the_degraded_cohorts_bias_lowers_each_noisy_level_by_its_own_amount_and_never_the_clean_point() -> None:
+    from speakerverify.models.calibration import (
+        DEGRADED_COHORT_BIAS,
+        SNR_LEVELS,
+        NoisyScores,
+        calibrate_deployment,
+        shrunk_location,
+    )
+
+    assert len(DEGRADED_COHORT_BIAS) == len(SNR_LEVELS) and all(b > 0 for b in DEGRADED_COHORT_BIAS)
+    rng = np.random.default_rng(5)
+    users, n, levels = 6, 400, len(SNR_LEVELS)
+    clean = [rng.normal(-1.0 + 0.1 * u, 0.3, n) for u in range(users)]
+    cohort = [np.stack([rng.normal(-1.0 + 0.1 * u + 0.1 * i, 0.3, n) for i in range(levels)]) for u in range(users)]
+    noisy = [NoisyScores(np.array(SNR_LEVELS) - 2.0, s, s.mean(axis=1), 22.0) for s in cohort]
+    plain = calibrate_deployment(clean, [10] * users, 0.01, noisy=noisy, level_bias=(0.0,) * levels)
+    corrected = calibrate_deployment(clean, [10] * users, 0.01, noisy=noisy)
+    assert corrected.threshold == plain.threshold  # the clean point is measured on real takes: untouched
+    for lv, was, bias in zip(corrected.levels, plain.levels, DEGRADED_COHORT_BIAS, strict=True):
+        assert lv.threshold == pytest.approx(was.threshold - bias) and lv.bias == bias
+        assert (lv.snr_db, lv.grand_location) == (was.snr_db, was.grand_location)
+    # impostors really in noise score ``bias`` lower than the degraded cohort: at the corrected point their
+    # FAR is the target again, where the degraded cohort's own point would have given far less
+    for level, (lv, was) in enumerate(zip(corrected.levels, plain.levels, strict=True)):
+        real = np.concatenate(
+            [
+                s[level] - lv.bias - shrunk_location(float(u.locations[level]), lv.grand_location, 10)
+                for s, u in zip(cohort, noisy, strict=True)
+            ]
+        )
+        assert np.mean(real >= was.threshold) < np.mean(real >= lv.threshold) <= 0.01
+    with pytest.raises(ValueError):
+        calibrate_deployment(clean, [10] * users, 0.01, noisy=noisy, level_bias=(0.1,))

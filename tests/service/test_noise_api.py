@@ -3,18 +3,22 @@ quality-aware deployment calibration, and models from before noisy copies upgrad
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import extract, read_audio
 from speakerverify.http.app import create_app
+from speakerverify.models.calibration import DEGRADED_COHORT_BIAS, bounded, calibrate_deployment
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES
 from speakerverify.models.ubm import load_default_ubm
+from speakerverify.storage import calibrations as stored_calibrations
 from speakerverify.storage import speaker_models, utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import Calibration, DeploymentThreshold, SpeakerModelRow
@@ -61,6 +65,7 @@ def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_i
         assert levels is not None and len(levels["levels"]) == 4 and all(q is not None for q in quality)
         snrs = [lv[0] for lv in levels["levels"]]
         assert snrs == sorted(snrs, reverse=True) and snrs[-1] < 10 < snrs[0]
+        _assert_levels_lowered_by_the_bias(database, levels, one_other.voice.threshold_range)
 
         loud = _answer(client, auth, lambda digits: _noisy_segments("george", digits, -5.0))
         assert loud["decision"] == "reject" and loud["reason"] == "too_noisy"
@@ -76,6 +81,39 @@ def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_i
         assert row.threshold is not None and 5 < row.detail["snr_db"] < 15  # measured near the 10 dB mixed in
         log = client.get("/api/v1/verifications", headers=auth).json()["attempts"]
         assert log[1]["reason"] == "too_noisy"
+
+        # a threshold stored before the bias correction (no "bias") is stale: recomputed in the background
+        with database.write_session() as s:
+            row = s.scalars(select(DeploymentThreshold)).one()
+            row.levels = {k: v for k, v in row.levels.items() if k != "bias"}
+        assert client.post("/api/v1/challenges", headers=auth).status_code == 201
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with database.read_session() as s:
+                again = s.scalars(select(DeploymentThreshold.levels)).one()
+            if again and "bias" in again:
+                break
+            time.sleep(0.2)
+        assert again["bias"] == list(DEGRADED_COHORT_BIAS) and again["levels"] == levels["levels"]
+
+
+def _assert_levels_lowered_by_the_bias(database: Database, levels: dict[str, Any], bounds: tuple[float, float]) -> None:
+    """Each stored level's threshold is the degraded cohort's own target-FAR point (recomputed here from the
+    stored calibrations) lowered by ``DEGRADED_COHORT_BIAS`` and kept in ``threshold_range``."""
+    with database.read_session() as s:
+        rows = list(s.scalars(select(Calibration)))
+        plain = calibrate_deployment(
+            [stored_calibrations.calibration_scores(r) for r in rows],
+            [r.n_cohort_users for r in rows],
+            0.01,
+            [r.location for r in rows],
+            [n for n in (stored_calibrations.noisy_scores(r) for r in rows) if n is not None],
+            level_bias=(0.0,) * len(DEGRADED_COHORT_BIAS),
+        )
+    assert levels["bias"] == list(DEGRADED_COHORT_BIAS)
+    for (_, thr, _), lv, bias in zip(levels["levels"], plain.levels, DEGRADED_COHORT_BIAS, strict=True):
+        assert thr == pytest.approx(bounded(lv.threshold - bias, *bounds)) and thr >= bounds[0]
+        assert thr < lv.threshold or lv.threshold - bias < bounds[0]
 
 
 def test_a_model_from_before_the_copies_is_rebuilt_with_them_on_first_use(

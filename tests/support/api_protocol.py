@@ -167,6 +167,12 @@ def run(
         return mix(x, noise[0], noise[1], r.path.name, babble_root)
 
     feats = {(r.speaker, r.digit, r.take): extract(audio(r)) for r in progress(wanted, "features", len(wanted))}
+    by_key = {(r.speaker, r.digit, r.take): r for r in wanted}
+
+    def enrolment_take(key: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Enrolment is clean: a spare take said again in place of a refused one is sent without the noise."""
+        return feats[key] if noise is None or key[2] in ENROL_TAKES else extract(read_audio(by_key[key].path))
+
     api = ApiClient(http, form)
     rng = np.random.default_rng(seed)
     result = ApiProtocolResult()
@@ -176,13 +182,13 @@ def run(
     enrol_jobs = [(s, d, t) for s in speakers for t in ENROL_TAKES for d in range(10)]
     said_again: list[tuple[str, int, int]] = []  # a genuine take refused as wrong_digit: said again, as a user would
     for spk, digit, take in progress(enrol_jobs, "enrol", len(enrol_jobs)):
-        response = api.enrol(auth[spk], digit, *feats[(spk, digit, take)])
+        response = api.enrol(auth[spk], digit, *enrolment_take((spk, digit, take)))
         spare = iter(reversed(SPARE_TAKES))
         while response.status_code == 422 and response.json().get("reason") == "wrong_digit":
             result.enrol_said_again.append(f"{spk} {digit} take {take}")
             take = next(spare)
             said_again.append((spk, digit, take))
-            response = api.enrol(auth[spk], digit, *feats[(spk, digit, take)])
+            response = api.enrol(auth[spk], digit, *enrolment_take((spk, digit, take)))
         if response.status_code != 201:
             result.enrol_rejected.append(f"{spk} {digit} take {take}: {response.status_code} {response.text}")
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from ..features import postprocess
 from ..features.quality import segment_snr
 from ..models.calibration import (
+    DEGRADED_COHORT_BIAS,
     SNR_LEVELS,
     DeploymentCalibration,
     NoisyScores,
@@ -201,6 +202,8 @@ def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_r
         _threshold_row_usable(ctx, row)
         and row is not None
         and row.levels is not None  # from before the noise levels: recomputed with them
+        # levels lowered by another degraded-cohort correction (or none): recomputed with the current one
+        and (row.levels.get("bias") == list(DEGRADED_COHORT_BIAS) or not row.levels.get("levels"))
         and not _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
     )
 
@@ -225,9 +228,11 @@ def _pooled_threshold(rows: list[StoredCalibration], target_far: float) -> tuple
 
 
 def _levels_doc(pooled: DeploymentCalibration, low: float, high: float) -> dict[str, Any]:
-    """What ``deployment_thresholds.levels`` stores: each level's threshold kept in range like the clean one."""
+    """What ``deployment_thresholds.levels`` stores: each level's threshold (lowered by the degraded cohort's
+    bias) kept in range like the clean one, and the biases it was lowered by."""
     return {
         "clean_snr": pooled.clean_snr_db,
+        "bias": [lv.bias for lv in pooled.levels],
         "levels": [[lv.snr_db, bounded(lv.threshold, low, high), lv.grand_location] for lv in pooled.levels],
     }
 

@@ -15,6 +15,14 @@ SNR_LEVELS = (20.0, 15.0, 10.0, 5.0)
 """Nominal SNRs (dB) the cohort's takes are degraded to, by the noisy-copy construction, for the
 quality-aware thresholds; an answer measured below the lowest level's SNR cannot be decided at the
 promised FAR (``too_noisy``)."""
+DEGRADED_COHORT_BIAS = (0.15, 0.19, 0.26, 0.33)
+"""How much each level's threshold (normalised mean frame LLR, one per ``SNR_LEVELS``) is lowered because
+the cohort's degraded takes score higher against copy-augmented models than really noisy impostor answers
+do: the copies and the degradation share one construction (models/noisy_copies.py), real noise does not.
+Measured by ``benchmarks/noise_operating_point.py`` on the FSDD development takes (BENCHMARKS.md "Noise:
+operating points at library level"): the median normalised impostor score of real noisy answers minus that
+of the degraded cohort, the smallest over white, pink and babble noise (-0.20, -0.24, -0.31, -0.38: babble
+is 2x further off), less a 0.05 margin, so no measured kind's FAR exceeds what the cohort promises."""
 
 
 def shrunk_location(location: float, grand_location: float, n_cohort_speakers: int) -> float:
@@ -95,6 +103,7 @@ class NoisyLevel:
     snr_db: float
     threshold: float
     grand_location: float
+    bias: float = 0.0  # the ``DEGRADED_COHORT_BIAS`` the threshold was lowered by
 
 
 @dataclass(frozen=True)
@@ -130,20 +139,25 @@ def calibrate_deployment(
     target_far: float,
     locations: Sequence[float] | None = None,
     noisy: Sequence[NoisyScores] | None = None,
+    level_bias: Sequence[float] = DEGRADED_COHORT_BIAS,
 ) -> DeploymentCalibration:
     """From each user's raw impostor trial scores (n_u,), cohort size and location (default: the mean of its
     scores): the grand location (mean of the users' locations) and the target-FAR threshold of all impostor
     scores, each normalised by its user's shrunk location. With each user's ``noisy`` scores (same levels
-    for all), the same per level, at the median of the users' measured SNRs, so FAR holds at every level."""
+    for all), the same per level, at the median of the users' measured SNRs, less that level's
+    ``level_bias`` (one per level, ``DEGRADED_COHORT_BIAS``; zeros: the degraded cohort's own target-FAR
+    point), so the FAR real noisy impostors meet holds at every level."""
     own = [impostor_location(s) for s in impostor_scores] if locations is None else list(locations)
     threshold, grand = _pooled(impostor_scores, n_cohort_speakers, own, target_far)
     if not noisy:
         return DeploymentCalibration(threshold, grand)
+    if len(level_bias) != len(noisy[0].snr_db):
+        raise ValueError(f"{len(noisy[0].snr_db)} noise levels but {len(level_bias)} biases")
     levels = []
-    for level in range(len(noisy[0].snr_db)):
+    for level, bias in enumerate(level_bias):
         scores = [u.scores[level] for u in noisy]
         t, g = _pooled(scores, n_cohort_speakers, [float(u.locations[level]) for u in noisy], target_far)
-        levels.append(NoisyLevel(float(np.median([u.snr_db[level] for u in noisy])), t, g))
+        levels.append(NoisyLevel(float(np.median([u.snr_db[level] for u in noisy])), t - bias, g, float(bias)))
     clean_snr = float(np.median([u.clean_snr_db for u in noisy]))
     return DeploymentCalibration(threshold, grand, tuple(levels), clean_snr)
 
