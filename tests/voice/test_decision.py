@@ -121,8 +121,10 @@ def test_reason_agrees_with_decide(setup) -> None:
 
 
 NOISY = Calibration(
-    "deployment", 0.5, 0.8, 5, levels=((17.0, 0.3, 0.6), (10.0, 0.1, 0.4), (6.0, 0.0, 0.3)), clean_snr_db=21.0
+    "deployment", 0.5, 0.8, 5, levels=((17.0, 0.3, 1.1), (10.0, 0.1, 1.4), (6.0, 0.0, 1.6)), clean_snr_db=21.0
 )
+"""Noisy points as the deployments measured so far have them: each asks more of the raw score
+(location + threshold: 1.3 clean, 1.4, 1.5, 1.6) as the noise grows (BENCHMARKS.md, SECURITY.md)."""
 
 
 def _one(raw: float) -> AnswerScore:
@@ -133,20 +135,39 @@ def _one(raw: float) -> AnswerScore:
 def test_the_operating_point_follows_the_answers_measured_snr() -> None:
     assert NOISY.operating_point(None) == (0.5, 0.8)  # not measured: the clean point
     assert NOISY.operating_point(40.0) == (0.5, 0.8)  # cleaner than the clean cohort: still the clean point
-    assert NOISY.operating_point(10.0) == pytest.approx((0.1, 0.4))
-    assert NOISY.operating_point(13.5) == pytest.approx((0.2, 0.5))  # half-way between 10 and 17 dB
-    assert NOISY.operating_point(5.5) == pytest.approx((0.0, 0.3))  # within the tolerance of the noisiest level
+    assert NOISY.operating_point(10.0) == pytest.approx((0.1, 1.4))
+    assert NOISY.operating_point(13.5) == pytest.approx((0.2, 1.25))  # half-way between 10 and 17 dB
+    assert NOISY.operating_point(5.5) == pytest.approx((0.0, 1.6))  # within the tolerance of the noisiest level
     assert NOISY.operating_point(4.9) is None  # below it: no FAR can be promised
     # a calibration without levels (provisional, or from before them) has one point for every SNR
     assert Calibration("provisional", 0.0, 1.7, 5).operating_point(3.0) == (0.0, 1.7)
 
 
+def test_claiming_noise_never_lowers_what_the_raw_score_must_reach() -> None:
+    """The attack: the SNR is measured from frames the claimant sends, so raising the quiet frames' energy
+    makes a clean answer look noisy. A noisy point whose cohort asked less of the raw score than the clean
+    point would let such an answer through at the noisy point's lower bar; it is held to the clean bar."""
+    lower = Calibration("deployment", 0.5, 0.8, 5, levels=((17.0, 0.3, 0.6), (10.0, 0.1, 0.4)), clean_snr_db=21.0)
+    assert lower.operating_point(17.0) == pytest.approx((0.3, 1.0))  # 0.3 + 0.6 < 1.3: raised to 1.3
+    raw_1_2 = _one(1.2)  # below the clean bar, above both noisy cohorts' own bars
+    assert not any(decide(raw_1_2, np.array([1.0]), lower, 0.1, snr).accept for snr in (25.0, 17.0, 13.0, 10.0))
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # whatever the levels, no measured SNR asks less than the clean point
+        loc, thr = rng.uniform(-1, 1, 2)
+        levels = tuple((float(s), *map(float, rng.uniform(-1, 1, 2))) for s in (18.0, 14.0, 9.0, 5.0))
+        c = Calibration("deployment", float(loc), float(thr), 5, levels, 22.0)
+        for snr in np.linspace(4.5, 30.0, 52):
+            point = c.operating_point(float(snr))
+            assert point is not None and sum(point) >= loc + thr - 1e-12
+
+
 def test_a_noisy_answer_is_held_to_its_own_threshold_and_a_too_noisy_one_is_refused_whatever_its_score() -> None:
     none = np.array([1.0])
-    # raw 0.55: below the clean point (0.55 - 0.5 < 0.8), above the 10 dB one (0.55 - 0.1 >= 0.4)
-    assert not decide(_one(0.55), none, NOISY, 0.1, 25.0).accept
-    at10 = decide(_one(0.55), none, NOISY, 0.1, 10.0)
-    assert at10.accept and at10.threshold == pytest.approx(0.4) and at10.score == pytest.approx(0.45)
+    # raw 1.45: above the clean point (1.45 - 0.5 >= 0.8), below the 10 dB one (1.45 - 0.1 < 1.4)
+    assert decide(_one(1.45), none, NOISY, 0.1, 25.0).accept
+    at10 = decide(_one(1.45), none, NOISY, 0.1, 10.0)
+    assert not at10.accept and at10.threshold == pytest.approx(1.4) and at10.score == pytest.approx(1.35)
+    assert decide(_one(1.55), none, NOISY, 0.1, 10.0).accept
     loud = decide(_one(50.0), none, NOISY, 0.1, 2.0)
     assert not loud.accept and loud.too_noisy and reason(_one(50.0), loud) == "too_noisy"
     # a suspected replay outranks the noise; the noise outranks the digits and the voice

@@ -43,14 +43,22 @@ class Calibration:
 
     def operating_point(self, snr_db: float | None) -> tuple[float, float] | None:
         """(location, threshold) for an answer measured at ``snr_db``; None when it is too noisy to decide
-        at the promised FAR (below the noisiest level by more than ``NOISE_TOLERANCE_DB``)."""
+        at the promised FAR (below the noisiest level by more than ``NOISE_TOLERANCE_DB``).
+
+        The SNR is measured from frames the client sends, so a claimant can make any answer look noisy
+        (raise the quiet frames' energy, leave the speech clean). A noisy point may therefore never ask
+        less of the raw score than the clean point does (``location + threshold``): claiming noise can
+        cost an answer, never help it (SECURITY.md "Claimed noise", ``benchmarks/snr_claim.py``).
+        """
         if snr_db is None or not self.levels or self.clean_snr_db is None:
             return self.location, self.threshold
         points = sorted([(self.clean_snr_db, self.location, self.threshold), *self.levels])
         snr, loc, thr = (np.array(col, dtype=np.float64) for col in zip(*points, strict=True))
         if snr_db < snr[0] - NOISE_TOLERANCE_DB:
             return None
-        return float(np.interp(snr_db, snr, loc)), float(np.interp(snr_db, snr, thr))
+        location = float(np.interp(snr_db, snr, loc))
+        threshold = float(np.interp(snr_db, snr, thr))
+        return location, max(threshold, self.location + self.threshold - location)
 
 
 @dataclass(frozen=True)
