@@ -199,6 +199,24 @@ def _answer(scored: Scored, user: str, keys: list[tuple[str, int, int]], policy:
     return AnswerScore(segments, total / frames if frames else None, frames)
 
 
+def fsdd_deployment(gmm, corpus: str, policy: VoicePolicy) -> tuple[list, list[str], list[User], dict[str, dict]]:
+    """The 6 FSDD speakers enrolled on takes 0-5 and each calibrated on the users following it on the id ring:
+    (the corpus records, the speakers, the users, each user's cohort row by name)."""
+    recs = read_fsdd(corpus)
+    speakers = sorted({r.speaker for r in recs})
+    users = []
+    for spk in speakers:
+        raw = [
+            (r.digit, *as_stored(*extract(read_audio(r.path)))) for r in recs if r.speaker == spk and r.take in ENROL
+        ]
+        users.append(_user(gmm, spk, raw))
+    by_id = sorted(users, key=lambda u: u.user_id)  # the cohort ring follows user ids
+    rows = {}
+    for i, u in enumerate(by_id):
+        rows[u.name] = _cohort_row(gmm, u, (by_id[i + 1 :] + by_id[:i])[: policy.max_cohort_users], policy)
+    return recs, speakers, users, rows
+
+
 def _trials(speakers: list[str], takes: tuple[int, ...], n_gen: int, n_imp: int, seed: int) -> list[tuple]:
     """(user, genuine?, [(speaker, digit, take)] * K) for every user; the same trials in every condition."""
     rng = np.random.default_rng(seed)
@@ -226,21 +244,8 @@ def main() -> None:
     t0 = time.perf_counter()
     policy = VoicePolicy()
     gmm = load_default_ubm().gmm
-    recs = read_fsdd(args.corpus)
-    speakers = sorted({r.speaker for r in recs})
+    recs, speakers, users, rows = fsdd_deployment(gmm, args.corpus, policy)
     answer_takes = TAKES[args.takes]
-
-    users = []
-    for spk in speakers:
-        raw = [
-            (r.digit, *as_stored(*extract(read_audio(r.path)))) for r in recs if r.speaker == spk and r.take in ENROL
-        ]
-        users.append(_user(gmm, spk, raw))
-    by_id = sorted(users, key=lambda u: u.user_id)  # the cohort ring follows user ids
-    rows = {}
-    for i, u in enumerate(by_id):
-        cohort = (by_id[i + 1 :] + by_id[:i])[: policy.max_cohort_users]
-        rows[u.name] = _cohort_row(gmm, u, cohort, policy)
     calibs = {
         "uncorrected": _calibrations(rows, policy, (0.0,) * len(SNR_LEVELS)),
         "product": _calibrations(rows, policy),

@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import noise_operating_point as nop
 
 from speakerverify.config import VoicePolicy
-from speakerverify.evaluation.corpus import read_fsdd
 from speakerverify.features import extract, read_audio
 from speakerverify.features.quality import estimate_quality
 from speakerverify.models.ubm import load_default_ubm
@@ -58,20 +57,7 @@ def main() -> None:
     t0 = time.perf_counter()
     policy = VoicePolicy()
     gmm = load_default_ubm().gmm
-    recs = read_fsdd(args.corpus)
-    speakers = sorted({r.speaker for r in recs})
-    users = []
-    for spk in speakers:
-        raw = [
-            (r.digit, *nop.as_stored(*extract(read_audio(r.path))))
-            for r in recs
-            if r.speaker == spk and r.take in nop.ENROL
-        ]
-        users.append(nop._user(gmm, spk, raw))
-    by_id = sorted(users, key=lambda u: u.user_id)
-    rows = {}
-    for i, u in enumerate(by_id):
-        rows[u.name] = nop._cohort_row(gmm, u, (by_id[i + 1 :] + by_id[:i])[: policy.max_cohort_users], policy)
+    recs, speakers, users, rows = nop.fsdd_deployment(gmm, args.corpus, policy)
     calib = nop._calibrations(rows, policy)
     print(f"enrolled and calibrated in {time.perf_counter() - t0:.0f} s", flush=True)
     trials = nop._trials(speakers, nop.TAKES[args.takes], 0, args.impostor, args.seed)
