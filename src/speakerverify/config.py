@@ -46,6 +46,9 @@ class VoicePolicy:
     # own takes by more than this (mean LLR), checked from one take of every digit on (app.enrolment).
     enrol_content_margin: float = 0.8
     enrol_flag_margin: float = 0.8  # the same for a stored take at the re-check (0.5 flagged genuine last-round takes)
+    # A new take refused for sounding like digit e is accepted instead if e's takes that sound more like the
+    # new take's digit than like e's other takes, by this, are flagged and it passes without them.
+    enrol_poison_margin: float = 0.0
     content_margin: float = 0.6  # same for verification segments: stricter, every segment must pass
     challenge_digits: int = 5
     challenge_ttl_seconds: int = 60
