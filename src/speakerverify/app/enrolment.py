@@ -128,14 +128,17 @@ def _clear_rival(
     refused for sounding like digit e, each of e's held takes is checked leave-one-out against the new
     take's digit: one closer to that digit's model (the new take included: with few takes, it may be the
     only genuine evidence there is) than to e's other takes by ``enrol_poison_margin`` is flagged, if the
-    new take then passes the check without them. Returns whether it did.
+    new take then passes the check without them. The new take's own digit's held takes are checked too
+    (leave-one-out, as the re-check does, the new take included): a mislabelled one there also refuses
+    genuine takes, and once the user only adds takes of that digit, and every one is refused, no round
+    completes to re-check it. Returns whether takes were flagged (and the new take passes).
     """
     rt, policy = ctx.voice, ctx.settings.voice
     gmm, cfg, digit = rt.ubm.gmm, rt.adaptation, take.digit
     rows = [
         r
         for r in utterances.list_utterances(session, user_id)
-        if r.config_id == rt.config.config_id and r.digit == rival and r.suspect_digit is None
+        if r.config_id == rt.config.config_id and r.digit in (rival, digit) and r.suspect_digit is None
     ]
     if not rows:
         return False
@@ -149,15 +152,18 @@ def _clear_rival(
     checks = check_takes(
         gmm,
         base,
-        [(rival, take_features(r, rt.post), st, True) for r, st in zip(rows, row_st, strict=True)],
+        [(r.digit, take_features(r, rt.post), st, True) for r, st in zip(rows, row_st, strict=True)],
         cfg,
         stored=stored,
     )
-    poison = [
-        (r, st, digit)
-        for r, st, c in zip(rows, row_st, checks, strict=True)
-        if c.checked and c.scores[rival] - c.scores[digit] < -policy.enrol_poison_margin
-    ]
+    poison: list[tuple[Utterance, Stats, int | None]] = []
+    for r, st, c in zip(rows, row_st, checks, strict=True):
+        if not c.checked:
+            continue
+        if r.digit == rival and c.scores[rival] - c.scores[digit] < -policy.enrol_poison_margin:
+            poison.append((r, st, digit))
+        elif r.digit == digit and c.margin < -policy.enrol_flag_margin:
+            poison.append((r, st, c.closest))
     if not poison:
         return False
     without = _apply_flags(model, poison)
@@ -165,8 +171,8 @@ def _clear_rival(
     again = segment_digit_scores(gmm, terms, [feats], cfg.top_c)[0]
     if content_margin(again, digit) < -policy.enrol_content_margin:
         return False
-    for r, _, _ in poison:
-        r.suspect_digit = digit
+    for r, _, heard in poison:
+        r.suspect_digit = heard
     _change_model(session, ctx, user_id, partial(_apply_flags, changed=poison))
     return True
 
