@@ -144,8 +144,8 @@ def _clear_rival(
         return False
     row_st = [row_stats(gmm, r, rt.post, rt.recipe) for r in rows]
     # The new take is evidence for its digit here: without it, a digit whose only takes were refused (or
-    # are themselves mislabelled) has nothing to claim its mislabelled takes back with (measured: from
-    # round 2, 87% of wrong digits refused or flagged and 7.6% of genuine takes refused without it, at
+    # are themselves mislabelled) has nothing to claim its mislabelled takes back with (measured, margin 0:
+    # from round 2, 87% of wrong digits refused or flagged and 7.6% of genuine takes refused without it, at
     # 20% wrong takes on development takes; 96.5% and 0.3% with it). Its own check below keeps a wrong
     # take from clearing the genuine takes of the digit it says: without them it must still pass.
     base = model.add(digit, stats)
