@@ -46,6 +46,11 @@ class VoicePolicy:
     # own takes by more than this (mean LLR), checked from one take of every digit on (app.enrolment).
     enrol_content_margin: float = 0.8
     enrol_flag_margin: float = 0.8  # the same for a stored take at the re-check (0.5 flagged genuine last-round takes)
+    # Before a new take is refused for sounding like digit e, e's takes that sound more like the new take's
+    # digit than like e's other takes by this much are flagged, if the new take then passes (app.enrolment;
+    # development takes, 20% wrong: 0.4 refused 65% of wrong digits at submission, 0 56% and 0.8 69%, all
+    # three 96.5% refused or flagged by the end; genuine refused 0.3 / 0.3 / 0.8%).
+    enrol_poison_margin: float = 0.4
     content_margin: float = 0.6  # same for verification segments: stricter, every segment must pass
     challenge_digits: int = 5
     challenge_ttl_seconds: int = 60

@@ -94,3 +94,31 @@ def test_a_mislabelled_first_round_take_is_flagged_then_re_recorded(client: Test
     assert r.status_code == 201 and r.json()["suspect"] is None, r.text
     out = listed(client, auth)
     assert all(u["suspect"] is None for u in out["utterances"]) and out["progress"]["takes_per_digit"] == [2] * 10
+
+
+def test_two_first_round_takes_swapped_do_not_lock_out_their_digits(client: TestClient, api: Any) -> None:
+    """The poisoning case of issue 14: the microphone said 7 when 2 was prompted and 2 when 7 was. With
+    one take a digit the swap is consistent (neither take is flagged after round 1), so each later genuine
+    take of 2 sounds like the stored "7" and was refused, and the swapped takes were never found out (every
+    genuine take of 2 and 7 refused, for ever). Now a refused take's rival digit is checked first: the
+    genuine takes pass and the swapped takes end flagged. Runs on SQLite and PostgreSQL."""
+    api.register()
+    auth = api.login()
+    ids = {}
+    for digit in range(10):
+        spoken = {2: 7, 7: 2}.get(digit, digit)
+        r = client.post(URL, json=utterance(digit, *take("lucas", spoken, 0)), headers=auth)
+        assert r.status_code == 201, r.text
+        ids[digit] = r.json()["utterance_id"]
+    refused = []
+    for n in (1, 2):
+        for digit in range(10):
+            r = client.post(URL, json=utterance(digit, *take("lucas", digit, n)), headers=auth)
+            assert r.status_code in (201, 422), r.text
+            if r.status_code == 422:
+                refused.append((n, digit))
+    assert refused == []
+    out = listed(client, auth)
+    flagged = {u["utterance_id"] for u in out["utterances"] if u["suspect"] is not None}
+    assert flagged == {ids[2], ids[7]}, out
+    assert out["progress"]["takes_per_digit"] == [3, 3, 2, 3, 3, 3, 3, 2, 3, 3]

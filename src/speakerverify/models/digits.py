@@ -10,7 +10,7 @@ digit almost never comes within the margin (see BENCHMARKS.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,10 +59,12 @@ def content_margin(scores: np.ndarray, digit: int) -> float:
 @dataclass(frozen=True)
 class TakeCheck:
     """A take's content checked against the speaker's other takes: ``margin`` as in ``content_margin``
-    (nan when the check cannot be made: some other digit has no take), ``closest`` the best other digit."""
+    (nan when the check cannot be made: some other digit has no take), ``closest`` the best other digit,
+    ``scores`` (10,) the take's scores under the ten digit models it was checked with (nan if not)."""
 
     margin: float
     closest: int
+    scores: np.ndarray = field(default_factory=lambda: np.full(10, np.nan))
 
     @property
     def checked(self) -> bool:
@@ -105,5 +107,5 @@ def check_takes(
         scores = bound_frame_llr(terms_frame_llr(terms, feats[span], part)).mean(axis=1)  # (10,)
         rivals = scores.copy()
         rivals[digit] = -np.inf
-        out.append(TakeCheck(float(scores[digit] - rivals.max()), int(np.argmax(rivals))))
+        out.append(TakeCheck(float(scores[digit] - rivals.max()), int(np.argmax(rivals)), scores))
     return out
