@@ -125,45 +125,13 @@ def _clear_rival(
 
     A mislabelled take accepted early (the first round has one take a digit, and a weak check) makes
     every later genuine take of the digit it really says lose to its label. So before a new take is
-    refused for sounding like digit e, each of e's held takes is checked leave-one-out against the new
-    take's digit: one closer to that digit's model (the new take included: with few takes, it may be the
-    only genuine evidence there is) than to e's other takes by ``enrol_poison_margin`` is flagged, if the
-    new take then passes the check without them. The new take's own digit's held takes are checked too
-    (leave-one-out, as the re-check does, the new take included): a mislabelled one there also refuses
-    genuine takes, and once the user only adds takes of that digit, and every one is refused, no round
-    completes to re-check it. Returns whether takes were flagged (and the new take passes).
+    refused for sounding like digit e, the takes ``_mislabelled`` finds are flagged, if the new take then
+    passes the check without them (which keeps a wrong take from clearing the genuine takes of the digit
+    it says). Returns whether takes were flagged (and the new take passes).
     """
     rt, policy = ctx.voice, ctx.settings.voice
     gmm, cfg, digit = rt.ubm.gmm, rt.adaptation, take.digit
-    rows = [
-        r
-        for r in utterances.list_utterances(session, user_id)
-        if r.config_id == rt.config.config_id and r.digit in (rival, digit) and r.suspect_digit is None
-    ]
-    if not rows:
-        return False
-    row_st = [row_stats(gmm, r, rt.post, rt.recipe) for r in rows]
-    # The new take is evidence for its digit here: without it, a digit whose only takes were refused (or
-    # are themselves mislabelled) has nothing to claim its mislabelled takes back with (measured, margin 0:
-    # from round 2, 87% of wrong digits refused or flagged and 7.6% of genuine takes refused without it, at
-    # 20% wrong takes on development takes; 96.5% and 0.3% with it). Its own check below keeps a wrong
-    # take from clearing the genuine takes of the digit it says: without them it must still pass.
-    base = model.add(digit, stats)
-    checks = check_takes(
-        gmm,
-        base,
-        [(r.digit, take_features(r, rt.post), st, True) for r, st in zip(rows, row_st, strict=True)],
-        cfg,
-        stored=stored,
-    )
-    poison: list[tuple[Utterance, Stats, int | None]] = []
-    for r, st, c in zip(rows, row_st, checks, strict=True):
-        if not c.checked:
-            continue
-        if r.digit == rival and c.scores[rival] - c.scores[digit] < -policy.enrol_poison_margin:
-            poison.append((r, st, digit))
-        elif r.digit == digit and c.margin < -policy.enrol_flag_margin:
-            poison.append((r, st, c.closest))
+    poison = _mislabelled(session, ctx, user_id, model.add(digit, stats), digit, rival, stored)
     if not poison:
         return False
     without = _apply_flags(model, poison)
@@ -175,6 +143,47 @@ def _clear_rival(
         r.suspect_digit = heard
     _change_model(session, ctx, user_id, partial(_apply_flags, changed=poison))
     return True
+
+
+def _mislabelled(
+    session: Session,
+    ctx: AppContext,
+    user_id: uuid.UUID,
+    base: SpeakerModel,
+    digit: int,
+    rival: int,
+    stored: np.ndarray,
+) -> list[tuple[Utterance, Stats, int | None]]:
+    """Held takes of ``rival`` and ``digit`` that ``base`` (the model with the new take of ``digit`` in it)
+    shows to be mislabelled, each with the digit it sounds like.
+
+    Each of the rival's takes is checked leave-one-out against ``digit``: one closer to that digit's model
+    than to the rival's other takes by ``enrol_poison_margin``. The new take is evidence for its digit here:
+    without it, a digit whose only takes were refused (or are themselves mislabelled) has nothing to claim
+    its mislabelled takes back with (measured, margin 0: from round 2, 87% of wrong digits refused or
+    flagged and 7.6% of genuine takes refused without it, at 20% wrong takes on development takes; 96.5%
+    and 0.3% with it). ``digit``'s own takes are checked as the re-check does (``enrol_flag_margin``): a
+    mislabelled one there also refuses genuine takes, and once the user only adds takes of that digit, and
+    every one is refused, no round completes to re-check it.
+    """
+    rt, policy = ctx.voice, ctx.settings.voice
+    rows = [
+        r
+        for r in utterances.list_utterances(session, user_id)
+        if r.config_id == rt.config.config_id and r.digit in (rival, digit) and r.suspect_digit is None
+    ]
+    row_st = [row_stats(rt.ubm.gmm, r, rt.post, rt.recipe) for r in rows]
+    takes = [(r.digit, take_features(r, rt.post), st, True) for r, st in zip(rows, row_st, strict=True)]
+    checks = check_takes(rt.ubm.gmm, base, takes, rt.adaptation, stored=stored) if rows else []
+    poison: list[tuple[Utterance, Stats, int | None]] = []
+    for r, st, c in zip(rows, row_st, checks, strict=True):
+        if not c.checked:
+            continue
+        if r.digit == rival and c.scores[rival] - c.scores[digit] < -policy.enrol_poison_margin:
+            poison.append((r, st, digit))
+        elif r.digit == digit and c.margin < -policy.enrol_flag_margin:
+            poison.append((r, st, c.closest))
+    return poison
 
 
 def suspect_out(digit: int, heard: int | None) -> Suspect | None:
