@@ -107,3 +107,54 @@ def test_retention_settings_default_and_zero_disables() -> None:
     env = {**base, "SPEAKERVERIFY_REPLAY_ANSWERS_PER_DIGIT": "0", "SPEAKERVERIFY_ATTEMPT_RETENTION_DAYS": "0"}
     off = settings_from_env(env, database_url="sqlite://").user_limits
     assert off.replay_answers_per_digit == 0 and off.attempt_retention_days == 0
+
+
+def test_rejected_answers_cannot_push_out_accepted_answers_fingerprints(
+    database: Database, make_user: MakeUser
+) -> None:
+    """The attack: someone holding the password answers (and is rejected) until a captured genuine answer's
+    fingerprints fall out of the newest ``keep`` of their digits, then replays it. Accepted answers are kept
+    apart: however many rejected answers follow, the newest ``keep`` accepted ones of each digit stay."""
+    rng = np.random.default_rng(1)
+    uid = make_user(database, "victim")
+    keep = 3
+    now = utcnow()
+
+    def answered(digits: list[int], decision: str) -> uuid.UUID:
+        with database.write_session() as s:
+            ch = challenges.create_challenge(s, uid, digits, now + timedelta(seconds=30))
+            fingerprints.add_many(s, uid, digits, [_fp(rng) for _ in digits], ch.id)
+            fingerprints.prune_answers(s, uid, keep)
+            attempts.record_attempt(
+                s, uid, challenge_id=ch.id, ubm_id=None, model_version=None, n_frames=0, score=None,
+                threshold=None, decision=decision, detail={},
+            )  # fmt: skip
+            return ch.id
+
+    genuine = [answered([0, 1, 2, 3, 4], "accept") for _ in range(keep)]
+    flood = 0
+    for _ in range(40):  # 200 rejected segments, 40 of each of the victim's digits 0-4
+        answered([0, 1, 2, 3, 4], "reject")
+        flood += 5
+    with database.read_session() as s:
+        kept = {
+            c: n
+            for c, n in s.execute(
+                select(ReplayFingerprint.challenge_id, func.count())
+                .where(ReplayFingerprint.user_id == uid, ReplayFingerprint.challenge_id.in_(genuine))
+                .group_by(ReplayFingerprint.challenge_id)
+            ).all()
+        }
+        rejected_left = s.scalar(
+            select(func.count()).where(ReplayFingerprint.user_id == uid, ReplayFingerprint.challenge_id.not_in(genuine))
+        )
+    print(f"{flood} rejected segments tried to evict {len(genuine)} accepted answers: {len(kept)} kept whole")
+    assert kept == dict.fromkeys(genuine, 5)  # every accepted answer whole: 5 digits each
+    assert rejected_left == 5 * keep  # and the rejected ones capped as before
+    # A newer accepted answer does push the oldest accepted one out (the cap still holds for them), at the
+    # next answer's pruning: an answer is pruned before its own attempt is recorded.
+    newest = answered([0, 1, 2, 3, 4], "accept")
+    answered([0, 1, 2, 3, 4], "reject")
+    with database.read_session() as s:
+        left = set(s.scalars(select(ReplayFingerprint.challenge_id).where(ReplayFingerprint.user_id == uid)))
+    assert newest in left and genuine[0] not in left and set(genuine[1:]) <= left

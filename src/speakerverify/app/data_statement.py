@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import Settings
 
-VERSION = "2026-12-2"
+VERSION = "2026-12-3"
 
 
 def _duration(seconds: int) -> str:
@@ -53,8 +53,8 @@ def _retention(settings: Settings) -> str:
     keep = limits.replay_answers_per_digit
     answers = (
         f"Of the replay fingerprints (a smoothed summary of each answer's frames, used to recognise a recording "
-        f"sent again), the newest {keep} of each digit are kept and older ones deleted; those of your enrolment "
-        "takes are kept with the takes. "
+        f"sent again), the newest {keep} of each digit among accepted answers and the newest {keep} among the "
+        "others are kept and older ones deleted; those of your enrolment takes are kept with the takes. "
         if keep > 0
         else "The replay fingerprints of your answers (a smoothed summary of each answer's frames, used to "
         "recognise a recording sent again) are kept until you erase your account. "

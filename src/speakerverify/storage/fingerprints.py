@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import replay
-from .tables import ReplayFingerprint, Utterance, utcnow
+from .tables import ReplayFingerprint, Utterance, VerificationAttempt, utcnow
 from .utterances import utterance_arrays
 
 
@@ -104,17 +104,31 @@ def fingerprints_not_in(
 
 
 def prune_answers(session: Session, user_id: uuid.UUID, keep_per_digit: int) -> int:
-    """Delete the user's answer fingerprints beyond the newest ``keep_per_digit`` of each digit (take
-    fingerprints stay with their takes); 0 keeps all. One statement over the user's rows (index
-    user_id, digit), so an answer's replay check reads at most takes + ``keep_per_digit`` templates a digit
-    however long the user has been verifying. Returns the rows deleted."""
+    """Delete the user's answer fingerprints beyond the newest ``keep_per_digit`` of each digit, counted
+    apart for accepted answers and for the others (take fingerprints stay with their takes); 0 keeps all.
+
+    Apart, because every answer is fingerprinted and anyone holding the password can answer: counted
+    together, rejected answers would push a captured accepted answer out of the check, and it could then
+    be replayed (SECURITY.md "Replay fingerprints under retention"). One statement over the user's rows
+    (index user_id, digit), so an answer's replay check reads at most takes + 2 x ``keep_per_digit``
+    templates a digit however long the user has been verifying. Returns the rows deleted."""
     if keep_per_digit <= 0:
         return 0
+    accepted = (
+        select(VerificationAttempt.challenge_id)
+        .where(VerificationAttempt.user_id == user_id, VerificationAttempt.decision == "accept")
+        .subquery()
+    )
+    group = accepted.c.challenge_id.is_(None)  # no accepted attempt (yet): the answer being settled, or rejected
     rank = (
-        func.row_number().over(partition_by=ReplayFingerprint.digit, order_by=ReplayFingerprint.id.desc()).label("rank")
+        func.row_number()
+        .over(partition_by=(ReplayFingerprint.digit, group), order_by=ReplayFingerprint.id.desc())
+        .label("rank")
     )
     ranked = (
         select(ReplayFingerprint.id, rank)
+        .select_from(ReplayFingerprint)
+        .outerjoin(accepted, accepted.c.challenge_id == ReplayFingerprint.challenge_id)
         .where(ReplayFingerprint.user_id == user_id, ReplayFingerprint.challenge_id.is_not(None))
         .subquery()
     )
