@@ -35,22 +35,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section
 
+from speakerverify.app.calibration import score_cohort
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation.corpus import read_fsdd
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
-from speakerverify.features.quality import estimate_quality, segment_snr
+from speakerverify.features.quality import estimate_quality
 from speakerverify.models.calibration import (
     DEGRADED_COHORT_BIAS,
     SNR_LEVELS,
-    NoisyScores,
     bounded,
     calibrate_deployment,
-    near_duplicates,
-    robust_location,
     shrunk_location,
 )
-from speakerverify.models.cohort import assemble_trials, noisy_trial_scores, take_llr_sums, trial_scores, trial_snr
 from speakerverify.models.digits import segment_digit_scores
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, take_stats
 from speakerverify.models.scoring import ModelTerms, model_terms
@@ -101,34 +98,19 @@ def _user(gmm, name: str, raw: list[tuple[int, np.ndarray, np.ndarray]]) -> User
 
 
 def _cohort_row(gmm, user: User, cohort: list[User], policy: VoicePolicy) -> dict:
-    """``app.calibration._compute_user`` on arrays: the user's clean impostor scores, location, and noisy
-    scores at every level (``_noisy``)."""
-    top_c = DEFAULT_ADAPTATION.top_c
+    """``app.calibration._compute_user`` on arrays (``score_cohort``, the service's own): the user's clean
+    impostor scores, location, and noisy scores at every level."""
     raw, owners = [], []
     for i, other in enumerate(cohort):
         raw += other.raw
         owners += [i] * len(other.raw)
-    segments = [(d, postprocess(m, e, DEFAULT_POST)) for d, m, e in raw]
-    sums, counts = take_llr_sums(gmm, user.terms, segments, top_c)
-    digits, owner_of = np.array([d for d, _ in segments]), np.array(owners, dtype=int)
     rng = np.random.default_rng([user.user_id.int & (2**63 - 1), K])  # app.calibration._user_rng
-    trials = assemble_trials(digits, owner_of, K, policy.cohort_trials_per_user, rng)
-    scores = trial_scores(sums, counts, trials)
-    trial_owner = np.array([owner_of[t[0]] for t in trials], dtype=int)
-    finite = np.isfinite(scores)
-    scores, trial_owner = scores[finite], trial_owner[finite]
-    dupes = near_duplicates(scores, trial_owner, policy.provisional_threshold)
-    kept = ~np.isin(trial_owner, dupes)
-    kept_trials = [t for t, f in zip(trials, finite, strict=True) if f]
-    kept_trials = [t for t, keep in zip(kept_trials, kept, strict=True) if keep]
-    snr, noisy = noisy_trial_scores(gmm, user.terms, raw, kept_trials, SNR_LEVELS, DEFAULT_POST, top_c)
-    clean = trial_snr(np.array([segment_snr(e) for _, _, e in raw]), kept_trials)
-    locations = np.array([robust_location(s, trial_owner[kept]) for s in noisy])
+    c = score_cohort(gmm, user.terms, raw, owners, K, rng, policy, DEFAULT_POST, DEFAULT_ADAPTATION.top_c)
     return {
-        "n_cohort": len(np.unique(trial_owner[kept])),
-        "location": robust_location(scores[kept], trial_owner[kept]),
-        "scores": scores[kept].astype(np.float32),  # stored as float32
-        "noisy": NoisyScores(np.median(snr, axis=1), noisy.astype(np.float32), locations, float(np.median(clean))),
+        "n_cohort": c.n_cohort_users,
+        "location": c.location,
+        "scores": c.scores.astype(np.float32),  # stored as float32
+        "noisy": c.noisy,
     }
 
 

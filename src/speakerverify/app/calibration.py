@@ -26,12 +26,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..features import postprocess
+from ..config import VoicePolicy
+from ..features import PostConfig, postprocess
 from ..features.quality import segment_snr
 from ..models.calibration import (
     DEGRADED_COHORT_BIAS,
@@ -45,6 +47,8 @@ from ..models.calibration import (
     shrunk_location,
 )
 from ..models.cohort import assemble_trials, noisy_trial_scores, take_llr_sums, trial_scores, trial_snr
+from ..models.gmm import DiagGMM
+from ..models.scoring import ModelTerms
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
 from ..storage.tables import DeploymentThreshold
@@ -63,20 +67,60 @@ def _user_rng(user_id: uuid.UUID, k: int) -> np.random.Generator:
     return np.random.default_rng([user_id.int & (2**63 - 1), k])
 
 
-def _noisy(
-    ctx: AppContext,
-    model: CachedModel,
+@dataclass(frozen=True)
+class CohortScores:
+    """A user's impostor trials from its cohort's takes: the kept clean trial scores (n,), each trial's
+    cohort speaker (n,), the cohort speakers set aside as near-duplicates, and the same trials degraded to
+    each noise level."""
+
+    scores: np.ndarray
+    owners: np.ndarray
+    set_aside: np.ndarray
+    noisy: NoisyScores
+
+    @property
+    def location(self) -> float:
+        return robust_location(self.scores, self.owners)
+
+    @property
+    def n_cohort_users(self) -> int:
+        return len(np.unique(self.owners))
+
+
+def score_cohort(
+    gmm: DiagGMM,
+    terms: ModelTerms,
     raw: list[tuple[int, np.ndarray, np.ndarray]],
-    trials: list[np.ndarray],
-    trial_owner: np.ndarray,
-) -> NoisyScores:
-    """The user's trials again with the cohort's takes degraded to each of ``SNR_LEVELS`` (the noisy-copy
-    construction), each level's location as robust as the clean one's; and the clean trials' measured SNR."""
-    rt = ctx.voice
-    snr, scores = noisy_trial_scores(rt.ubm.gmm, model.terms, raw, trials, SNR_LEVELS, rt.post, rt.adaptation.top_c)
-    clean = trial_snr(np.array([segment_snr(e) for _, _, e in raw]), trials)
-    locations = np.array([robust_location(s, trial_owner) for s in scores])
-    return NoisyScores(np.median(snr, axis=1), scores, locations, float(np.median(clean)) if len(clean) else 0.0)
+    owners: list[int],
+    k: int,
+    rng: np.random.Generator,
+    policy: VoicePolicy,
+    post: PostConfig,
+    top_c: int,
+) -> CohortScores:
+    """The cohort's stored takes (digit, raw MFCC (T, 13), raw energy (T,)), each with its speaker's index
+    in the cohort, assembled into ``policy.cohort_trials_per_user`` impostor trials of ``k`` digits and
+    scored against the user's digit models ``terms``; cohort speakers who sound like the user set aside.
+    Pure (no database): the service and ``benchmarks/noise_operating_point.py`` both calibrate with it."""
+    segments = [(d, postprocess(m, e, post)) for d, m, e in raw]
+    sums, counts = take_llr_sums(gmm, terms, segments, top_c)
+    digits, owner_of = np.array([d for d, _ in segments]), np.array(owners, dtype=int)
+    trials = assemble_trials(digits, owner_of, k, policy.cohort_trials_per_user, rng)
+    scores = trial_scores(sums, counts, trials)
+    trial_owner = np.array([owner_of[t[0]] for t in trials], dtype=int)
+    finite = np.isfinite(scores)
+    scores, trial_owner = scores[finite], trial_owner[finite]
+    dupes = near_duplicates(scores, trial_owner, policy.provisional_threshold)
+    kept = ~np.isin(trial_owner, dupes)
+    kept_trials = [t for t, f in zip(trials, finite, strict=True) if f]
+    kept_trials = [t for t, keep in zip(kept_trials, kept, strict=True) if keep]
+    # The same trials with the cohort's takes degraded to each of SNR_LEVELS (the noisy-copy construction),
+    # each level's location as robust as the clean one's; and the clean trials' measured SNR.
+    snr, noisy = noisy_trial_scores(gmm, terms, raw, kept_trials, SNR_LEVELS, post, top_c)
+    clean = trial_snr(np.array([segment_snr(e) for _, _, e in raw]), kept_trials)
+    locations = np.array([robust_location(x, trial_owner[kept]) for x in noisy])
+    levels = NoisyScores(np.median(snr, axis=1), noisy, locations, float(np.median(clean)) if len(clean) else 0.0)
+    return CohortScores(scores[kept], trial_owner[kept], dupes, levels)
 
 
 def _compute_user(
@@ -91,30 +135,21 @@ def _compute_user(
             if row.config_id == rt.config.config_id:
                 raw.append((row.digit, *utterances.utterance_arrays(row)))
                 owners.append(owner_index)
-    segments = [(d, postprocess(m, e, rt.post)) for d, m, e in raw]
-    sums, counts = take_llr_sums(rt.ubm.gmm, model.terms, segments, rt.adaptation.top_c)
-    digits, owner_of = np.array([d for d, _ in segments]), np.array(owners, dtype=int)
-    trials = assemble_trials(digits, owner_of, k, policy.cohort_trials_per_user, _user_rng(user_id, k))
-    scores = trial_scores(sums, counts, trials)
-    trial_owner = np.array([owner_of[t[0]] for t in trials], dtype=int)
-    finite = np.isfinite(scores)
-    scores, trial_owner = scores[finite], trial_owner[finite]
-    dupes = near_duplicates(scores, trial_owner, policy.provisional_threshold)
-    if len(dupes):
-        log.warning("calibration of %s sets aside %d near-duplicate cohort users", user_id, len(dupes))
-    kept = ~np.isin(trial_owner, dupes)
-    kept_trials = [t for t, f in zip(trials, finite, strict=True) if f]
-    kept_trials = [t for t, keep in zip(kept_trials, kept, strict=True) if keep]
+    c = score_cohort(
+        rt.ubm.gmm, model.terms, raw, owners, k, _user_rng(user_id, k), policy, rt.post, rt.adaptation.top_c
+    )
+    if len(c.set_aside):
+        log.warning("calibration of %s sets aside %d near-duplicate cohort users", user_id, len(c.set_aside))
     return {
         "ubm_id": rt.ubm.ubm_id,
         "model_version": model.version,
         "k": k,
         "cohort_key": _cohort_key(cohort),
-        "n_cohort_users": len(np.unique(trial_owner[kept])),
-        "location": robust_location(scores[kept], trial_owner[kept]),
-        "impostor_scores": scores[kept],
-        "set_aside": [str(cohort[i]) for i in dupes],
-        "noisy": _noisy(ctx, model, raw, kept_trials, trial_owner[kept]),
+        "n_cohort_users": c.n_cohort_users,
+        "location": c.location,
+        "impostor_scores": c.scores,
+        "set_aside": [str(cohort[i]) for i in c.set_aside],
+        "noisy": c.noisy,
     }
 
 
