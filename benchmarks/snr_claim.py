@@ -39,11 +39,8 @@ CLAIMS = (None, 20.0, 15.0, 10.0, 7.0, 5.5)
 
 def _unfloored(calib: Calibration, raw: float | None, snr_db: float) -> bool:
     """Accept at the interpolated noisy point with no floor (the rule's counterfactual), content aside."""
-    points = sorted([(calib.clean_snr_db or 0.0, calib.location, calib.threshold), *calib.levels])
-    snr, loc, thr = (np.array(c, dtype=np.float64) for c in zip(*points, strict=True))
-    if raw is None or snr_db < snr[0] - 1.0:
-        return False
-    return bool(raw - np.interp(snr_db, snr, loc) >= np.interp(snr_db, snr, thr))
+    point = calib.interpolated_point(snr_db)
+    return raw is not None and point is not None and raw - point[0] >= point[1]
 
 
 def main() -> None:

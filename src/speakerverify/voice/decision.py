@@ -50,15 +50,22 @@ class Calibration:
         less of the raw score than the clean point does (``location + threshold``): claiming noise can
         cost an answer, never help it (SECURITY.md "Claimed noise", ``benchmarks/snr_claim.py``).
         """
+        point = self.interpolated_point(snr_db)
+        if point is None:
+            return None
+        location, threshold = point
+        return location, max(threshold, self.location + self.threshold - location)
+
+    def interpolated_point(self, snr_db: float | None) -> tuple[float, float] | None:
+        """(location, threshold) interpolated between the clean point and the levels by ``snr_db``, before
+        ``operating_point``'s floor; None when too noisy to decide."""
         if snr_db is None or not self.levels or self.clean_snr_db is None:
             return self.location, self.threshold
         points = sorted([(self.clean_snr_db, self.location, self.threshold), *self.levels])
         snr, loc, thr = (np.array(col, dtype=np.float64) for col in zip(*points, strict=True))
         if snr_db < snr[0] - NOISE_TOLERANCE_DB:
             return None
-        location = float(np.interp(snr_db, snr, loc))
-        threshold = float(np.interp(snr_db, snr, thr))
-        return location, max(threshold, self.location + self.threshold - location)
+        return float(np.interp(snr_db, snr, loc)), float(np.interp(snr_db, snr, thr))
 
 
 @dataclass(frozen=True)
