@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 
 from speakerverify.config import VoicePolicy
-from speakerverify.models.speaker import Stats
 from speakerverify.models.ubm import UBM
 from speakerverify.storage import calibrations, speaker_models, tokens, ubms, users, utterances
 from speakerverify.storage.db import Database
@@ -76,10 +75,7 @@ def _plant_everything(db: Database, user_id: uuid.UUID, ubm: UBM) -> None:
     with db.write_session() as s:
         ubms.put_ubm(s, ubm)
         utterances.add_utterance(s, user_id, 3, "mfcc-8k-v1", np.ones((5, 13)), np.ones(5))
-        c, d = ubm.gmm.means.shape
-        speaker_models.update_model(
-            s, user_id, ubm.ubm_id, c, d, lambda m: m.add(3, Stats(np.ones(c), np.ones((c, d)))), REQUIRED
-        )
+        speaker_models.touch_model(s, user_id, ubm.ubm_id, False)
         challenge = Challenge(user_id=user_id, digits="123", expires_at=utcnow() + timedelta(minutes=2))
         s.add(challenge)
         s.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -11,15 +12,13 @@ from sqlalchemy.orm import Session
 
 from ..features import postprocess
 from ..models.digits import check_takes, content_margin, segment_digit_scores
-from ..models.noisy_copies import take_stats
 from ..models.scoring import model_terms
 from ..models.speaker import SpeakerModel, Stats, digit_means
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import Utterance
 from ..voice.plausible import NOT_SPEECH, implausible
-from ..voice.runtime import CachedModel
-from ..voice.takes import level_dbfs, rebuild_model, row_stats, take_features
-from . import replay
+from ..voice.runtime import CachedModel, cached_model, take_template
+from ..voice.takes import contribution, level_dbfs, row_stats, take_features
 from .context import AppContext
 from .errors import NotFound, TakeRejected
 from .frames import DigitFrames
@@ -36,49 +35,80 @@ def progress_out(progress: utterances.EnrolmentProgress) -> Progress:
 
 
 def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> None:
-    """Rebuild the user's model from the stored takes if it was adapted from another UBM (or is missing)."""
+    """Make the user's model row follow the active UBM and noisy copies (or create it for takes that have
+    none). Nothing is recomputed here: the model is derived from the takes on its next read, and the
+    bumped version makes every worker's cached one stale."""
     rt = ctx.voice
     current = speaker_models.model_version(session, user_id)
     if rt.holds(current):
         return
-    users.lock_user(session, user_id)  # then look again: another writer may have rebuilt it meanwhile
+    users.lock_user(session, user_id)  # then look again: another writer may have rebased it meanwhile
     current = speaker_models.model_version(session, user_id)
     if rt.holds(current):
         return
     rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
     if current is None and not rows:
         return
-    model = rebuild_model(rt.ubm.gmm, rows, rt.post, rt.recipe)
+    held = np.bincount([r.digit for r in rows if r.suspect_digit is None], minlength=10)
     for row in rows:
         row.stats_ubm_id = rt.ubm.ubm_id
-    speaker_models.replace_model(
-        session, user_id, rt.ubm.ubm_id, model, ctx.settings.voice.takes_per_digit, rt.recipe.copies_id
-    )
+    ready = bool(np.all(held >= ctx.settings.voice.takes_per_digit))
+    speaker_models.touch_model(session, user_id, rt.ubm.ubm_id, ready, rt.recipe.copies_id, rebase=True)
     rt.forget(user_id)
 
 
+@dataclass
+class _Working:
+    """The user's model inside one write transaction, under the user's lock: the cached entry whose version
+    is the row's (else derived from the takes in this transaction), and the changes made since, applied in
+    float64 (``_change_model``). ``_publish`` caches the result once the transaction has committed, so no
+    other worker and no rolled-back change ever sees it; other workers see the new version and derive."""
+
+    entry: CachedModel | None
+    model: SpeakerModel
+    templates: dict[int, tuple[int, np.ndarray]]  # take id: (digit, replay template)
+    version: int | None = None  # the row's version after the last change; None: unchanged
+
+
+def _working(session: Session, ctx: AppContext, user_id: uuid.UUID) -> _Working:
+    rt = ctx.voice
+    cached = rt.speaker(session, user_id)
+    if cached is None:  # no model yet, or one against another UBM: rebased, then derived from the takes
+        ensure_current(session, ctx, user_id)
+        cached = rt.speaker(session, user_id)
+    if cached is None:
+        gmm = rt.ubm.gmm
+        return _Working(None, SpeakerModel.empty(gmm.n_components, gmm.dim), {})
+    digits = [int(d) for d in cached.take_digits]
+    templates = dict(zip(cached.take_ids, zip(digits, cached.take_templates, strict=True), strict=True))
+    return _Working(cached, cached.model, templates)
+
+
+def _publish(ctx: AppContext, user_id: uuid.UUID, work: _Working) -> None:
+    """After the commit: the changed model as the cache entry of the row's new version."""
+    rt = ctx.voice
+    if work.version is not None:
+        rt.install(user_id, cached_model(rt.ubm, work.version, work.model, rt.adaptation, work.templates))
+
+
 def _change_model(
-    session: Session, ctx: AppContext, user_id: uuid.UUID, change: Callable[[SpeakerModel], SpeakerModel]
+    session: Session,
+    ctx: AppContext,
+    user_id: uuid.UUID,
+    work: _Working,
+    change: Callable[[SpeakerModel], SpeakerModel],
 ) -> None:
     rt = ctx.voice
-    gmm = rt.ubm.gmm
-    speaker_models.update_model(
-        session,
-        user_id,
-        rt.ubm.ubm_id,
-        gmm.n_components,
-        gmm.dim,
-        change,
-        ctx.settings.voice.takes_per_digit,
-        rt.recipe.copies_id,
-    )
+    work.model = change(work.model)
+    ready = bool(np.all(work.model.takes >= ctx.settings.voice.takes_per_digit))
+    work.version = speaker_models.touch_model(session, user_id, rt.ubm.ubm_id, ready, rt.recipe.copies_id).version
 
 
 def _refuse_wrong_digit(
     session: Session,
     ctx: AppContext,
     user_id: uuid.UUID,
-    cached: CachedModel,
+    work: _Working,
     take: DigitFrames,
     stats: Stats,
     feats: np.ndarray,
@@ -95,13 +125,14 @@ def _refuse_wrong_digit(
     kept = utterances.enrolment_progress(session, user_id, policy.takes_per_digit, suspect_too=True)
     if np.any(np.delete(np.array(kept.takes_per_digit), digit) < 1):
         return
-    scores = segment_digit_scores(rt.ubm.gmm, cached.terms, [feats], rt.adaptation.top_c)[0]
+    assert work.entry is not None
+    scores = segment_digit_scores(rt.ubm.gmm, work.entry.terms, [feats], rt.adaptation.top_c)[0]
     if content_margin(scores, digit) >= -policy.enrol_content_margin:
         return
     rivals = scores.copy()
     rivals[digit] = -np.inf
     rival = int(np.argmax(rivals))
-    if _clear_rival(session, ctx, user_id, cached.model, take, stats, feats, rival, np.array(kept.takes_per_digit)):
+    if _clear_rival(session, ctx, user_id, work, take, stats, feats, rival, np.array(kept.takes_per_digit)):
         return
     raise TakeRejected(
         "wrong_digit",
@@ -114,7 +145,7 @@ def _clear_rival(
     session: Session,
     ctx: AppContext,
     user_id: uuid.UUID,
-    model: SpeakerModel,
+    work: _Working,
     take: DigitFrames,
     stats: Stats,
     feats: np.ndarray,
@@ -130,7 +161,7 @@ def _clear_rival(
     it says). Returns whether takes were flagged (and the new take passes).
     """
     rt, policy = ctx.voice, ctx.settings.voice
-    gmm, cfg, digit = rt.ubm.gmm, rt.adaptation, take.digit
+    gmm, cfg, digit, model = rt.ubm.gmm, rt.adaptation, take.digit, work.model
     poison = _mislabelled(session, ctx, user_id, model.add(digit, stats), digit, rival, stored)
     if not poison:
         return False
@@ -141,7 +172,7 @@ def _clear_rival(
         return False
     for r, _, heard in poison:
         r.suspect_digit = heard
-    _change_model(session, ctx, user_id, partial(_apply_flags, changed=poison))
+    _change_model(session, ctx, user_id, work, partial(_apply_flags, changed=poison))
     return True
 
 
@@ -196,7 +227,9 @@ def suspect_out(digit: int, heard: int | None) -> Suspect | None:
     )
 
 
-def recheck(session: Session, ctx: AppContext, user_id: uuid.UUID, passes: int = 3) -> dict[int, int | None]:
+def recheck(
+    session: Session, ctx: AppContext, user_id: uuid.UUID, work: _Working, passes: int = 3
+) -> dict[int, int | None]:
     """Check every stored take against the user's other takes again, and flag the inconsistent ones.
 
     A flagged take leaves the model (and the progress) until a later check clears it or it is deleted:
@@ -213,13 +246,9 @@ def recheck(session: Session, ctx: AppContext, user_id: uuid.UUID, passes: int =
     feats = [take_features(r, rt.post) for r in rows]
     stats = [row_stats(gmm, r, rt.post, rt.recipe) for r in rows]  # as enrol added them: with the copies
     for _ in range(passes):
-        current = speaker_models.get_model(session, user_id)
-        if current is None:
-            break
-        model = speaker_models.decode_model(current.stats)
         checks = check_takes(
             gmm,
-            model,
+            work.model,
             [(r.digit, f, s, r.suspect_digit is None) for r, f, s in zip(rows, feats, stats, strict=True)],
             rt.adaptation,
             stored=np.bincount([r.digit for r in rows], minlength=10),
@@ -231,7 +260,7 @@ def recheck(session: Session, ctx: AppContext, user_id: uuid.UUID, passes: int =
             r.suspect_digit = v
         if not changed:
             break
-        _change_model(session, ctx, user_id, partial(_apply_flags, changed=changed))
+        _change_model(session, ctx, user_id, work, partial(_apply_flags, changed=changed))
     session.flush()
     return {r.id: r.suspect_digit for r in rows}
 
@@ -258,32 +287,28 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
         )
     if implausible(rt, mfcc, energy, feats) is not None:  # before the frames are scored or stored
         raise TakeRejected("not_speech", NOT_SPEECH)
-    gmm = rt.ubm.gmm
-    stats = take_stats(gmm, mfcc, energy, rt.post, rt.recipe)  # the take and its noisy copies
+    stats = contribution(rt.ubm.gmm, mfcc, energy, rt.post, rt.recipe)  # the take and its noisy copies
+    template = take_template(mfcc, energy)  # for replay detection (kept in the cache, not stored)
     with ctx.db.write_session() as session:
         users.lock_user(session, user_id)
-        # The content check reads the cached digit models; the statistics are read once, by update_model,
-        # under its row lock. Version-checked like every cache read, so never a stale model.
-        cached = rt.speaker(session, user_id)
-        if cached is None:  # no model yet, or one against another UBM: rebuilt from the stored takes
-            ensure_current(session, ctx, user_id)
-            cached = rt.speaker(session, user_id)
-        if cached is not None:
-            _refuse_wrong_digit(session, ctx, user_id, cached, take, stats, feats)
+        # The model as of the row's version read under the lock: the cached one, else derived here.
+        work = _working(session, ctx, user_id)
+        if work.entry is not None:
+            _refuse_wrong_digit(session, ctx, user_id, work, take, stats, feats)
+        held = work.model.takes.copy()
         utt = utterances.add_utterance(session, user_id, take.digit, rt.config.config_id, mfcc, energy)
         utt.stats_ubm_id = rt.ubm.ubm_id
-        replay.record_take(session, user_id, utt.id, take.digit, mfcc, energy)  # for replay detection
-        _change_model(session, ctx, user_id, lambda m: m.add(take.digit, stats))
+        work.templates[utt.id] = (take.digit, template)
+        _change_model(session, ctx, user_id, work, lambda m: m.add(take.digit, stats))
         suspects = {}
-        held = np.zeros(10, dtype=np.int64) if cached is None else cached.takes.copy()
         before = held.min()
         held[take.digit] += 1
         # Stored takes are checked again when a round completes (every digit has one more take): the check
         # is then better than when they came in, and the cost (all takes, ~0.1-0.5 s) is paid once a round.
         if held.min() > before:
-            suspects = recheck(session, ctx, user_id)
+            suspects = recheck(session, ctx, user_id, work)
         progress = utterances.enrolment_progress(session, user_id, policy.takes_per_digit)
-        return EnrolledTake(
+        enrolled = EnrolledTake(
             utterance_id=utt.id,
             digit=utt.digit,
             n_frames=utt.n_frames,
@@ -292,6 +317,8 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
             suspect=suspect_out(utt.digit, suspects.get(utt.id, utt.suspect_digit)),
             progress=progress_out(progress),
         )
+    _publish(ctx, user_id, work)
+    return enrolled
 
 
 def list_takes(ctx: AppContext, user_id: uuid.UUID) -> Takes:
@@ -319,18 +346,20 @@ def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
     gmm = rt.ubm.gmm
     with ctx.db.write_session() as session:
         users.lock_user(session, user_id)
-        ensure_current(session, ctx, user_id)
         row = utterances.get_utterance(session, user_id, utterance_id, for_update=True)
         if row is None:
             raise NotFound(f"You have no enrolment take with id {utterance_id}.")
+        work = _working(session, ctx, user_id)
         stats = row_stats(gmm, row, rt.post, rt.recipe)  # what enrol added: the take and its copies
         digit = row.digit
         held = row.suspect_digit is None  # a suspect take is not in the model
         session.delete(row)
-        if held:
-            _change_model(session, ctx, user_id, lambda m: m.remove(digit, stats))
+        work.templates.pop(utterance_id, None)
+        # Bumped even for a suspect take: its replay template leaves the cached entry with it.
+        _change_model(session, ctx, user_id, work, (lambda m: m.remove(digit, stats)) if held else (lambda m: m))
         session.flush()
-        recheck(session, ctx, user_id)  # its absence may clear, or flag, the others
+        recheck(session, ctx, user_id, work)  # its absence may clear, or flag, the others
+    _publish(ctx, user_id, work)
 
 
 def reset(ctx: AppContext, user_id: uuid.UUID) -> None:

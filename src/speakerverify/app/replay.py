@@ -1,7 +1,8 @@
 """Replay and splice detection for verification segments (the maths is in ``models.replay``).
 
-Every enrolment take and every verification segment leaves a replay template (its smoothed cepstral
-time course). A segment any third of which runs within ``REPLAY_THRESHOLD`` of a stretch of anything of
+Every enrolment take and every verification segment has a replay template (its smoothed cepstral
+time course): a take's is derived from the take with its speaker model (``voice.runtime``), a segment's
+is stored. A segment any third of which runs within ``REPLAY_THRESHOLD`` of a stretch of anything of
 the same digit already seen for the user (their stored takes, their earlier segments) is a replay:
 re-sent, noised, trimmed, re-framed, time-stretched or spliced from pieces of several takes
 (RELIABILITY.md has the FSDD measurements: 0 of 3,000 fresh takes flagged).
@@ -17,13 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..models import replay
 from ..storage import fingerprints
-
-
-def record_take(
-    session: Session, user_id: uuid.UUID, utterance_id: int, digit: int, mfcc: np.ndarray, energy: np.ndarray
-) -> None:
-    """Keep the fingerprint of a stored enrolment take (same transaction as the take)."""
-    fingerprints.add(session, user_id, digit, replay.template(mfcc, energy), utterance_id=utterance_id)
+from ..voice.runtime import CachedModel
 
 
 @dataclass(frozen=True)
@@ -36,11 +31,16 @@ class Seen:
     ids: set[int]
 
 
-def seen(session: Session, user_id: uuid.UUID, digits: list[int]) -> Seen:
+def seen(session: Session, user_id: uuid.UUID, digits: list[int], model: CachedModel | None = None) -> Seen:
     """Only the prompted digits' fingerprints: a replayed segment repeats an earlier recording of the
     same digit (one of another digit would fail the content check), and the per-answer cost then grows
-    with half the user's history, not all of it."""
-    return Seen(*fingerprints.user_fingerprints_with_ids(session, user_id, digits))
+    with half the user's history, not all of it. The takes' templates come from ``model`` (the cached
+    entry, derived from the takes: they are not stored), the answers' from their stored rows."""
+    fps, of_digit, ids = fingerprints.user_fingerprints_with_ids(session, user_id, digits)
+    if model is not None:
+        takes, take_digits = model.templates_of(digits)
+        fps, of_digit = takes + fps, np.concatenate([take_digits, of_digit]).astype(int)
+    return Seen(fps, of_digit, ids)
 
 
 def distances(digits: list[int], segment_fps: list[np.ndarray], before: Seen) -> np.ndarray:

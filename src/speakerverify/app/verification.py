@@ -118,7 +118,7 @@ def verify(
         lockout.check_open(session, policy, user_id)  # a locked user's answer is not even scored
         model = rt.speaker(session, user_id)
         calib = current_calibration(ctx, session, user_id, model) if model is not None else None
-        before = replay.seen(session, user_id, prompted)
+        before = replay.seen(session, user_id, prompted, model)
     if model is None:
         raise _not_ready(ctx, user_id)
     feats = [postprocess(s.mfcc, s.energy, rt.post) for s in segments]  # once: the gate's and the scoring's

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,11 @@ from sqlalchemy import select
 
 from ..config import Settings
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, AudioError, extract, postprocess, read_audio
-from ..models.speaker import SpeakerModel
+from ..models.speaker import N_DIGITS
 from ..models.ubm import UBM, train_ubm
 from ..storage import deployment, speaker_models, ubms, utterances
 from ..storage.tables import SpeakerModelRow, User, Utterance
 from ..voice.runtime import VoiceRuntime
-from ..voice.takes import rebuild_model
 from .common import OperatorError, open_database, progress
 
 MIN_FRAMES_PER_COMPONENT = 10
@@ -157,29 +155,19 @@ def rebuild(settings: Settings, ubm_id: str | None = None) -> tuple[str, int]:
         except ValueError as exc:
             raise OperatorError(str(exc)) from None
         required = settings.voice.takes_per_digit
-
-        def build(session: Any, user_id: uuid.UUID) -> tuple[SpeakerModel, tuple[int, ...]]:
-            rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
-            return rebuild_model(ubm.gmm, rows, rt.post, rt.recipe), tuple(r.id for r in rows)
-
-        # The heavy part runs outside the write transaction, so the service is not locked out meanwhile.
-        built: dict[uuid.UUID, tuple[SpeakerModel, tuple[int, ...]]] = {}
-        with db.read_session() as session:
-            for user_id in progress(owners, f"re-adapting against {ubm.ubm_id}", len(owners), "model"):
-                built[user_id] = build(session, user_id)
+        # Models are derived from the takes (nothing to re-adapt here): each row follows the new UBM and
+        # copies with a bumped version, and every worker derives the model again on its next read.
         with db.write_session() as session:
             ubms.put_ubm(session, ubm)
-            for user_id, (model, take_ids) in built.items():
-                rows = utterances.list_utterances(session, user_id)
-                now = tuple(r.id for r in rows if r.config_id == rt.config.config_id)
-                if now != take_ids:  # takes added or removed meanwhile: rebuild this one under the lock
-                    model, _ = build(session, user_id)
+            for user_id in owners:
                 if session.get(User, user_id) is None:
                     continue  # erased meanwhile
-                speaker_models.replace_model(session, user_id, ubm.ubm_id, model, required, rt.recipe.copies_id)
-                for row in utterances.list_utterances(session, user_id):
-                    if row.config_id == rt.config.config_id:
-                        row.stats_ubm_id = ubm.ubm_id
+                rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
+                held = np.bincount([r.digit for r in rows if r.suspect_digit is None], minlength=N_DIGITS)
+                ready = bool(np.all(held >= required))
+                speaker_models.touch_model(session, user_id, ubm.ubm_id, ready, rt.recipe.copies_id, rebase=True)
+                for row in rows:
+                    row.stats_ubm_id = ubm.ubm_id
             deployment.put_setting(session, deployment.ACTIVE_UBM, ubm.ubm_id)
             deployment.delete_setting(session, deployment.STAGED_UBM)
-    return ubm.ubm_id, len(built)
+    return ubm.ubm_id, len(owners)

@@ -10,8 +10,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import replay
-from .tables import ReplayFingerprint, Utterance, VerificationAttempt, utcnow
-from .utterances import utterance_arrays
+from .tables import ReplayFingerprint, VerificationAttempt, utcnow
 
 
 def add(
@@ -57,26 +56,17 @@ def add_many(
 def user_fingerprints_with_ids(
     session: Session, user_id: uuid.UUID, digits: list[int] | None = None
 ) -> tuple[list[np.ndarray], np.ndarray, set[int]]:
-    """The user's templates (N of them), of ``digits`` only if given; their digits (N,);
-    and the ids of the stored ones, so that a later transaction can fetch only what was added since
-    (``fingerprints_not_in``). Takes stored before fingerprints existed are fingerprinted on the fly."""
+    """The user's stored templates (N of them: answers'; takes' are derived from the takes, not stored
+    since migration 0013), of ``digits`` only if given; their digits (N,); and their ids, so that a later
+    transaction can fetch only what was added since (``fingerprints_not_in``)."""
     stmt = select(ReplayFingerprint.id, ReplayFingerprint.digit, ReplayFingerprint.fingerprint).where(
         ReplayFingerprint.user_id == user_id
     )
-    takes = select(Utterance).where(
-        Utterance.user_id == user_id,
-        ~select(ReplayFingerprint.id).where(ReplayFingerprint.utterance_id == Utterance.id).exists(),
-    )
     if digits is not None:
         stmt = stmt.where(ReplayFingerprint.digit.in_(digits))
-        takes = takes.where(Utterance.digit.in_(digits))
     rows = session.execute(stmt).all()
-    fps = replay.decode_many([blob for _, _, blob in rows])
-    of_digit = [int(d) for _, d, _ in rows]
-    for row in session.scalars(takes):
-        fps.append(replay.template(*utterance_arrays(row)))
-        of_digit.append(row.digit)
-    return fps, np.array(of_digit, dtype=int), {int(i) for i, _, _ in rows}
+    fps = replay.decode_many([blob for _, _, blob in rows]) if rows else []  # a user with no answers yet
+    return fps, np.array([int(d) for _, d, _ in rows], dtype=int), {int(i) for i, _, _ in rows}
 
 
 def fingerprints_not_in(

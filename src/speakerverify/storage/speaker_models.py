@@ -1,8 +1,7 @@
-"""Speaker models: per-digit sufficient statistics, updated under a row lock.
-
-Every change is a read-modify-write of one row, done by ``update_model`` inside the caller's
-write transaction: the row is locked (``FOR UPDATE`` on PostgreSQL; the write lock on SQLite)
-and the ``version`` column makes any update that slipped past the lock fail loudly.
+"""Speaker model rows: which UBM and noisy copies a user's model follows, whether it is ready, and the
+version every change to the user's takes bumps (``touch_model``, under a row lock, in the caller's write
+transaction). The model itself is derived from the takes (``voice.runtime``); the statistics blob
+(``encode_model``) is what rows stored before migration 0013, still decodable for old exports and tests.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import json
 import struct
 import uuid
-from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import delete, func, select
@@ -19,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..models.speaker import SpeakerModel
 from .arrays import decode_npz
 from .rows import get_or_create
-from .tables import SpeakerModelRow
+from .tables import SpeakerModelRow, utcnow
 
 _MAGIC = b"SVS2"
 
@@ -71,39 +69,34 @@ def get_model(session: Session, user_id: uuid.UUID, for_update: bool = False) ->
     return session.scalar(stmt)
 
 
-def update_model(
+def touch_model(
     session: Session,
     user_id: uuid.UUID,
     ubm_id: str,
-    n_components: int,
-    dim: int,
-    change: Callable[[SpeakerModel], SpeakerModel],
-    required_per_digit: int,
+    ready: bool,
     copies_id: str | None = None,
+    rebase: bool = False,
 ) -> SpeakerModelRow:
-    """Apply ``change`` to the user's model (an empty one if none exists) and store the result.
+    """Record a change to the user's takes: bump the row's version (every worker's cached model of the user,
+    derived from the takes, is stale from then on) and set ``ready``; the row is created if missing.
 
-    Must run inside a write transaction; concurrent callers are serialised, none is lost.
-    A model kept against another UBM, or built with other noisy copies (``copies_id``), is a
-    ``ValueError``: its statistics do not add up with new ones.
+    Must run inside a write transaction; concurrent callers are serialised by the row lock (``FOR UPDATE``
+    on PostgreSQL, the write lock on SQLite), and the versioned UPDATE fails loudly if one slipped past it.
+    A row kept against another UBM or other noisy copies is a ``ValueError`` unless ``rebase`` (the
+    derived model then follows the new UBM and copies; ``app.enrolment.ensure_current``).
     """
     row = get_or_create(
         session,
         lambda: get_model(session, user_id, for_update=True),
-        lambda: SpeakerModelRow(
-            user_id=user_id,
-            ubm_id=ubm_id,
-            copies_id=copies_id,
-            stats=encode_model(SpeakerModel.empty(n_components, dim)),
-        ),
+        lambda: SpeakerModelRow(user_id=user_id, ubm_id=ubm_id, copies_id=copies_id, stats=None, ready=ready),
     )
-    if row.ubm_id != ubm_id:
+    if not rebase and row.ubm_id != ubm_id:
         raise ValueError(f"speaker model is kept against UBM {row.ubm_id!r}, not {ubm_id!r}")
-    if row.copies_id != copies_id:
+    if not rebase and row.copies_id != copies_id:
         raise ValueError(f"speaker model holds copies {row.copies_id!r}, not {copies_id!r}")
-    model = change(decode_model(row.stats))
-    row.stats = encode_model(model)
-    row.ready = bool(np.all(model.takes >= required_per_digit))
+    row.ubm_id, row.copies_id, row.ready = ubm_id, copies_id, ready
+    row.stats = None  # statistics a row kept from before 0013 no longer match the takes
+    row.updated_at = utcnow()  # a change even when nothing else changed: the version is bumped
     session.flush()  # the versioned UPDATE runs here: StaleDataError if another writer got in
     return row
 
@@ -149,24 +142,3 @@ def count_ready(session: Session) -> int:
 
 def delete_model(session: Session, user_id: uuid.UUID) -> None:
     session.execute(delete(SpeakerModelRow).where(SpeakerModelRow.user_id == user_id))
-
-
-def replace_model(
-    session: Session,
-    user_id: uuid.UUID,
-    ubm_id: str,
-    model: SpeakerModel,
-    required_per_digit: int,
-    copies_id: str | None = None,
-) -> None:
-    """Store a model rebuilt from scratch (against a new UBM, or with new noisy copies), replacing whatever
-    was there."""
-    row = get_model(session, user_id, for_update=True)
-    ready = bool(np.all(model.takes >= required_per_digit))
-    if row is None:
-        session.add(
-            SpeakerModelRow(user_id=user_id, ubm_id=ubm_id, copies_id=copies_id, stats=encode_model(model), ready=ready)
-        )
-    else:
-        row.ubm_id, row.copies_id, row.stats, row.ready = ubm_id, copies_id, encode_model(model), ready
-    session.flush()

@@ -157,13 +157,15 @@ class Utterance(Base):
 
 
 class SpeakerModelRow(Base):
-    """A user's per-digit sufficient statistics (models.speaker.SpeakerModel) against one UBM."""
+    """A user's speaker model against one UBM, as a version: the model itself is derived from the user's
+    takes (``voice.runtime``), and every change to the takes bumps ``version`` so cached ones go stale."""
 
     __tablename__ = "speaker_models"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ubm_id: Mapped[str] = mapped_column(ForeignKey("ubms.id"))
-    stats: Mapped[bytes] = mapped_column(LargeBinary)  # storage.speaker_models.encode_model
+    # NULL since 0013 (derived, not stored); before, storage.speaker_models.encode_model's statistics.
+    stats: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # models.noisy_copies.CopyRecipe.copies_id the statistics were built with; NULL: before copies existed.
     copies_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Denormalised from the take counts so "who is ready" is an indexed lookup, not a scan of utterances;

@@ -1,9 +1,11 @@
 """Per-process voice state: the active UBM and a cache of derived speaker models.
 
-The cache is keyed by the model row's version, which every request reads from the
-database first, so a model changed by another worker is never scored stale. It is
-bounded in bytes (least recently used out first), not in users, so a worker's memory
-stays flat however many users the database holds.
+A speaker model is not stored: it is derived from the user's stored takes (``derive``, ~0.1-0.3 s for
+60 takes, BENCHMARKS.md "Storage derived from the takes") and kept here. The cache is keyed by the
+model row's version, bumped by every change to the takes and read from the database first by every
+request, so a model changed by another worker is never scored stale. It is bounded in bytes (least
+recently used out first), not in users, so a worker's memory stays flat however many users the
+database holds.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, FeatureConfig, PostConfig
+from ..models import replay
 from ..models.io import load_gmm
 from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe
 from ..models.scoring import ModelTerms, model_terms
 from ..models.speaker import DEFAULT_ADAPTATION, AdaptationConfig, SpeakerModel, digit_means
 from ..models.ubm import UBM, load_default_ubm
-from ..storage import deployment, speaker_models, ubms
+from ..storage import deployment, speaker_models, ubms, utterances
 from ..storage.db import Database
+from .takes import stacked_model
 
 
 def load_ubm(path: Path | None) -> UBM:
@@ -57,33 +61,66 @@ def resolve_ubm(db: Database, path: Path | None) -> UBM:
 
 @dataclass(frozen=True)
 class CachedModel:
-    """A user's model as scoring needs it: take counts (10,) and the ten digit models' density terms
-    (float32); the stored statistics stay encoded (``model`` decodes them, for the rarer uses)."""
+    """A user's model as scoring needs it, derived from the stored takes (nothing of it is stored): the
+    statistics of the takes in the model (float64, so enrolment adds and removes takes without drift), the
+    ten digit models' density terms (float32), and every stored take's replay template (suspect takes too:
+    they were sent, so a replay of one is still a replay)."""
 
     version: int
-    takes: np.ndarray
+    model: SpeakerModel
     terms: ModelTerms
-    blob: bytes
     variances: np.ndarray  # the UBM's (C, D), shared, to give back the means
+    take_ids: tuple[int, ...] = ()
+    take_templates: tuple[np.ndarray, ...] = ()  # (rows, coeffs) float16 each, as ``models.replay`` stores them
+    take_digits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (len(take_ids),)
 
     @property
-    def model(self) -> SpeakerModel:
-        return speaker_models.decode_model(self.blob)
+    def takes(self) -> np.ndarray:
+        """(10,) takes of each digit in the model (suspect takes are not)."""
+        return self.model.takes
 
     @property
     def digit_means(self) -> np.ndarray:
         """(10, C, D)"""
         return self.terms.linear.astype(np.float64) * self.variances[None]
 
+    def templates_of(self, digits: list[int]) -> tuple[list[np.ndarray], np.ndarray]:
+        """The take templates of ``digits`` and their digits (N,)."""
+        keep = np.isin(self.take_digits, digits)
+        return [t for t, k in zip(self.take_templates, keep, strict=True) if k], self.take_digits[keep]
+
     @property
     def nbytes(self) -> int:
-        return len(self.blob) + self.terms.linear.nbytes + self.terms.const.nbytes + self.takes.nbytes
+        stats = self.model.n.nbytes + self.model.f.nbytes
+        return stats + self.terms.linear.nbytes + self.terms.const.nbytes + sum(t.nbytes for t in self.take_templates)
 
 
-def cached_model(ubm: UBM, version: int, blob: bytes, adaptation: AdaptationConfig) -> CachedModel:
-    model = speaker_models.decode_model(blob)
+def take_template(mfcc: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """A take's replay template at the precision ``models.replay`` stores templates in (float16), so a
+    derived one is the one a stored row gave back."""
+    return replay.decode(replay.encode(replay.template(mfcc, energy)))
+
+
+def cached_model(
+    ubm: UBM,
+    version: int,
+    model: SpeakerModel,
+    adaptation: AdaptationConfig,
+    templates: dict[int, tuple[int, np.ndarray]] | None = None,
+) -> CachedModel:
+    """The entry for ``model`` (statistics) at row ``version``; ``templates``: {take id: (digit, template)}."""
     terms = model_terms(ubm.gmm, digit_means(ubm.gmm, model, adaptation), dtype=np.float32)
-    return CachedModel(version, model.takes, terms, blob, ubm.gmm.variances)
+    ids = tuple(sorted(templates or {}))
+    held = templates or {}
+    return CachedModel(
+        version,
+        model,
+        terms,
+        ubm.gmm.variances,
+        ids,
+        tuple(held[i][1] for i in ids),
+        np.array([held[i][0] for i in ids], dtype=int),
+    )
 
 
 @dataclass
@@ -93,7 +130,7 @@ class VoiceRuntime:
     post: PostConfig = DEFAULT_POST
     adaptation: AdaptationConfig = DEFAULT_ADAPTATION
     recipe: CopyRecipe = DEFAULT_RECIPE  # the noisy copies every take's statistics include
-    cache_bytes: int = 256 * 2**20  # ~570 KB a user: ~450 users per worker
+    cache_bytes: int = 256 * 2**20  # ~1.2 MB a user (float64 statistics, float32 terms, templates): ~220 a worker
     _cache: OrderedDict[uuid.UUID, CachedModel] = field(default_factory=OrderedDict)
     _cached_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -123,17 +160,36 @@ class VoiceRuntime:
             if hit is not None and hit.version == version:
                 self._cache.move_to_end(user_id)
                 return hit
-        row = speaker_models.get_model(session, user_id)
-        if row is None:
-            return None
-        entry = cached_model(self.ubm, row.version, row.stats, self.adaptation)
+        entry = self.derive(session, user_id, version)
+        self.install(user_id, entry)
+        return entry
+
+    def derive(self, session: Session, user_id: uuid.UUID, version: int) -> CachedModel:
+        """The entry of the user's stored takes (of the runtime's feature configuration), labelled
+        ``version``: read after the version, so the takes are at least as new as the label (a newer label
+        in the database then makes the next read derive again; never a stale entry under a current label)."""
+        rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == self.config.config_id]
+        arrays = [utterances.utterance_arrays(r) for r in rows]
+        model = stacked_model(
+            self.ubm.gmm,
+            [(r.digit, m, e) for r, (m, e) in zip(rows, arrays, strict=True) if r.suspect_digit is None],
+            self.post,
+            self.recipe,
+        )
+        templates = {r.id: (r.digit, take_template(m, e)) for r, (m, e) in zip(rows, arrays, strict=True)}
+        return cached_model(self.ubm, version, model, self.adaptation, templates)
+
+    def install(self, user_id: uuid.UUID, entry: CachedModel) -> None:
+        """Keep ``entry`` unless a newer version is cached already (two threads finishing out of order)."""
         with self._lock:
+            held = self._cache.get(user_id)
+            if held is not None and held.version > entry.version:
+                return
             self._drop(user_id)
             self._cache[user_id] = entry
             self._cached_bytes += entry.nbytes
             while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
                 self._drop(next(iter(self._cache)))
-        return entry
 
     def _drop(self, user_id: uuid.UUID) -> None:
         gone = self._cache.pop(user_id, None)
