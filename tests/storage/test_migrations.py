@@ -97,7 +97,7 @@ def test_dropping_the_unused_take_stats_keeps_takes_and_fingerprints(empty_datab
         uid = users.create_user(s, new).id
         utt_id = old_take(s, uid, 4, np.ones((20, 13)), np.ones(20))
         fingerprints.add(s, uid, 4, replay.template(np.ones((20, 13)), np.ones(20)), utterance_id=utt_id)
-    migrate.upgrade(empty_database)
+    migrate.upgrade(empty_database, "0012")  # 0013 deletes take fingerprints on purpose
     with empty_database.engine.connect() as conn:
         assert "stats" not in {c["name"] for c in inspect(conn).get_columns("utterances")}
     with empty_database.read_session() as s:
@@ -124,7 +124,7 @@ def test_v1_fingerprints_become_replay_templates(empty_database: Database) -> No
         utt_id = old_take(s, uid, 2, mfcc, energy)
         s.add(ReplayFingerprint(user_id=uid, utterance_id=utt_id, digit=2, fingerprint=b"\0" * 768))
         s.add(ReplayFingerprint(user_id=uid, challenge_id=uuid.uuid4(), digit=2, fingerprint=b"\0" * 768))
-    migrate.upgrade(empty_database)
+    migrate.upgrade(empty_database, "0012")  # 0013 deletes take fingerprints (derived from the takes since)
     with empty_database.read_session() as s:
         rows = s.execute(select(ReplayFingerprint.utterance_id, ReplayFingerprint.fingerprint)).all()
     assert [r[0] for r in rows] == [utt_id]
