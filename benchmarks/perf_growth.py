@@ -9,7 +9,8 @@ One database is grown through the sizes (users in the ``users`` table) and measu
   enrolment measurement (6, 60 and 600 stored takes, see ``ENROL_USERS``).
 * Clones: with the server stopped, set-based SQL (INSERT ... SELECT, in batches of ``--batch``)
   copies a real speaker's rows under a new user id, email and alias: the users row, the 60
-  ``utterances`` rows (raw frames), their 60 ``replay_fingerprints`` and the ``speaker_models`` row.
+  ``utterances`` rows (raw frames) and the ``speaker_models`` row (version, ready, UBM and copies: the
+  model and the take replay templates are derived from the takes by the server, migration 0013).
   Clone i copies real speaker i mod 6, byte for byte; every clone has the same password, stored as
   one argon2id hash made once (hashing 100,000 passwords at the service's cost would take hours).
   No calibration, challenge or attempt rows are copied: the server makes those as it is used.
@@ -130,12 +131,14 @@ def template_payload(conn: sqlite3.Connection, user_id: str) -> dict[str, int]:
         ),
         "fingerprints": int(
             one(
-                "SELECT sum(length(fingerprint)) FROM replay_fingerprints "
+                "SELECT coalesce(sum(length(fingerprint)), 0) FROM replay_fingerprints "
                 "WHERE user_id = ? AND utterance_id IS NOT NULL",
                 (user_id,),
             ).fetchone()[0]
         ),
-        "model": int(one("SELECT length(stats) FROM speaker_models WHERE user_id = ?", (user_id,)).fetchone()[0]),
+        "model": int(
+            one("SELECT coalesce(length(stats), 0) FROM speaker_models WHERE user_id = ?", (user_id,)).fetchone()[0]
+        ),
     }
 
 
@@ -187,15 +190,9 @@ def clone_users(work: Path, state: dict[str, Any], target: int, batch: int) -> d
             "u.energy, u.stats_ubm_id, u.created_at FROM clone_map m "
             "JOIN tmpl_take t ON t.template_id = m.template_id JOIN utterances u ON u.id = t.utterance_id ORDER BY 1"
         )
-        conn.execute(
-            "INSERT INTO replay_fingerprints (user_id, utterance_id, challenge_id, digit, fingerprint, created_at) "
-            f"SELECT m.new_id, {new_take}, NULL, f.digit, f.fingerprint, f.created_at FROM clone_map m "
-            "JOIN tmpl_take t ON t.template_id = m.template_id "
-            "JOIN replay_fingerprints f ON f.utterance_id = t.utterance_id ORDER BY 2"
-        )
-        conn.execute(
-            "INSERT INTO speaker_models (user_id, ubm_id, stats, version, created_at, updated_at, ready) "
-            "SELECT m.new_id, s.ubm_id, s.stats, s.version, s.created_at, s.updated_at, s.ready "
+        conn.execute(  # copies_id too: without it every clone's model looked built before copies existed
+            "INSERT INTO speaker_models (user_id, ubm_id, copies_id, stats, version, created_at, updated_at, ready) "
+            "SELECT m.new_id, s.ubm_id, s.copies_id, s.stats, s.version, s.created_at, s.updated_at, s.ready "
             "FROM clone_map m JOIN speaker_models s ON s.user_id = m.template_id ORDER BY m.seq"
         )
         conn.execute("COMMIT")
@@ -211,7 +208,7 @@ def clone_users(work: Path, state: dict[str, Any], target: int, batch: int) -> d
         "users": target,
         "clones": before["clones"] + todo,
         "clone_takes": 60 * after["clones"],
-        "clone_fingerprints": 60 * after["clones"],
+        "clone_fingerprints": 0,  # take templates are derived, not stored (migration 0013)
         "clone_models": after["clones"],
     }
     wrong = {k: (after[k], v) for k, v in expected.items() if after[k] != v}
@@ -655,11 +652,11 @@ def body_text(
         "with set-based SQL (INSERT ... SELECT from a real speaker's rows, batches of "
         f"{opts.batch:,} users per transaction, rollback journal and synchronous=OFF during the bulk load, WAL "
         "again afterwards): a new user id, email and alias; the speaker's 60 `utterances` rows (raw frames, "
-        "byte-identical), their 60 `replay_fingerprints` (pointing at the clone's own takes) and the "
-        "`speaker_models` row (ready). Clone i copies speaker i mod 6, so the calibration cohort of every user "
-        "is made of real-looking takes; it also means a cohort may hold byte-identical copies of the user's own "
-        "voice (the calibration values, not their cost, are unrealistic). All clones share one argon2id password "
-        "hash made once by the server (hashing 100,000 passwords at the service's argon2 cost, "
+        "byte-identical) and the `speaker_models` row (ready; the model and the take replay templates are derived "
+        "from the takes by the server, not stored). Clone i copies speaker i mod 6, so the calibration cohort "
+        "of every user is made of real-looking takes; it also means a cohort may hold byte-identical copies of "
+        "the user's own voice (the calibration values, not their cost, are unrealistic). All clones share one "
+        "argon2id password hash made once by the server (hashing 100,000 passwords at the service's argon2 cost, "
         f"{state['argon2_ms']:.0f} ms each here, would take {100_000 * state['argon2_ms'] / 3.6e6:.1f} hours). "
         "No calibrations, challenges or attempts are copied. One real user's stored arrays: "
         f"{pay['takes']:,} bytes of takes, {pay['fingerprints']:,} bytes of take fingerprints, "

@@ -349,7 +349,10 @@ def cmd_models_rebuild(args: argparse.Namespace, settings: Any) -> int:
     from .operator import ubm_admin
 
     ubm_id, n = ubm_admin.rebuild(settings, args.ubm)
-    print(f"{n} speaker models re-adapted against {ubm_id}, now the active UBM; restart the service processes")
+    print(
+        f"{n} speaker models moved to {ubm_id}, now the active UBM (each is derived from its takes against it at "
+        "its next use); restart the service processes"
+    )
     if settings.ubm_file is not None:
         print(f"warning: SPEAKERVERIFY_UBM_FILE ({settings.ubm_file}) overrides the active UBM", file=sys.stderr)
     return 0
@@ -533,7 +536,7 @@ def add_operator_commands(sub: Any, db_sub: Any, db_help: str) -> None:
 
     p = sub.add_parser("models", help="speaker models")
     models_sub = p.add_subparsers(dest="models_command", required=True)
-    p = models_sub.add_parser("rebuild", help="re-adapt every model against the staged UBM and switch atomically")
+    p = models_sub.add_parser("rebuild", help="switch every model to the staged UBM atomically")
     p.add_argument("--ubm", help="a stored UBM id instead of the staged one (e.g. the previous, to roll back)")
     with_db(p, cmd_models_rebuild)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import Settings
 
-VERSION = "2026-12-3"
+VERSION = "2026-12-4"
 
 
 def _duration(seconds: int) -> str:
@@ -54,7 +54,7 @@ def _retention(settings: Settings) -> str:
     answers = (
         f"Of the replay fingerprints (a smoothed summary of each answer's frames, used to recognise a recording "
         f"sent again), the newest {keep} of each digit among accepted answers and the newest {keep} among the "
-        "others are kept and older ones deleted; those of your enrolment takes are kept with the takes. "
+        "others are kept and older ones deleted. "
         if keep > 0
         else "The replay fingerprints of your answers (a smoothed summary of each answer's frames, used to "
         "recognise a recording sent again) are kept until you erase your account. "
@@ -80,11 +80,14 @@ def statement(settings: Settings) -> dict[str, Any]:
             "your public alias, optionally your gender and age group, the version of this statement you "
             "agreed to and when, and when your account was created. When you enrol or verify: the "
             "feature frames your browser computed from your voice (13 MFCC coefficients and one energy "
-            "value per 10 ms frame, with the digit you were asked to say); a speaker model derived from "
-            "them (statistics of those frames); the digit challenges issued to you; and for each "
+            "value per 10 ms frame, with the digit you were asked to say); the replay fingerprints of your "
+            "answers (a smoothed summary of each answer's frames); the digit challenges issued to you; and for each "
             "verification attempt its time, score, threshold, decision and the identifier of the session "
             "it was made in (you are shown the decision and its reason; the scores are for the operator). "
-            "When you log out, the "
+            "Your speaker model (statistics of your enrolment frames) and the replay fingerprints of your "
+            "enrolment takes are not stored: the service computes them from your stored frames when it needs "
+            "them and holds them only in its memory, so deleting a take or your account leaves nothing of them "
+            "in the database. When you log out, the "
             "identifier of that access token is kept until the token would have expired.",
         ),
         (

@@ -133,7 +133,8 @@ def list_ubms(settings: Settings) -> list[dict[str, Any]]:
 
 
 def rebuild(settings: Settings, ubm_id: str | None = None) -> tuple[str, int]:
-    """Re-adapt every model against ``ubm_id`` (default: the staged UBM) and switch; (UBM id, models)."""
+    """Move every model row to ``ubm_id`` (default: the staged UBM) and switch; (UBM id, models). Models are
+    derived from the takes, so nothing is re-adapted here: each worker derives them against it when next used."""
     with open_database(settings) as db:
         with db.read_session() as session:
             target_id = (
