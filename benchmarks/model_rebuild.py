@@ -1,6 +1,7 @@
 """What rebuilding a ready user's speaker model (and its take replay templates) from its stored takes costs.
 
     python benchmarks/model_rebuild.py [--fsdd /work/shared/data/fsdd] [--takes 60 600] [--repeat 3]
+        [--database-url URL --users 30]
 
 The takes are FSDD jackson's and george's (takes 0-49, cycling speakers and take numbers until every digit
 has ``takes / 10``), rounded as a take is stored (``utterances.as_stored``). Rows:
@@ -15,7 +16,8 @@ has ``takes / 10``), rounded as a take is stored (``utterances.as_stored``). Row
 * ``density terms``: the digit models' scoring terms from the statistics (``voice.runtime.cached_model``);
 * ``cache miss``: what ``VoiceRuntime.derive`` costs beyond reading the takes (stacked + templates + terms).
 
-Single-threaded BLAS, as the server runs.
+Single-threaded BLAS, as the server runs. With ``--database-url`` it also reads ``--users`` ready users'
+models through ``VoiceRuntime.speaker`` twice each (the first read derives the entry, the second hits).
 
 It also checks the stacked model against the per-take one (largest relative difference of the digit means
 scoring uses): a rebuild must give the model enrolment would have built.
@@ -93,11 +95,44 @@ def row(gmm, takes, repeat: int) -> str:  # type: ignore[no-untyped-def]
     )
 
 
+def cache_rows(url: str, users: int) -> list[str]:
+    """``VoiceRuntime.speaker`` on a service database: the first read of each of ``users`` ready users (a
+    cache miss: the takes read and the entry derived, as a worker's first verification of the user after a
+    restart) and the second (a hit: the version read only)."""
+    from sqlalchemy import select
+
+    from speakerverify.storage.db import Database
+    from speakerverify.storage.tables import SpeakerModelRow
+    from speakerverify.voice.runtime import VoiceRuntime, resolve_ubm
+
+    db = Database(url)
+    rt = VoiceRuntime(resolve_ubm(db, None))
+    with db.read_session() as s:
+        ids = list(s.scalars(select(SpeakerModelRow.user_id).where(SpeakerModelRow.ready).limit(users)))
+    miss, hit, takes = [], [], []
+    for user_id in ids:
+        for times in (miss, hit):
+            with db.read_session() as s:
+                start = time.perf_counter()
+                entry = rt.speaker(s, user_id)
+                times.append(1000 * (time.perf_counter() - start))
+        assert entry is not None
+        takes.append(int(entry.takes.sum()))
+    db.dispose()
+    return [
+        "| users read | takes each (median) | first read (miss) p50 ms | max ms | second read (hit) p50 ms |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {len(ids)} | {int(np.median(takes))} | {np.median(miss):.0f} | {max(miss):.0f} | {np.median(hit):.2f} |",
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fsdd", type=Path, default=Path("/work/shared/data/fsdd"))
     ap.add_argument("--takes", type=int, nargs="+", default=[60, 600])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--database-url", help="also time cache misses and hits on this service database")
+    ap.add_argument("--users", type=int, default=30, help="ready users read from --database-url")
     args = ap.parse_args()
     threadpool_limits(1, user_api="blas")  # as the server runs (http/app.py)
     gmm = load_default_ubm().gmm
@@ -109,6 +144,9 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.takes:
         print(row(gmm, load_takes(args.fsdd, max(1, n // 10)), args.repeat), flush=True)
+    if args.database_url:
+        print()
+        print("\n".join(cache_rows(args.database_url, args.users)))
 
 
 if __name__ == "__main__":
