@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from speakerverify.app import enrolment
+from speakerverify.app import replay as app_replay
 from speakerverify.app.context import AppContext
 from speakerverify.app.errors import TakeRejected
 from speakerverify.app.frames import DigitFrames
@@ -139,3 +140,28 @@ def test_a_database_from_before_0013_upgrades_and_its_user_verifies(backend: str
             assert s.scalar(select(func.count()).select_from(ReplayFingerprint)) == 10  # the two answers'
     finally:
         db.dispose()
+
+
+def test_a_take_stored_while_an_answer_is_scored_is_still_checked(settings: Settings) -> None:
+    """The answer's read took the take templates from the cached entry; a take of a prompted digit
+    enrolled before its write transaction (and sent as the answer) is found there, as a stored
+    fingerprint row was before takes' templates were derived."""
+    ctx = make_context(settings, Database(str(settings.database_url)))
+    try:
+        with TestClient(create_app(settings)) as client:
+            Api(client).register()
+        with ctx.db.read_session() as s:
+            user_id = s.scalars(select(User.id)).one()
+        for digit in range(10):
+            enrolment.enrol(ctx, user_id, DigitFrames(digit, *take("jackson", digit, 0)))
+        with ctx.db.read_session() as s:
+            before = app_replay.seen(s, user_id, [3], ctx.voice.speaker(s, user_id))
+        mfcc, energy = take("jackson", 3, 1)
+        enrolment.enrol(ctx, user_id, DigitFrames(3, mfcc, energy))  # while the answer is being scored
+        fps = [replay.template(mfcc, energy)]
+        found = app_replay.distances([3], fps, before)
+        with ctx.db.write_session() as s:
+            final = app_replay.settle_and_record(s, user_id, uuid.uuid4(), [3], fps, before, found)
+        assert found[0] >= replay.REPLAY_THRESHOLD > final[0]
+    finally:
+        ctx.db.dispose()

@@ -17,8 +17,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..models import replay
-from ..storage import fingerprints
-from ..voice.runtime import CachedModel
+from ..storage import fingerprints, utterances
+from ..voice.runtime import CachedModel, take_template
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Seen:
     fingerprints: list[np.ndarray]
     digits: np.ndarray
     ids: set[int]
+    take_ids: frozenset[int] = frozenset()  # the takes whose templates are among ``fingerprints``
 
 
 def seen(session: Session, user_id: uuid.UUID, digits: list[int], model: CachedModel | None = None) -> Seen:
@@ -37,10 +38,24 @@ def seen(session: Session, user_id: uuid.UUID, digits: list[int], model: CachedM
     with half the user's history, not all of it. The takes' templates come from ``model`` (the cached
     entry, derived from the takes: they are not stored), the answers' from their stored rows."""
     fps, of_digit, ids = fingerprints.user_fingerprints_with_ids(session, user_id, digits)
-    if model is not None:
-        takes, take_digits = model.templates_of(digits)
-        fps, of_digit = takes + fps, np.concatenate([take_digits, of_digit]).astype(int)
-    return Seen(fps, of_digit, ids)
+    if model is None:
+        return Seen(fps, of_digit, ids)
+    takes, take_digits = model.templates_of(digits)
+    fps, of_digit = takes + fps, np.concatenate([take_digits, of_digit]).astype(int)
+    return Seen(fps, of_digit, ids, frozenset(model.take_ids))
+
+
+def _takes_since(
+    session: Session, user_id: uuid.UUID, digits: list[int], before: Seen
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Templates of the user's takes of ``digits`` stored since ``before`` was read (a take enrolled while
+    the answer was scored: its template is in no cached entry yet), and their digits. One id query; the
+    rare new take is read and its template derived."""
+    new = utterances.takes_not_in(session, user_id, digits, before.take_ids)
+    return (
+        [take_template(*utterances.utterance_arrays(r)) for r in new],
+        np.array([r.digit for r in new], dtype=int),
+    )
 
 
 def distances(digits: list[int], segment_fps: list[np.ndarray], before: Seen) -> np.ndarray:
@@ -64,6 +79,9 @@ def settle_and_record(
     stored since ``before`` (a concurrent answer carrying the same segment), then record them, keeping the
     newest ``keep_per_digit`` answer fingerprints of each digit (0: all). Returns the final distances. (S,)"""
     newer, newer_digits = fingerprints.fingerprints_not_in(session, user_id, digits, before.ids)
+    if before.take_ids:  # takes' templates came from the model entry: and takes stored since then
+        new_takes, new_digits = _takes_since(session, user_id, digits, before)
+        newer, newer_digits = newer + new_takes, np.concatenate([newer_digits, new_digits]).astype(int)
     if len(newer):
         found = np.minimum(found, replay.nearest_many(segment_fps, newer, np.array(digits), newer_digits))
     fingerprints.add_many(session, user_id, digits, segment_fps, challenge_id)

@@ -134,3 +134,13 @@ def takes_of_users(session: Session, user_ids: list[uuid.UUID], per_digit: int) 
             counts[key] = counts.get(key, 0) + 1
             found[row.user_id].append(row)
     return found
+
+
+def takes_not_in(session: Session, user_id: uuid.UUID, digits: list[int], known: frozenset[int]) -> list[Utterance]:
+    """The user's takes of ``digits`` whose ids are not in ``known``: their ids are read first (index
+    user_id, digit), the rows only if there are any."""
+    ids = set(session.scalars(select(Utterance.id).where(Utterance.user_id == user_id, Utterance.digit.in_(digits))))
+    missing = sorted(ids - known)
+    if not missing:
+        return []
+    return list(session.scalars(select(Utterance).where(Utterance.id.in_(missing)).order_by(Utterance.id)))
