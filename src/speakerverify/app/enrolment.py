@@ -75,7 +75,9 @@ def _working(session: Session, ctx: AppContext, user_id: uuid.UUID) -> _Working:
     cached = rt.speaker(session, user_id)
     if cached is None:  # no model yet, or one against another UBM: rebased, then derived from the takes
         ensure_current(session, ctx, user_id)
-        cached = rt.speaker(session, user_id)
+        current = speaker_models.model_version(session, user_id)
+        # Not cached: the rebased version is this transaction's until it commits (``_publish`` then).
+        cached = rt.derive(session, user_id, current[0]) if current is not None and rt.holds(current) else None
     if cached is None:
         gmm = rt.ubm.gmm
         return _Working(None, SpeakerModel.empty(gmm.n_components, gmm.dim), {})
