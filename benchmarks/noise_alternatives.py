@@ -103,6 +103,8 @@ def main() -> None:
         print(nop._name(kind, snr), f"{time.perf_counter() - t0:.0f} s", flush=True)
     rules = _rules(before, product, results["clean"])
     lines = [
+        "## Noise: alternatives to the noise signature (dev takes)",
+        "",
         f"`benchmarks/noise_alternatives.py --genuine {args.genuine} --impostor {args.impostor}` (development "
         f"takes, {len(speakers) * args.genuine} genuine / {len(speakers) * args.impostor} impostor answers per "
         f"condition; run {time.perf_counter() - t0:.0f} s): FAR % / FRR %.",

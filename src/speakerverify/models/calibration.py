@@ -22,7 +22,10 @@ do: the copies and the degradation share one construction (models/noisy_copies.p
 Measured by ``benchmarks/noise_operating_point.py`` on the FSDD development takes (BENCHMARKS.md "Noise:
 operating points at library level"): the median normalised impostor score of real noisy answers minus that
 of the degraded cohort, the smallest over white, pink and babble noise (-0.20, -0.24, -0.31, -0.38: babble
-is 2x further off), less a 0.05 margin, so no measured kind's FAR exceeds what the cohort promises."""
+is 2x further off), less a 0.05 margin, so no measured kind's FAR exceeds what the cohort promises. What
+a level then asks above the clean point is scaled per answer by its noise signature (``models.noise_signature``,
+``voice.decision.Calibration.operating_point``), which tracks how far the real noise is from the copies'
+construction (BENCHMARKS.md "Noise: the answer's noise signature")."""
 
 
 def shrunk_location(location: float, grand_location: float, n_cohort_speakers: int) -> float:
