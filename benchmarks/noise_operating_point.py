@@ -49,8 +49,9 @@ from speakerverify.models.calibration import (
     shrunk_location,
 )
 from speakerverify.models.digits import segment_digit_scores
+from speakerverify.models.noise_signature import frame_signature, noise_model_terms
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, take_stats
-from speakerverify.models.scoring import ModelTerms, model_terms
+from speakerverify.models.scoring import ModelTerms, align, model_terms
 from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage.utterances import as_stored
@@ -115,11 +116,15 @@ def _cohort_row(gmm, user: User, cohort: list[User], policy: VoicePolicy) -> dic
 
 
 def _calibrations(
-    rows: dict[str, dict], policy: VoicePolicy, level_bias: tuple[float, ...] = DEGRADED_COHORT_BIAS
+    rows: dict[str, dict],
+    policy: VoicePolicy,
+    level_bias: tuple[float, ...] = DEGRADED_COHORT_BIAS,
+    signatures: bool = True,
 ) -> dict[str, Calibration]:
     """The deployment calibration pooled over the users (``refresh_threshold``), each level's threshold
     bounded (``_levels_doc``), and every user's ``Calibration`` (``_user_calibration``). ``level_bias``:
-    the product's ``DEGRADED_COHORT_BIAS``, or zeros for the degraded cohort's own target-FAR points."""
+    the product's ``DEGRADED_COHORT_BIAS``, or zeros for the degraded cohort's own target-FAR points;
+    ``signatures`` False: without the cohort's noise signatures (the levels unscaled, as before them)."""
     names = list(rows)
     pooled = calibrate_deployment(
         [rows[n]["scores"] for n in names],
@@ -139,17 +144,24 @@ def _calibrations(
             for lv, o in zip(pooled.levels, r["noisy"].locations, strict=True)
         )
         location = shrunk_location(r["location"], pooled.grand_location, r["n_cohort"])
-        out[n] = Calibration("deployment", location, threshold, K, levels, pooled.clean_snr_db)
+        signed = signatures and pooled.clean_signature is not None
+        sigs = tuple(float(lv.signature) for lv in pooled.levels if lv.signature is not None) if signed else ()
+        clean_sig = pooled.clean_signature if signed else None
+        out[n] = Calibration("deployment", location, threshold, K, levels, pooled.clean_snr_db, sigs, clean_sig)
     return out
 
 
 @dataclass
 class Scored:
-    """Every answer take against every user's model: digit scores (10,), speech frames, measured SNR."""
+    """Every answer take against every user's model: digit scores (10,), speech frames, measured SNR, and
+    the take's summed noise signature (``models.noise_signature``; the frame alignment is per frame, so
+    an answer's signature is its takes' sums over its frames)."""
 
     rows: dict[tuple[str, str, int, int], np.ndarray]  # (model user, speaker, digit, take) -> (10,)
     frames: dict[tuple[str, int, int], int]
     energy: dict[tuple[str, int, int], np.ndarray]
+    signature: dict[tuple[str, int, int], float]
+    signature_measured: bool  # False without a noise model for the UBM
 
 
 def _score_takes(gmm, users: list[User], feats: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]]) -> Scored:
@@ -159,7 +171,15 @@ def _score_takes(gmm, users: list[User], feats: dict[tuple[str, int, int], tuple
     for u in users:
         table = segment_digit_scores(gmm, u.terms, post, DEFAULT_ADAPTATION.top_c)
         rows.update({(u.name, *k): table[i] for i, k in enumerate(keys)})
-    return Scored(rows, {k: len(p) for k, p in zip(keys, post, strict=True)}, {k: feats[k][1] for k in keys})
+    noise_model = noise_model_terms(gmm)
+    signature = {}
+    for k, p in zip(keys, post, strict=True):
+        sig = 0.0
+        if noise_model is not None and len(p):
+            sig = float(frame_signature(noise_model, p, align(gmm, p, DEFAULT_ADAPTATION.top_c)).sum())
+        signature[k] = sig
+    frames = {k: len(p) for k, p in zip(keys, post, strict=True)}
+    return Scored(rows, frames, {k: feats[k][1] for k in keys}, signature, noise_model is not None)
 
 
 def _answer(scored: Scored, user: str, keys: list[tuple[str, int, int]], policy: VoicePolicy) -> AnswerScore:
@@ -167,7 +187,7 @@ def _answer(scored: Scored, user: str, keys: list[tuple[str, int, int]], policy:
     each take once equals scoring the concatenated answer)."""
     from speakerverify.models.digits import content_margin
 
-    segments, total, frames = [], 0.0, 0
+    segments, total, frames, sig = [], 0.0, 0, 0.0
     for spk, digit, take in keys:
         n = scored.frames[(spk, digit, take)]
         if n < policy.min_speech_frames:
@@ -178,7 +198,9 @@ def _answer(scored: Scored, user: str, keys: list[tuple[str, int, int]], policy:
         segments.append(SegmentScore(digit, n, float(row[digit]), margin >= -policy.content_margin, margin))
         total += float(row[digit]) * n
         frames += n
-    return AnswerScore(segments, total / frames if frames else None, frames)
+        sig += scored.signature[(spk, digit, take)]
+    signed = frames and scored.signature_measured
+    return AnswerScore(segments, total / frames if frames else None, frames, sig / frames if signed else None)
 
 
 def fsdd_deployment(gmm, corpus: str, policy: VoicePolicy) -> tuple[list, list[str], list[User], dict[str, dict]]:
@@ -229,7 +251,8 @@ def main() -> None:
     recs, speakers, users, rows = fsdd_deployment(gmm, args.corpus, policy)
     answer_takes = TAKES[args.takes]
     calibs = {
-        "uncorrected": _calibrations(rows, policy, (0.0,) * len(SNR_LEVELS)),
+        "uncorrected": _calibrations(rows, policy, (0.0,) * len(SNR_LEVELS), signatures=False),
+        "bias only": _calibrations(rows, policy, signatures=False),
         "product": _calibrations(rows, policy),
     }
     print(f"enrolled and calibrated in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -263,6 +286,8 @@ def main() -> None:
             for user, genuine, keys in trials
         ]
         row: dict = {"condition": _name(kind, snr), "bias": _bias(answers, rows, calibs["uncorrected"], snr)}
+        sigs = [a.signature for _, _, a, _ in answers if a.signature is not None]
+        row["signature"] = float(np.median(sigs)) if sigs else None
         for name, calib in calibs.items():
             gen, imp, noisy_n, why = [], [], 0, {}
             for user, genuine, answer, snr_db in answers:
@@ -277,24 +302,31 @@ def main() -> None:
             )
         table.append(row)
     took = time.perf_counter() - t0
+    c0 = calibs["product"][speakers[0]]
+    refs = ", ".join(f"{x:.2f}" for x in (c0.clean_signature or 0.0, *c0.signatures)) if c0.signatures else "-"
     lines = [
         f"`benchmarks/noise_operating_point.py --takes {args.takes} --genuine {args.genuine} --impostor "
         f"{args.impostor}`: answers from takes {answer_takes[0]}-{answer_takes[-1]}, "
         f"{len(speakers) * args.genuine} genuine / {len(speakers) * args.impostor} impostor answers per condition "
-        f"(5 digits); uncorrected: each level's threshold the degraded cohort's own 1%-FAR point; product: "
-        f"lowered by `DEGRADED_COHORT_BIAS` {DEGRADED_COHORT_BIAS}; too_noisy counts as a rejection and is "
-        f"given as a share of all answers; bias: median normalised impostor score of the real noisy answers minus "
-        f"that of the degraded cohort at the matching level. Run {took:.0f} s.",
+        f"(5 digits); uncorrected: each level's threshold the degraded cohort's own 1%-FAR point; bias only: "
+        f"lowered by `DEGRADED_COHORT_BIAS` {DEGRADED_COHORT_BIAS} (the product before the noise signature); "
+        f"product: that, with what each level asks above the clean point scaled by the answer's noise-signature "
+        f"fraction (cohort signatures clean, 20, 15, 10, 5 dB: {refs}); too_noisy counts as a rejection and is "
+        f"given as a share of all answers (the same in every column); bias: median normalised impostor score of "
+        f"the real noisy answers minus that of the degraded cohort at the matching level; signature: the answers' "
+        f"median. Run {took:.0f} s.",
         "",
-        "| condition | bias | FAR % uncorrected | FRR % uncorrected | too_noisy % | FAR % product | FRR % product "
-        "| too_noisy % |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| condition | bias | signature | FAR % uncorrected | FRR % uncorrected | FAR % bias only | FRR % bias only "
+        "| FAR % product | FRR % product | too_noisy % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in table:
         b = "-" if r["bias"] is None else f"{r['bias']:+.3f}"
-        u, p = r["uncorrected"], r["product"]
+        sg = "-" if r["signature"] is None else f"{r['signature']:.2f}"
+        u, o, p = r["uncorrected"], r["bias only"], r["product"]
         lines.append(
-            f"| {r['condition']} | {b} | {u[0]:.2f} | {u[1]:.2f} | {u[2]:.1f} | {p[0]:.2f} | {p[1]:.2f} | {p[2]:.1f} |"
+            f"| {r['condition']} | {b} | {sg} | {u[0]:.2f} | {u[1]:.2f} | {o[0]:.2f} | {o[1]:.2f} | {p[0]:.2f} "
+            f"| {p[1]:.2f} | {p[2]:.1f} |"
         )
     print("\n".join(lines))
     if not args.no_write:

@@ -10,8 +10,9 @@ they like. Two forms: "as sent" (the raised energies also change which frames co
 operating point). The deployment is ``noise_operating_point.py``'s (6 FSDD speakers enrolled on takes 0-5,
 calibrated on each other with the product's functions); impostor answers are 5 takes of 5 distinct digits by
 another speaker. "Product" decides as the service does (``Calibration.operating_point``: a noisy point
-never asks less of the raw score than the clean one); "without the floor rule" uses the interpolated noisy
-point as it stands, which is what the rule prevents.
+never asks less of the raw score than the clean one, and what it asks above it is scaled by the answer's
+noise signature, which clean speech keeps at the clean cohort's); "without the floor rule" uses the
+interpolated noisy point as it stands, which is what the rule prevents.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def main() -> None:
         "every frame's energy raised by a constant floor so that the answer measures at the claimed SNR. "
         "The SNR is measured from frames the client sends, so this costs the attacker nothing. Defence "
         "(`voice/decision.py: Calibration.operating_point`): a noisy operating point never asks less of the "
-        "raw score than the clean point (location + threshold), so claiming noise cannot help.",
+        "raw score than the clean point (location + threshold), so claiming noise cannot help; what it asks "
+        "above that is scaled by the answer's noise signature (`models/noise_signature.py`), measured on the "
+        "speech frames, which the claim does not change.",
         "",
         "| claimed SNR | measured median dB | N tried | accepted, as sent | accepted, clean frames' scores "
         "| the same without the floor rule | too_noisy (as sent) |",
@@ -124,9 +127,14 @@ def main() -> None:
     lines += [
         "",
         f"The rule binds at {binds} of {sum(len(b) - 1 for b in bars.values())} user levels here: on these "
-        "voices every degraded level already asks more than the clean point, so claiming noise costs the "
-        "attacker (fewer accepts than the honest clean answers). The rule makes that a guarantee for any "
-        "deployment, whatever its cohort and `DEGRADED_COHORT_BIAS` (tests/voice/test_decision.py).",
+        "voices every degraded level asks more than the clean point. Clean speech claiming noise shows the "
+        "clean signature, so the signature holds it to the clean point: the same accepts as the honest clean "
+        "answers (the clean frames' column), never more; before the signature the levels' higher bars made "
+        "the claim cost the attacker. The rule makes 'never more' a guarantee for any deployment, whatever its "
+        "cohort, `DEGRADED_COHORT_BIAS` and signatures (tests/voice/test_decision.py). Residual: the signature "
+        "comes from the claimant's speech frames too, so an impostor really in copy-like noise who could forge "
+        "frames that keep the noise's score gain but drop its signature would be held to the clean point "
+        "instead of the level, never lower (the lever is bounded by the rule; not measured here).",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -106,3 +106,25 @@ def test_the_degraded_cohorts_bias_lowers_each_noisy_level_by_its_own_amount_and
         assert np.mean(real >= was.threshold) < np.mean(real >= lv.threshold) <= 0.01
     with pytest.raises(ValueError):
         calibrate_deployment(clean, [10] * users, 0.01, noisy=noisy, level_bias=(0.1,))
+
+
+def test_the_deployment_carries_the_median_noise_signatures_only_when_every_user_has_them() -> None:
+    from dataclasses import replace
+
+    from speakerverify.models.calibration import NoisyScores, calibrate_deployment
+
+    rng = np.random.default_rng(7)
+    users, n = 5, 100
+    clean = [rng.normal(-1.0, 0.3, n) for _ in range(users)]
+    noisy = [
+        NoisyScores(np.array([17.0, 9.0]), rng.normal(-0.8, 0.3, (2, n)), np.array([-0.8, -0.7]), 21.0, sig, c)
+        for sig, c in ((np.array([0.5 + 0.01 * u, 0.9 + 0.02 * u]), 0.05 * u) for u in range(users))
+    ]
+    cal = calibrate_deployment(clean, [10] * users, 0.01, noisy=noisy, level_bias=(0.0, 0.0))
+    assert cal.clean_signature == pytest.approx(0.1)  # the median of 0, 0.05, ... 0.2
+    assert [lv.signature for lv in cal.levels] == pytest.approx([0.52, 0.94])
+    # one user's row from before the signatures: none pooled (the levels then serve unscaled)
+    mixed = [replace(noisy[0], signature=None, clean_signature=None), *noisy[1:]]
+    old = calibrate_deployment(clean, [10] * users, 0.01, noisy=mixed, level_bias=(0.0, 0.0))
+    assert old.clean_signature is None and all(lv.signature is None for lv in old.levels)
+    assert [lv.threshold for lv in old.levels] == [lv.threshold for lv in cal.levels]

@@ -66,6 +66,9 @@ def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_i
         snrs = [lv[0] for lv in levels["levels"]]
         assert snrs == sorted(snrs, reverse=True) and snrs[-1] < 10 < snrs[0]
         _assert_levels_lowered_by_the_bias(database, levels, one_other.voice.threshold_range)
+        # the cohort's noise signatures, per user and pooled: rising with the noise the cohort is degraded by
+        assert all(q["clean_signature"] is not None and len(q["signature"]) == 4 for q in quality)
+        assert levels["signature"] == sorted(levels["signature"]) and levels["clean_signature"] < levels["signature"][0]
 
         loud = _answer(client, auth, lambda digits: _noisy_segments("george", digits, -5.0))
         assert loud["decision"] == "reject" and loud["reason"] == "too_noisy"
@@ -95,6 +98,29 @@ def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_i
                 break
             time.sleep(0.2)
         assert again["bias"] == list(DEGRADED_COHORT_BIAS) and again["levels"] == levels["levels"]
+        _assert_stale_without_signatures(client, auth, database, levels)
+
+
+def _assert_stale_without_signatures(
+    client: TestClient, auth: dict[str, str], database: Database, levels: dict[str, Any]
+) -> None:
+    """A threshold and user rows stored before the noise signatures are stale: recomputed with them."""
+    with database.write_session() as s:
+        row = s.scalars(select(DeploymentThreshold)).one()
+        row.levels = {k: v for k, v in row.levels.items() if k not in ("signature", "clean_signature")}
+        for cal in s.scalars(select(Calibration)):
+            cal.quality = {k: v for k, v in cal.quality.items() if k not in ("signature", "clean_signature")}
+    assert client.post("/api/v1/challenges", headers=auth).status_code == 201
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with database.read_session() as s:
+            again = s.scalars(select(DeploymentThreshold.levels)).one()
+            quality = s.scalars(select(Calibration.quality)).all()
+        if again.get("clean_signature") is not None and all(q.get("clean_signature") is not None for q in quality):
+            break
+        time.sleep(0.2)
+    assert again["signature"] == pytest.approx(levels["signature"]) and again["levels"] == levels["levels"]
+    assert all(q.get("clean_signature") is not None for q in quality)
 
 
 def _assert_levels_lowered_by_the_bias(database: Database, levels: dict[str, Any], bounds: tuple[float, float]) -> None:

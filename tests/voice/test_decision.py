@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -176,3 +178,46 @@ def test_a_noisy_answer_is_held_to_its_own_threshold_and_a_too_noisy_one_is_refu
     wrong = AnswerScore([SegmentScore(1, 50, 0.1, False, -2.0)], 0.1, 50)
     assert reason(wrong, decide(wrong, none, NOISY, 0.1, 2.0)) == "too_noisy"
     assert REASONS.index("replay_suspected") < REASONS.index("too_noisy") < REASONS.index("digits_not_matched")
+
+
+SIGNED = replace(NOISY, signatures=(0.5, 0.9, 1.1), clean_signature=0.1)
+"""NOISY with the cohort's noise signatures: clean 0.1, then 0.5, 0.9 and 1.1 at the 17, 10 and 6 dB levels."""
+
+
+def test_the_noise_signature_scales_what_a_noisy_level_asks_above_the_clean_point() -> None:
+    """At 10 dB the level asks 1.5 of the raw score, the clean point 1.3. Noise that shows the degraded
+    cohort's signature (0.9 at 10 dB) is held to the level; noise that shows none of it (the clean cohort's
+    0.1: other speech, which raises impostor scores far less) to the clean point; half of it, half-way."""
+    required = {sig: sum(SIGNED.operating_point(10.0, sig) or (0, 0)) for sig in (0.1, 0.5, 0.9, -3.0, 5.0)}
+    assert required[0.9] == pytest.approx(1.5) and required[5.0] == pytest.approx(1.5)  # at most the level
+    assert required[0.1] == pytest.approx(1.3) and required[-3.0] == pytest.approx(1.3)  # at least clean
+    assert required[0.5] == pytest.approx(1.4)
+    # the location is the level's (the user's own at that noise), only the bar moves
+    assert SIGNED.operating_point(10.0, 0.5)[0] == pytest.approx(0.1)  # type: ignore[index]
+    # between levels the references are interpolated like the thresholds: 13.5 dB asks 1.45 at most
+    assert sum(SIGNED.operating_point(13.5, 0.7) or (0, 0)) == pytest.approx(1.45)
+    assert sum(SIGNED.operating_point(13.5, 0.4) or (0, 0)) == pytest.approx(1.3 + 0.15 * 0.3 / 0.6)
+    # without the answer's signature, or without the cohort's, the level serves unscaled
+    assert SIGNED.operating_point(10.0) == NOISY.operating_point(10.0)
+    assert NOISY.operating_point(10.0, 0.1) == NOISY.operating_point(10.0)
+    assert SIGNED.operating_point(4.9, 0.1) is None  # too noisy is too noisy, whatever the signature
+
+
+def test_no_signature_and_no_claimed_snr_asks_less_than_the_clean_point_or_more_than_the_level() -> None:
+    """The claimed-noise defence holds with the signature: a clean answer whose quiet frames claim noise shows
+    the clean signature and is held to the clean point; no signature (the speech frames are the claimant's
+    too) moves the bar below the clean point nor above the level's unscaled one."""
+    clean_claiming_noise = decide(_one(1.25), np.array([1.0]), SIGNED, 0.1, 10.0)
+    assert not clean_claiming_noise.accept  # 1.25 < 1.3: the clean bar, although the signature is the clean one
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        loc, thr = rng.uniform(-1, 1, 2)
+        levels = tuple((float(s), *map(float, rng.uniform(-1, 1, 2))) for s in (18.0, 14.0, 9.0, 5.0))
+        sigs = tuple(float(x) for x in np.sort(rng.uniform(0, 2, 4)))
+        c = Calibration("deployment", float(loc), float(thr), 5, levels, 22.0, sigs, float(rng.uniform(-0.5, 0.5)))
+        for snr in np.linspace(4.5, 30.0, 27):
+            unscaled = c.operating_point(float(snr))
+            for sig in rng.uniform(-3, 3, 5):
+                point = c.operating_point(float(snr), float(sig))
+                assert point is not None and unscaled is not None
+                assert loc + thr - 1e-12 <= sum(point) <= sum(unscaled) + 1e-12

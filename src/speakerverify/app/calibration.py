@@ -46,8 +46,9 @@ from ..models.calibration import (
     robust_location,
     shrunk_location,
 )
-from ..models.cohort import assemble_trials, noisy_trial_scores, take_llr_sums, trial_scores, trial_snr
+from ..models.cohort import assemble_trials, noisy_trial_scores, take_llr_signature_sums, trial_scores, trial_snr
 from ..models.gmm import DiagGMM
+from ..models.noise_signature import noise_model_terms
 from ..models.scoring import ModelTerms
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
@@ -103,7 +104,8 @@ def score_cohort(
     scored against the user's digit models ``terms``; cohort speakers who sound like the user set aside.
     Pure (no database): the service and ``benchmarks/noise_operating_point.py`` both calibrate with it."""
     segments = [(d, postprocess(m, e, post)) for d, m, e in raw]
-    sums, counts = take_llr_sums(gmm, terms, segments, top_c)
+    noise_model = noise_model_terms(gmm)
+    sums, counts, sig = take_llr_signature_sums(gmm, terms, segments, top_c, noise_model)
     digits, owner_of = np.array([d for d, _ in segments]), np.array(owners, dtype=int)
     trials = assemble_trials(digits, owner_of, k, policy.cohort_trials_per_user, rng)
     scores = trial_scores(sums, counts, trials)
@@ -115,11 +117,20 @@ def score_cohort(
     kept_trials = [t for t, f in zip(trials, finite, strict=True) if f]
     kept_trials = [t for t, keep in zip(kept_trials, kept, strict=True) if keep]
     # The same trials with the cohort's takes degraded to each of SNR_LEVELS (the noisy-copy construction),
-    # each level's location as robust as the clean one's; and the clean trials' measured SNR.
-    snr, noisy = noisy_trial_scores(gmm, terms, raw, kept_trials, SNR_LEVELS, post, top_c)
+    # each level's location as robust as the clean one's; the clean trials' measured SNR; and, with the
+    # noise model, the median noise signature of each level's trials and of the clean ones.
+    snr, noisy, noisy_sig = noisy_trial_scores(gmm, terms, raw, kept_trials, SNR_LEVELS, post, top_c, noise_model)
     clean = trial_snr(np.array([segment_snr(e) for _, _, e in raw]), kept_trials)
     locations = np.array([robust_location(x, trial_owner[kept]) for x in noisy])
-    levels = NoisyScores(np.median(snr, axis=1), noisy, locations, float(np.median(clean)) if len(clean) else 0.0)
+    signed = noise_model is not None and len(kept_trials) > 0
+    levels = NoisyScores(
+        np.median(snr, axis=1),
+        noisy,
+        locations,
+        float(np.median(clean)) if len(clean) else 0.0,
+        np.median(noisy_sig, axis=1) if signed else None,
+        float(np.median(trial_scores(sig, counts, kept_trials))) if signed else None,
+    )
     return CohortScores(scores[kept], trial_owner[kept], dupes, levels)
 
 
@@ -214,6 +225,8 @@ def _user_row_current(
         _user_row_usable(ctx, row, k)
         and row is not None
         and row.quality is not None  # from before the noise levels: recomputed with them
+        # from before the noise signatures (where the UBM has a noise model): recomputed with them
+        and (row.quality.get("clean_signature") is not None or noise_model_terms(ctx.voice.ubm.gmm) is None)
         and row.model_version == model.version
         and row.cohort_key == _cohort_key(cohort)
     )
@@ -239,6 +252,12 @@ def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_r
         and row.levels is not None  # from before the noise levels: recomputed with them
         # levels lowered by another degraded-cohort correction (or none): recomputed with the current one
         and (row.levels.get("bias") == list(DEGRADED_COHORT_BIAS) or not row.levels.get("levels"))
+        # levels without the noise signatures, where the UBM has a noise model: recomputed with them
+        and (
+            row.levels.get("clean_signature") is not None
+            or not row.levels.get("levels")
+            or noise_model_terms(ctx.voice.ubm.gmm) is None
+        )
         and not _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
     )
 
@@ -269,6 +288,8 @@ def _levels_doc(pooled: DeploymentCalibration, low: float, high: float) -> dict[
         "clean_snr": pooled.clean_snr_db,
         "bias": [lv.bias for lv in pooled.levels],
         "levels": [[lv.snr_db, bounded(lv.threshold, low, high), lv.grand_location] for lv in pooled.levels],
+        "clean_signature": pooled.clean_signature,
+        "signature": [lv.signature for lv in pooled.levels],
     }
 
 
@@ -287,8 +308,18 @@ def _user_calibration(mine: StoredCalibration | None, row: DeploymentThreshold, 
         (float(snr), shrunk_location(float(o), float(grand), n_cohort), float(thr))
         for (snr, thr, grand), o in zip(doc.get("levels", []), own, strict=False)
     )
-    clean = doc.get("clean_snr")
-    return Calibration("deployment", location, row.threshold, k, levels, None if clean is None else float(clean))
+    clean, clean_sig, sigs = doc.get("clean_snr"), doc.get("clean_signature"), doc.get("signature") or []
+    signatures = tuple(float(x) for x in sigs) if clean_sig is not None and None not in sigs else ()
+    return Calibration(
+        "deployment",
+        location,
+        row.threshold,
+        k,
+        levels,
+        None if clean is None else float(clean),
+        signatures if len(signatures) == len(levels) else (),
+        None if clean_sig is None or len(signatures) != len(levels) else float(clean_sig),
+    )
 
 
 def current_calibration(

@@ -22,7 +22,10 @@ do: the copies and the degradation share one construction (models/noisy_copies.p
 Measured by ``benchmarks/noise_operating_point.py`` on the FSDD development takes (BENCHMARKS.md "Noise:
 operating points at library level"): the median normalised impostor score of real noisy answers minus that
 of the degraded cohort, the smallest over white, pink and babble noise (-0.20, -0.24, -0.31, -0.38: babble
-is 2x further off), less a 0.05 margin, so no measured kind's FAR exceeds what the cohort promises."""
+is 2x further off), less a 0.05 margin, so no measured kind's FAR exceeds what the cohort promises. What
+a level then asks above the clean point is scaled per answer by its noise signature (``models.noise_signature``,
+``voice.decision.Calibration.operating_point``), which tracks how far the real noise is from the copies'
+construction (BENCHMARKS.md "Noise: the answer's noise signature")."""
 
 
 def shrunk_location(location: float, grand_location: float, n_cohort_speakers: int) -> float:
@@ -87,12 +90,15 @@ def near_duplicates(scores: np.ndarray, owners: np.ndarray, accept_level: float)
 class NoisyScores:
     """One user's impostor trials with the cohort's takes degraded to each of L noise levels: the median
     measured SNR (dB, ``features.quality``) of each level's trials (L,), the raw scores (L, n) and the
-    user's location at each level (L,)."""
+    user's location at each level (L,); with the noise model, the median noise signature of each level's
+    trials (L,) and of the clean trials (``models.noise_signature``; None for rows from before it)."""
 
     snr_db: np.ndarray
     scores: np.ndarray
     locations: np.ndarray
     clean_snr_db: float  # the median measured SNR of the user's clean trials
+    signature: np.ndarray | None = None
+    clean_signature: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class NoisyLevel:
     threshold: float
     grand_location: float
     bias: float = 0.0  # the ``DEGRADED_COHORT_BIAS`` the threshold was lowered by
+    signature: float | None = None  # the level's median noise signature over the users (None: not measured)
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class DeploymentCalibration:
     grand_location: float
     levels: tuple[NoisyLevel, ...] = ()
     clean_snr_db: float | None = None  # where ``threshold`` holds on the measured-SNR axis of ``levels``
+    clean_signature: float | None = None  # the clean trials' median noise signature over the users
 
     def location(self, own: float, n_cohort_speakers: int) -> float:
         """What is subtracted from a user's raw score: its own location shrunk towards the grand one."""
@@ -146,20 +154,26 @@ def calibrate_deployment(
     scores, each normalised by its user's shrunk location. With each user's ``noisy`` scores (same levels
     for all), the same per level, at the median of the users' measured SNRs, less that level's
     ``level_bias`` (one per level, ``DEGRADED_COHORT_BIAS``; zeros: the degraded cohort's own target-FAR
-    point), so the FAR real noisy impostors meet holds at every level."""
+    point), so the FAR real noisy impostors meet holds at every level. When every user's scores carry noise
+    signatures, each level (and the clean point) gets the median of the users' signatures."""
     own = [impostor_location(s) for s in impostor_scores] if locations is None else list(locations)
     threshold, grand = _pooled(impostor_scores, n_cohort_speakers, own, target_far)
     if not noisy:
         return DeploymentCalibration(threshold, grand)
     if len(level_bias) != len(noisy[0].snr_db):
         raise ValueError(f"{len(noisy[0].snr_db)} noise levels but {len(level_bias)} biases")
+    signed = all(u.signature is not None and u.clean_signature is not None for u in noisy)
     levels = []
     for level, bias in enumerate(level_bias):
         scores = [u.scores[level] for u in noisy]
         t, g = _pooled(scores, n_cohort_speakers, [float(u.locations[level]) for u in noisy], target_far)
-        levels.append(NoisyLevel(float(np.median([u.snr_db[level] for u in noisy])), t - bias, g, float(bias)))
+        sig = float(np.median([u.signature[level] for u in noisy if u.signature is not None])) if signed else None
+        snr = float(np.median([u.snr_db[level] for u in noisy]))
+        levels.append(NoisyLevel(snr, t - bias, g, float(bias), sig))
     clean_snr = float(np.median([u.clean_snr_db for u in noisy]))
-    return DeploymentCalibration(threshold, grand, tuple(levels), clean_snr)
+    clean_sigs = [u.clean_signature for u in noisy if u.clean_signature is not None]
+    clean_sig = float(np.median(clean_sigs)) if signed else None
+    return DeploymentCalibration(threshold, grand, tuple(levels), clean_snr, clean_sig)
 
 
 def bounded(threshold: float, low: float, high: float) -> float:

@@ -18,6 +18,7 @@ from ..features.postprocess import DEFAULT_POST, PostConfig, postprocess
 from ..features.quality import segment_snr
 from .frame_bounds import bound_frame_llr
 from .gmm import DiagGMM
+from .noise_signature import frame_signature
 from .noisy_copies import degraded_levels
 from .scoring import ModelTerms, align, chosen_frame_llr, model_terms
 
@@ -34,9 +35,22 @@ def take_llr_sums(
 
     ``digit_models``: the digit models' means (10, C, D), or their ``model_terms`` if the caller has them.
     """
+    sums, counts, _ = take_llr_signature_sums(ubm, digit_models, takes, top_c)
+    return sums, counts
+
+
+def take_llr_signature_sums(
+    ubm: DiagGMM,
+    digit_models: np.ndarray | ModelTerms,
+    takes: Sequence[tuple[int, np.ndarray]],
+    top_c: int = 8,
+    signature: ModelTerms | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``take_llr_sums`` and, on the same alignment, each take's summed ``noise_signature.frame_signature``
+    under the noise model ``signature`` (zeros (N,) without one)."""
     terms = digit_models if isinstance(digit_models, ModelTerms) else model_terms(ubm, digit_models)
     counts = np.array([len(f) for _, f in takes], dtype=np.float64)
-    sums = np.zeros(len(takes))
+    sums, sig = np.zeros(len(takes)), np.zeros(len(takes))
     i = 0
     while i < len(takes):  # takes in batches of about _FRAMES_PER_PASS frames, aligned in one pass each
         j, frames = i, 0
@@ -47,11 +61,14 @@ def take_llr_sums(
         if batch:
             feats = np.concatenate([np.asarray(takes[k][1], dtype=np.float64) for k in batch])
             digit_of_frame = np.repeat([takes[k][0] for k in batch], counts[batch].astype(int))
-            llr = bound_frame_llr(chosen_frame_llr(terms, feats, align(ubm, feats, top_c), digit_of_frame))
+            aligned = align(ubm, feats, top_c)
+            llr = bound_frame_llr(chosen_frame_llr(terms, feats, aligned, digit_of_frame))
             starts = np.concatenate([[0], np.cumsum(counts[batch])[:-1]]).astype(int)
             sums[batch] = np.add.reduceat(llr, starts)
+            if signature is not None:
+                sig[batch] = np.add.reduceat(frame_signature(signature, feats, aligned), starts)
         i = j
-    return sums, counts
+    return sums, counts, sig
 
 
 def assemble_trials(
@@ -95,15 +112,19 @@ def noisy_trial_scores(
     levels_db: Sequence[float],
     post: PostConfig = DEFAULT_POST,
     top_c: int = 8,
-) -> tuple[np.ndarray, np.ndarray]:
+    signature: ModelTerms | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same trials with every take (digit, raw mfcc (T, 13), energy (T,)) degraded to each level by the
-    noisy-copy construction: trial SNRs as measured (L, n) and trial scores (L, n)."""
+    noisy-copy construction: trial SNRs as measured (L, n), trial scores (L, n) and trial noise signatures
+    (L, n; the frame-weighted mean of ``frame_signature`` under ``signature``, zeros without one)."""
     snr = np.zeros((len(levels_db), len(trials)))
     scores = np.zeros((len(levels_db), len(trials)))
+    sigs = np.zeros((len(levels_db), len(trials)))
     copies = [degraded_levels(m, e, levels_db) for _, m, e in raw_takes]
     for level in range(len(levels_db)):
         segments = [(d, postprocess(*copies[i][level], post)) for i, (d, _, _) in enumerate(raw_takes)]
-        sums, counts = take_llr_sums(ubm, terms, segments, top_c)
+        sums, counts, sig = take_llr_signature_sums(ubm, terms, segments, top_c, signature)
         take_snr = np.array([segment_snr(copies[i][level][1]) for i in range(len(raw_takes))])
         snr[level], scores[level] = trial_snr(take_snr, trials), trial_scores(sums, counts, trials)
-    return snr, scores
+        sigs[level] = trial_scores(sig, counts, trials)
+    return snr, scores, sigs

@@ -36,6 +36,8 @@ def noisy_scores(row: Calibration) -> NoisyScores | None:
         decode_f32(row.noisy_scores, (levels, -1)) if levels else np.zeros((0, 0), dtype=np.float32),
         np.asarray(q["locations"], dtype=np.float64),
         float(q["clean_snr"]),
+        None if q.get("signature") is None else np.asarray(q["signature"], dtype=np.float64),
+        None if q.get("clean_signature") is None else float(q["clean_signature"]),
     )
 
 
@@ -83,17 +85,23 @@ def put_calibration(
         "location": float(location),
         "impostor_scores": encode_f32(np.asarray(impostor_scores).ravel()),
         "set_aside": list(set_aside),
-        "quality": None
-        if noisy is None
-        else {
-            "clean_snr": float(noisy.clean_snr_db),
-            "snr": [float(x) for x in noisy.snr_db],
-            "locations": [float(x) for x in noisy.locations],
-        },
+        "quality": None if noisy is None else _quality_doc(noisy),
         "noisy_scores": None if noisy is None else encode_f32(np.asarray(noisy.scores).ravel()),
         "computed_at": utcnow(),
     }
     _upsert(session, Calibration, user_id, values)
+
+
+def _quality_doc(noisy: NoisyScores) -> dict[str, Any]:
+    """What ``calibrations.quality`` stores of the noisy scores (the scores themselves go in ``noisy_scores``);
+    the noise signatures only when measured (rows without them are recomputed where a noise model exists)."""
+    return {
+        "clean_snr": float(noisy.clean_snr_db),
+        "snr": [float(x) for x in noisy.snr_db],
+        "locations": [float(x) for x in noisy.locations],
+        "signature": None if noisy.signature is None else [float(x) for x in noisy.signature],
+        "clean_signature": None if noisy.clean_signature is None else float(noisy.clean_signature),
+    }
 
 
 def pooled(session: Session, ubm_id: str, k: int, limit: int) -> list[Calibration]:

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..models.digits import content_margin, segment_digit_scores
 from ..models.gmm import DiagGMM
-from ..models.scoring import Alignment, ModelTerms
+from ..models.noise_signature import answer_signature, noise_model_terms, signature_fraction
+from ..models.scoring import Alignment, ModelTerms, align
 
 NOISE_TOLERANCE_DB = 1.0
 """How far below the noisiest calibrated level an answer's measured SNR may be and still be decided there
@@ -28,7 +29,9 @@ class Calibration:
     ``levels``: (measured SNR dB, location, threshold) of the cohort degraded to each noise level, and
     ``clean_snr_db`` the measured SNR of the clean cohort trials (where ``location``/``threshold`` hold);
     an answer's operating point is interpolated between them by its own measured SNR. Empty in the
-    provisional mode (and for calibrations from before the levels existed): one threshold for all."""
+    provisional mode (and for calibrations from before the levels existed): one threshold for all.
+    ``signatures``: each level's cohort noise signature (``models.noise_signature``; one per level) and
+    ``clean_signature`` the clean trials'; empty/None without a noise model: the levels serve unscaled."""
 
     mode: str  # "provisional" | "deployment"
     location: float  # subtracted from the raw score
@@ -36,14 +39,22 @@ class Calibration:
     k: int  # challenge length it was computed for
     levels: tuple[tuple[float, float, float], ...] = ()
     clean_snr_db: float | None = None
+    signatures: tuple[float, ...] = ()
+    clean_signature: float | None = None
 
     def normalise(self, raw: Any) -> Any:
         """raw: a score or an array of scores."""
         return raw - self.location
 
-    def operating_point(self, snr_db: float | None) -> tuple[float, float] | None:
+    def operating_point(self, snr_db: float | None, signature: float | None = None) -> tuple[float, float] | None:
         """(location, threshold) for an answer measured at ``snr_db``; None when it is too noisy to decide
         at the promised FAR (below the noisiest level by more than ``NOISE_TOLERANCE_DB``).
+
+        With the answer's noise ``signature`` and the cohort's, what the noisy point asks of the raw score
+        above the clean point is scaled by ``signature_fraction``: noise that raises scores against the
+        noise model as the degraded cohort's construction does (stationary, broadband) is held to the
+        level; noise that does not (other speech) raises impostor scores less and is held closer to the
+        clean point (BENCHMARKS.md "Noise: the answer's noise signature").
 
         The SNR is measured from frames the client sends, so a claimant can make any answer look noisy
         (raise the quiet frames' energy, leave the speech clean). A noisy point may therefore never ask
@@ -54,7 +65,18 @@ class Calibration:
         if point is None:
             return None
         location, threshold = point
-        return location, max(threshold, self.location + self.threshold - location)
+        clean_raw = self.location + self.threshold  # what the clean point asks of the raw score
+        above = max(0.0, location + threshold - clean_raw)  # what the noisy point asks beyond it
+        if signature is not None and snr_db is not None and self.signature_refs_usable:
+            assert self.clean_snr_db is not None and self.clean_signature is not None
+            refs = [(snr, sig) for (snr, _, _), sig in zip(self.levels, self.signatures, strict=True)]
+            above *= signature_fraction(signature, snr_db, refs, self.clean_snr_db, self.clean_signature)
+        return location, clean_raw + above - location
+
+    @property
+    def signature_refs_usable(self) -> bool:
+        """Does the calibration carry the cohort's noise signatures (one per level, and the clean one)?"""
+        return bool(self.levels) and len(self.signatures) == len(self.levels) and self.clean_signature is not None
 
     def interpolated_point(self, snr_db: float | None) -> tuple[float, float] | None:
         """(location, threshold) interpolated between the clean point and the levels by ``snr_db``, before
@@ -85,6 +107,7 @@ class AnswerScore:
     segments: list[SegmentScore]
     raw: float | None  # frame-weighted mean LLR over the scored segments; None if none could be scored
     n_frames: int
+    signature: float | None = None  # the scored frames' noise signature (models.noise_signature), if measured
 
     @property
     def digits_match(self) -> bool:
@@ -121,7 +144,16 @@ def score_answer(
         keep = np.concatenate([np.full(len(f), ok) for f, ok in zip(feats, enough, strict=True)])
         alignment = Alignment(alignment.ubm_ll[keep], alignment.idx[keep], alignment.base[keep])
     scored = [f if ok else f[:0] for f, ok in zip(feats, enough, strict=True)]
+    frames_all = np.concatenate([np.asarray(f, dtype=np.float64) for f in scored]) if scored else np.zeros((0, 0))
+    noise_model = noise_model_terms(ubm)
+    if alignment is None and noise_model is not None and len(frames_all):
+        alignment = align(ubm, frames_all, top_c)  # once, for the digit models and the noise model
     rows = segment_digit_scores(ubm, terms, scored, top_c, alignment)
+    signature = (
+        None
+        if noise_model is None or alignment is None or not len(frames_all)
+        else answer_signature(noise_model, frames_all, alignment)
+    )
     segments: list[SegmentScore] = []
     total, frames = 0.0, 0
     for f, ok_len, row, digit, said in zip(feats, enough, rows, prompted, claimed, strict=True):
@@ -133,7 +165,7 @@ def score_answer(
         segments.append(SegmentScore(digit, len(f), float(row[digit]), ok, margin))
         total += float(row[digit]) * len(f)
         frames += len(f)
-    return AnswerScore(segments, total / frames if frames else None, frames)
+    return AnswerScore(segments, total / frames if frames else None, frames, signature)
 
 
 def decide(
@@ -145,9 +177,10 @@ def decide(
 ) -> Decision:
     """Accept only when every segment is the prompted digit, none is a replay (distance (S,) below
     ``replay_threshold``), the answer (measured at ``snr_db``; None: not measured, the clean point) is not
-    too noisy, and its score normalised at its quality's operating point reaches that point's threshold."""
+    too noisy, and its score normalised at its quality's operating point (and noise signature) reaches that
+    point's threshold."""
     replayed = [bool(d < replay_threshold) for d in replay_distances]
-    point = calibration.operating_point(snr_db)
+    point = calibration.operating_point(snr_db, answer.signature)
     location, threshold = (calibration.location, calibration.threshold) if point is None else point
     score = None if answer.raw is None else float(answer.raw - location)
     accept = (
