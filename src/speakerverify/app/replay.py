@@ -46,8 +46,10 @@ def seen(session: Session, user_id: uuid.UUID, digits: list[int]) -> Seen:
 def distances(digits: list[int], segment_fps: list[np.ndarray], before: Seen) -> np.ndarray:
     """Distance of each segment to the nearest fingerprint of its digit in ``before``; a segment is a
     replay when it is below ``REPLAY_THRESHOLD``. (S,) Done outside any write transaction: it is the
-    costly part."""
-    return replay.nearest_many(segment_fps, before.fingerprints, np.array(digits), before.digits)
+    costly part. Exact below the threshold only (``nearest_many``'s ``exact_below``): the decisions need no
+    more, and most of the work is skipped."""
+    threshold = replay.REPLAY_THRESHOLD
+    return replay.nearest_many(segment_fps, before.fingerprints, np.array(digits), before.digits, threshold)
 
 
 def settle_and_record(
@@ -65,7 +67,8 @@ def settle_and_record(
     newest ``keep_per_digit`` answer fingerprints of each digit (0: all). Returns the final distances. (S,)"""
     newer, newer_digits = fingerprints.fingerprints_not_in(session, user_id, digits, before.ids)
     if len(newer):
-        found = np.minimum(found, replay.nearest_many(segment_fps, newer, np.array(digits), newer_digits))
+        again = replay.nearest_many(segment_fps, newer, np.array(digits), newer_digits, replay.REPLAY_THRESHOLD)
+        found = np.minimum(found, again)
     fingerprints.add_many(session, user_id, digits, segment_fps, challenge_id)
     fingerprints.prune_answers(session, user_id, keep_per_digit)
     return found
