@@ -39,6 +39,7 @@ from typing import Any
 import _paths  # noqa: F401  (tests/ on sys.path, for support)
 import httpx
 import numpy as np
+from sqlalchemy import event
 
 from speakerverify.config import Argon2Params, settings_from_env
 from speakerverify.evaluation.corpus import read_fsdd
@@ -291,9 +292,18 @@ async def run(opts: argparse.Namespace) -> None:
                             await pair(http, auths[a], a, (k // len(auths)) % 2 == 0, picker, feats, opts.form)
                         )
 
+                statements: collections.Counter[str] = collections.Counter()
+
+                def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+                    statements[" ".join(statement.split())[:90]] += 1
+
+                engine = app.state.ctx.db.engine
+                event.listen(engine, "before_cursor_execute", count)
                 c0, w0 = time.process_time(), time.perf_counter()
                 await many(opts.pairs)
                 cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+                event.remove(engine, "before_cursor_execute", count)
+                print_statements(statements, opts.pairs)
                 app.state.ctx.background.wait_idle(600)
                 samples = Path(tmp_name) / "samples.txt"
                 sampler = Sampler(opts.py_spy, samples, opts.rate)
@@ -303,6 +313,13 @@ async def run(opts: argparse.Namespace) -> None:
                     Path(os.environ["PROFILE_KEEP"]).write_text(samples.read_text())
                 found = read_samples(samples)
         print_report(opts, cpu, wall, decisions, found)
+
+
+def print_statements(statements: collections.Counter[str], pairs: int) -> None:
+    """SQL statements per verification (BEGIN/COMMIT included), by kind."""
+    print(f"\nSQL statements per verification: {sum(statements.values()) / pairs:.1f}")
+    for text, n in statements.most_common():
+        print(f"  {n / pairs:5.2f}  {text}")
 
 
 def print_report(

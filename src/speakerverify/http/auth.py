@@ -25,7 +25,9 @@ _bearer = HTTPBearer(
 )
 
 
-def get_context(request: Request) -> AppContext:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its threadpool,
+# and each such hand-off costs more CPU than these functions do (profile_verify.py).
+async def get_context(request: Request) -> AppContext:
     ctx = request.app.state.ctx
     assert isinstance(ctx, AppContext)
     return ctx
@@ -121,13 +123,13 @@ def any_claimant(
     return _claimant(request, credentials, ctx)
 
 
-def enrol_claimant(claimant: Annotated[Claimant, Depends(any_claimant)]) -> Claimant:
+async def enrol_claimant(claimant: Annotated[Claimant, Depends(any_claimant)]) -> Claimant:
     if claimant.session is not None:
         rp_sessions.require(claimant.session, "enrol")
     return claimant
 
 
-def verify_claimant(claimant: Annotated[Claimant, Depends(any_claimant)]) -> Claimant:
+async def verify_claimant(claimant: Annotated[Claimant, Depends(any_claimant)]) -> Claimant:
     if claimant.session is not None:
         rp_sessions.require(claimant.session, "verify")
     return claimant
