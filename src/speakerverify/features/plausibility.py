@@ -482,6 +482,16 @@ def smoothness(mfcc: np.ndarray, mask: np.ndarray) -> float:
     return float(step / spread) if spread > 0 else float("inf")
 
 
+def distinct_rows(x: np.ndarray) -> int:
+    """How many distinct rows x (T, D) has, as ``len(np.unique(x, axis=0))`` counts them (-0.0 equals 0.0;
+    x is finite or +-inf), by comparing each row's bytes: several times faster than ``np.unique``'s axis
+    mode, which sorts structured records."""
+    if len(x) == 0:
+        return 0
+    rows = np.ascontiguousarray(x + np.zeros(1, dtype=x.dtype))  # -0.0 + 0.0 = 0.0: equal values, equal bytes
+    return len(np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()))
+
+
 def degenerate_fault(
     mfcc: np.ndarray, energy: np.ndarray, mask: np.ndarray, th: Thresholds
 ) -> tuple[str | None, dict[str, float]]:
@@ -496,7 +506,7 @@ def degenerate_fault(
     # are not compared: the wire's float16 ln(1 + E) has steps of 1.5% at speech levels, and steady
     # noise frames really do collide at that resolution.
     info = {
-        "distinct_fraction": len(np.unique(mfcc[mask, 1:].astype(np.float16), axis=0)) / n,
+        "distinct_fraction": distinct_rows(mfcc[mask, 1:].astype(np.float16)) / n,
         "linear_fraction": float(linear_frames(mfcc)[mask].mean()),
         "smoothness": smoothness(mfcc, mask),
         # All frames: short takes have few adjacent speech frames, and the level contour is smooth
