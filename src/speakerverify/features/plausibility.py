@@ -76,7 +76,7 @@ and are reported there on all of FSDD, held out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -119,10 +119,22 @@ class Bounds:
     coef_hi: np.ndarray
     dct: np.ndarray
 
-    @property
+    # Cached on the instance (``bounds`` keeps one per configuration): every take and answer segment needs
+    # them, and a pseudo-inverse costs more than the test that uses it.
+    @cached_property
     def affine_pinv(self) -> np.ndarray:
         """D^+ = D^T (D D^T)^-1, (M, n_mfcc): the minimum-norm log-mel vector of some coefficients."""
-        return np.linalg.pinv(self.dct)
+        return _read_only(np.linalg.pinv(self.dct))
+
+    @cached_property
+    def null_projection_t(self) -> np.ndarray:
+        """(I - D^+ D)^T, (M, M): the projection's transpose onto D's null space (``logmel_residuals``)."""
+        return _read_only((np.eye(self.dct.shape[1]) - self.affine_pinv @ self.dct).T)
+
+
+def _read_only(x: np.ndarray) -> np.ndarray:
+    x.flags.writeable = False  # shared by every caller
+    return x
 
 
 @lru_cache(maxsize=8)
@@ -253,7 +265,7 @@ def logmel_residuals(
     c = np.asarray(mfcc, dtype=np.float64)
     pinv = b.affine_pinv
     # Projection on {L : D L = c} is L - D^+ (D L - c) = (I - D^+ D) L + D^+ c.
-    null_proj_t = (np.eye(pinv.shape[0]) - pinv @ b.dct).T
+    null_proj_t = b.null_projection_t
     base = c @ pinv.T
     upper = np.full((len(c), 1), b.logmel_max) if ceiling is None else np.asarray(ceiling, dtype=np.float64)[:, None]
     logmel = np.clip(base, 0.0, upper)
