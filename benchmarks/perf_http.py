@@ -159,6 +159,21 @@ def load(base: str, plan: dict[str, Any], mode: str, clients: int, seconds: floa
     return row
 
 
+def wait_idle(port: int, limit_s: float = 600.0) -> float:
+    """Block until the server on ``port`` (all its processes) uses under 5% of a core over a second: the
+    calibrations its first challenges queued for the background are done, so the rows measure requests.
+    Returns the seconds waited (``limit_s`` at most)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        before = process_cpu(port)["server"]
+        time.sleep(1.0)
+        if cpu_delta(before, process_cpu(port)["server"]) < 0.05:
+            break
+    waited = time.monotonic() - t0
+    print(f"  server idle after {waited:.0f} s", file=sys.stderr)
+    return waited
+
+
 def peak_rss_mb(port: int) -> float:
     """Largest VmHWM among processes listening on ``port``'s server tree (uvicorn master and workers)."""
     best = 0
@@ -198,7 +213,7 @@ def run_ours(
             accounts.append({"auth": auth})
         for account in accounts:  # computes each account's calibration (and the deployment threshold) up front
             api.challenge(account["auth"])
-        time.sleep(2)  # calibration runs in the background: let it settle before measuring
+        wait_idle(int(base.rsplit(":", 1)[1]))  # calibration runs in the background: let it finish first
         for form in opts.forms:
             plan = {"accounts": accounts, "answers": setup["answers"], "form": form}
             rows += load_rows(label, f"verify ({form})", base, plan, "verify", opts, tmp)
