@@ -25,20 +25,6 @@ def get_lockout(session: Session, user_id: uuid.UUID, for_update: bool = False) 
     return session.scalar(stmt)
 
 
-def lockout_for_update(session: Session, user_id: uuid.UUID, known: bool = False) -> VerificationLockout:
-    """The user's lockout row, locked, created (with zero counts) if missing. ``known``: this transaction
-    has locked it already, so the session's copy is current and no second query is needed."""
-    if known:
-        held = session.get(VerificationLockout, user_id)  # from the identity map, no query
-        if held is not None:
-            return held
-    return get_or_create(
-        session,
-        lambda: get_lockout(session, user_id, for_update=True),
-        lambda: VerificationLockout(user_id=user_id, failures=0, level=0),
-    )
-
-
 @dataclass
 class LockoutState:
     """A user's lockout counters as plain values (``VerificationLockout``'s columns), changed by the caller
@@ -50,8 +36,9 @@ class LockoutState:
 
 
 def lock_lockout(session: Session, user_id: uuid.UUID) -> LockoutState:
-    """``lockout_for_update`` as plain statements (the answer's hot path): the counters, the row locked
-    (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction holds the database), created if missing."""
+    """The user's lockout counters, the row locked (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction
+    holds the database), created with zero counts if missing. Plain columns, no ORM object: the answer's hot
+    path."""
     table = VerificationLockout
     stmt = select(table.failures, table.level, table.locked_until).where(table.user_id == user_id).with_for_update()
     row = session.execute(stmt).first()
