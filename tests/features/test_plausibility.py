@@ -255,3 +255,16 @@ def test_crafted_class_is_mostly_refused(cls: str, bases, ubm) -> None:
     verdicts = _refusals(bases, build, ubm)
     refused = np.mean([not v.ok for v in verdicts])
     assert refused >= PARTLY_REFUSED[cls], f"{cls}: only {refused:.0%} refused"
+
+
+def test_distinct_rows_counts_as_numpy_unique() -> None:
+    """The degenerate test's distinct-frame count, by row bytes: the same count as ``np.unique(axis=0)``,
+    with -0.0 equal to 0.0 and infinities (float16 overflow) equal to themselves."""
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        t, d = int(rng.integers(0, 60)), int(rng.integers(1, 14))
+        x = (rng.integers(-3, 3, (t, d)) * rng.choice([1.0, 0.5])).astype(np.float16)
+        x[rng.random((t, d)) < 0.1] *= -1  # zeros become -0.0
+        if t and rng.random() < 0.3:
+            x[0, 0] = np.inf
+        assert pl.distinct_rows(x) == len(np.unique(x, axis=0))

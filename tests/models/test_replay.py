@@ -123,3 +123,36 @@ def test_fsdd_replays_caught_and_other_takes_not(corpus: Path, speaker: str, dig
     # a fresh take of the same speaker and digit against the nine others: not a replay
     fresh = replay.nearest_many(stored[:1], stored[1:], [digit], digits[1:])[0]
     assert fresh > replay.REPLAY_THRESHOLD
+
+
+def test_bounded_distances_same_decisions_as_exact(corpus: Path) -> None:
+    """``exact_below``: the alignment is skipped for templates whose lower bound clears the threshold. Every
+    distance below it stays exact, every other is still at least it (so the same replay decisions) and never
+    above the exact distance (it is a lower bound), on fresh takes, copies, noised copies, splices and
+    time-stretched copies of real takes."""
+    rng = np.random.default_rng(7)
+    threshold = replay.REPLAY_THRESHOLD
+    for digit in (2, 5):
+        feats = [_take(corpus, digit, spk, n) for spk in ("jackson", "george") for n in range(6, 14)]
+        stored = [replay.template(*f) for f in feats[::2]]
+        queries = [replay.template(*f) for f in feats[1::2]]  # fresh takes
+        for m, e in feats[::4]:
+            queries.append(replay.template(m, e))  # a copy
+            queries.append(replay.template(m + rng.normal(0, 0.75 * m.std(axis=0), m.shape), e))
+            stretch = np.repeat(np.arange(len(m)), rng.integers(1, 3, len(m)))  # frames duplicated at random
+            queries.append(replay.template(m[stretch], e[stretch]))
+        a, b = feats[0], feats[2]
+        half_a, half_b = len(a[0]) // 2, len(b[0]) // 2
+        queries.append(
+            replay.template(np.vstack([a[0][:half_a], b[0][half_b:]]), np.concatenate([a[1][:half_a], b[1][half_b:]]))
+        )
+        digits, stored_digits = [digit] * len(queries), [digit] * len(stored)
+        exact = np.array([replay.nearest_many([q], stored, [digit], stored_digits)[0] for q in queries])
+        bounded = replay.nearest_many(queries, stored, digits, stored_digits, exact_below=threshold)
+        assert (exact < threshold).sum() >= 5 and (exact >= threshold).sum() >= 5  # both kinds are present
+        np.testing.assert_array_equal(bounded < threshold, exact < threshold)
+        np.testing.assert_allclose(bounded[exact < threshold], exact[exact < threshold], atol=1e-6)
+        assert np.all(bounded <= exact + 1e-5)
+        for q in queries[:3]:  # per template, too: a bound never exceeds the exact distance
+            bank = replay._Bank(stored)
+            np.testing.assert_array_less(replay._distances(q, bank, threshold), replay._distances(q, bank) + 1e-5)

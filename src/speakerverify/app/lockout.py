@@ -34,7 +34,7 @@ def _locked(until: datetime, now: datetime) -> Locked:
     return Locked(_retry_after(until, now))
 
 
-def _impose(row: VerificationLockout, policy: VoicePolicy, now: datetime) -> None:
+def _impose(row: VerificationLockout | lockouts.LockoutState, policy: VoicePolicy, now: datetime) -> None:
     seconds = min(policy.lockout_seconds * 2 ** min(row.level, 30), policy.lockout_max_seconds)
     row.locked_until = now + timedelta(seconds=seconds)
     row.level += 1
@@ -53,19 +53,24 @@ def check_open(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> Non
         raise _locked(until, now)
 
 
+_HELD = "speakerverify.lockout"  # session.info key: the counters ``admit`` locked in this transaction
+
+
 def admit(session: Session, policy: VoicePolicy, user_id: uuid.UUID) -> Locked | None:
     """In the transaction that will record an answer: lock the user's lockout row (serialising the user's
     answers) and return the error to raise, after committing, if verification is locked."""
-    row = lockouts.lockout_for_update(session, user_id)
+    state = lockouts.lock_lockout(session, user_id)
+    session.info[_HELD, user_id] = state  # for settle(), in the same transaction
     if policy.lockout_after <= 0:
         return None
     now = utcnow()
-    if row.locked_until is not None and row.locked_until > now:
-        return _locked(row.locked_until, now)
-    if row.failures >= policy.lockout_after:  # a streak left at the limit (e.g. by a lower setting): lock now
-        _impose(row, policy, now)
-        assert row.locked_until is not None
-        return _locked(row.locked_until, now)
+    if state.locked_until is not None and state.locked_until > now:
+        return _locked(state.locked_until, now)
+    if state.failures >= policy.lockout_after:  # a streak left at the limit (e.g. by a lower setting): lock now
+        _impose(state, policy, now)
+        lockouts.save_lockout(session, user_id, state)
+        assert state.locked_until is not None
+        return _locked(state.locked_until, now)
     return None
 
 
@@ -75,14 +80,15 @@ def settle(session: Session, policy: VoicePolicy, user_id: uuid.UUID, accepted: 
     if policy.lockout_after <= 0:
         return
     now = utcnow()
-    row = lockouts.lockout_for_update(session, user_id, known=True)
+    held = session.info.get((_HELD, user_id))
+    state = held if isinstance(held, lockouts.LockoutState) else lockouts.lock_lockout(session, user_id)
     if accepted:
-        row.failures, row.level, row.locked_until = 0, 0, None
+        state.failures, state.level, state.locked_until = 0, 0, None
     else:
-        row.failures += 1
-        if row.failures >= policy.lockout_after:
-            _impose(row, policy, now)
-    row.updated_at = now
+        state.failures += 1
+        if state.failures >= policy.lockout_after:
+            _impose(state, policy, now)
+    lockouts.save_lockout(session, user_id, state)
 
 
 # --- login throttles --------------------------------------------------------------------------------

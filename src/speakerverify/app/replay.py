@@ -61,8 +61,10 @@ def _takes_since(
 def distances(digits: list[int], segment_fps: list[np.ndarray], before: Seen) -> np.ndarray:
     """Distance of each segment to the nearest fingerprint of its digit in ``before``; a segment is a
     replay when it is below ``REPLAY_THRESHOLD``. (S,) Done outside any write transaction: it is the
-    costly part."""
-    return replay.nearest_many(segment_fps, before.fingerprints, np.array(digits), before.digits)
+    costly part. Exact below the threshold only (``nearest_many``'s ``exact_below``): the decisions need no
+    more, and most of the work is skipped."""
+    threshold = replay.REPLAY_THRESHOLD
+    return replay.nearest_many(segment_fps, before.fingerprints, np.array(digits), before.digits, threshold)
 
 
 def settle_and_record(
@@ -83,7 +85,8 @@ def settle_and_record(
         new_takes, new_digits = _takes_since(session, user_id, digits, before)
         newer, newer_digits = newer + new_takes, np.concatenate([newer_digits, new_digits]).astype(int)
     if len(newer):
-        found = np.minimum(found, replay.nearest_many(segment_fps, newer, np.array(digits), newer_digits))
+        again = replay.nearest_many(segment_fps, newer, np.array(digits), newer_digits, replay.REPLAY_THRESHOLD)
+        found = np.minimum(found, again)
     fingerprints.add_many(session, user_id, digits, segment_fps, challenge_id)
     fingerprints.prune_answers(session, user_id, keep_per_digit)
     return found

@@ -17,7 +17,7 @@ from ..models import replay as replay_maths
 from ..models.scoring import align
 from ..storage import attempts, challenges, utterances
 from ..storage.challenges import Consumed
-from ..storage.tables import Challenge, utcnow
+from ..storage.tables import utcnow
 from ..voice.decision import REASONS, AnswerScore, Calibration, Decision, Reason, decide, reason, score_answer
 from ..voice.plausible import implausible
 from . import limits, lockout, replay, results
@@ -74,8 +74,8 @@ def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> results.Challenge:
             if user_limits.attempt_retention_days > 0:
                 cutoff = utcnow() - timedelta(days=user_limits.attempt_retention_days)
                 attempts.purge_older(session, user_id, cutoff)
-        row = challenges.create_challenge(session, user_id, digits, expires)
-        return results.Challenge(challenge_id=str(row.id), digits=digits, expires_at=row.expires_at)
+        challenge_id = challenges.insert_challenge(session, user_id, digits, expires)
+        return results.Challenge(challenge_id=str(challenge_id), digits=digits, expires_at=expires)
 
 
 def _challenge_error(state: Consumed) -> DomainError:
@@ -87,7 +87,7 @@ def _challenge_error(state: Consumed) -> DomainError:
 
 
 def _pending_digits(session: Session, challenge_id: uuid.UUID, user_id: uuid.UUID, n_segments: int) -> list[int]:
-    pending = session.get(Challenge, challenge_id)
+    pending = challenges.pending(session, challenge_id)
     if pending is None or pending.user_id != user_id:
         raise _challenge_error(Consumed.UNKNOWN)
     if n_segments != len(pending.digits):
@@ -253,7 +253,7 @@ def _record(session: Session, ctx: AppContext, scored: _Scored, decision: Decisi
         "snr_db": round(scored.snr_db, 1),
         "reason": reason(answer, decision),
     }
-    row = attempts.record_attempt(
+    return attempts.insert_attempt(
         session,
         scored.user_id,
         challenge_id=scored.challenge_id,
@@ -266,7 +266,6 @@ def _record(session: Session, ctx: AppContext, scored: _Scored, decision: Decisi
         detail=detail,
         token_jti=scored.token_jti,
     )
-    return int(row.id)
 
 
 def stored_reason(decision: str, detail: dict[str, Any] | None) -> Reason:

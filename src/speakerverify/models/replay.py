@@ -169,6 +169,7 @@ def nearest_many(
     stored_templates: Sequence[np.ndarray],
     digits: np.ndarray,
     stored_digits: np.ndarray,
+    exact_below: float = np.inf,
 ) -> np.ndarray:
     """Distance from each segment to the closest stored template of the same digit.
 
@@ -178,10 +179,15 @@ def nearest_many(
     stored_templates : N templates (the user's enrolment takes and earlier answer segments)
     digits : (S,) int, the digit each segment answers
     stored_digits : (N,) int, the digit of each stored template
+    exact_below : distances below this are exact; a template whose lower bound (``_bounds``) is at least
+        this is not aligned, and its bound stands for its distance. The replay check passes
+        ``REPLAY_THRESHOLD``: the same decisions for a fraction of the work (no fresh FSDD take's bound is
+        below it). +inf (the default): every distance exact.
 
     Returns
     -------
-    (S,) float64: ``replay_distance`` to the nearest same-digit stored template; +inf if there is none.
+    (S,) float64: ``replay_distance`` to the nearest same-digit stored template (exact if below
+    ``exact_below``, else a value >= it); +inf if there is none.
     """
     digits = np.asarray(digits).reshape(-1)
     stored_digits = np.asarray(stored_digits).reshape(-1)
@@ -194,7 +200,7 @@ def nearest_many(
         if stored:
             bank = _Bank(stored)
             for s in np.flatnonzero(digits == digit):
-                out[s] = _distances(_check(segment_templates[int(s)]), bank).min()
+                out[s] = _distances(_check(segment_templates[int(s)]), bank, exact_below).min()
     return out
 
 
@@ -238,14 +244,19 @@ def _gain(n: int) -> np.ndarray:
     return 1.0 / _window_size(np.array(n), np.arange(n))
 
 
-def _distances(query: np.ndarray, bank: _Bank) -> np.ndarray:
-    """``replay_distance`` from one query template to each stored template of ``bank``. (N,)"""
-    part, whole = _parts(query, bank)
+def _distances(query: np.ndarray, bank: _Bank, exact_below: float = np.inf) -> np.ndarray:
+    """``replay_distance`` from one query template to each stored template of ``bank`` (exact below
+    ``exact_below``, else a lower bound that is at least it). (N,)"""
+    part, whole = _parts(query, bank, exact_below)
     return np.minimum(part, WHOLE_SCALE * whole)
 
 
-def _parts(query: np.ndarray, bank: _Bank) -> tuple[np.ndarray, np.ndarray]:
-    """Best-window distance and whole-utterance mean-removed distance to each template of ``bank``. 2 x (N,)"""
+def _parts(query: np.ndarray, bank: _Bank, exact_below: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Best-window distance and whole-utterance mean-removed distance to each template of ``bank``. 2 x (N,)
+
+    Each is exact where its lower bound (``_bounds``; for the whole-utterance one, scaled by ``WHOLE_SCALE``)
+    is below ``exact_below``; elsewhere the bound itself (the alignment is skipped: it is most of the cost).
+    """
     qx = query[HEADER_ROWS:].astype(np.float32)
     weights, bias_q, bias_s = _pair_terms(query, bank.std, bank.rough, _gain(len(qx)), bank.gain)
     off = bias_s - bank.pad  # padding columns: +inf cost
@@ -255,7 +266,27 @@ def _parts(query: np.ndarray, bank: _Bank) -> tuple[np.ndarray, np.ndarray]:
     centred -= shift
     np.minimum(part, CELL_CAP, out=part)
     width = min(len(qx), max(MIN_WINDOW, round(WINDOW_FRACTION * len(qx))))
-    return _subsequence(part, width), _subsequence(centred, len(qx))
+    out = []
+    for cost, w, scale in ((part, width, 1.0), (centred, len(qx), WHOLE_SCALE)):
+        dist = _bounds(cost, w)
+        # A margin over float32 rounding (the bound and the alignment sum the same cells in other orders).
+        close = scale * dist < exact_below + _BOUND_MARGIN
+        if close.any():
+            dist[close] = _subsequence(cost[close], w)
+        out.append(dist)
+    return out[0], out[1]
+
+
+_BOUND_MARGIN = 1e-3
+
+
+def _bounds(cost: np.ndarray, width: int) -> np.ndarray:
+    """A lower bound of ``_subsequence(cost, width)``, (N, Lq, M) -> (N,): every path of a window takes one
+    cell of each of its ``width`` query rows, so its sum is at least the sum of those rows' minima."""
+    lowest = cost.min(axis=2).astype(np.float64)  # (N, Lq)
+    c = np.concatenate([np.zeros((len(cost), 1)), np.cumsum(lowest, axis=1)], axis=1)
+    total = (c[:, width:] - c[:, :-width]).min(axis=1) / width
+    return np.sqrt(np.maximum(total, 0.0))
 
 
 def _pair_terms(

@@ -50,9 +50,23 @@ def ubm_fault(
     return None, info
 
 
+_GLOBAL_STD: list[tuple[Any, np.ndarray]] = []  # (the mixture, its result): one per process, checked by identity
+
+
 def global_std(gmm: Any) -> np.ndarray:
     """Standard deviation of each dimension under the whole mixture, (D,):
-    var = sum_c w_c (var_c + mu_c^2) - (sum_c w_c mu_c)^2."""
+    var = sum_c w_c (var_c + mu_c^2) - (sum_c w_c mu_c)^2. Kept for the last mixture asked about (the
+    service's UBM: every take and answer segment asks)."""
+    cached = _GLOBAL_STD[-1] if _GLOBAL_STD else None
+    if cached is not None and cached[0] is gmm:
+        return cached[1]
+    std = _global_std(gmm)
+    std.flags.writeable = False
+    _GLOBAL_STD[:] = [(gmm, std)]
+    return std
+
+
+def _global_std(gmm: Any) -> np.ndarray:
     w = gmm.weights[:, None]
     mean = np.sum(w * gmm.means, axis=0)
     return np.sqrt(np.sum(w * (gmm.variances + gmm.means**2), axis=0) - mean**2)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from .tables import Challenge, VerificationAttempt
@@ -41,6 +41,40 @@ def record_attempt(
     session.add(row)
     session.flush()
     return row
+
+
+def insert_attempt(
+    session: Session,
+    user_id: uuid.UUID,
+    *,
+    challenge_id: uuid.UUID | None,
+    ubm_id: str | None,
+    model_version: int | None,
+    n_frames: int,
+    score: float | None,
+    threshold: float | None,
+    decision: str,
+    detail: dict[str, Any],
+    token_jti: str | None = None,
+) -> int:
+    """``record_attempt`` as one INSERT ... RETURNING id, without an ORM object (the answer's hot path)."""
+    stmt = (
+        insert(VerificationAttempt)
+        .values(
+            user_id=user_id,
+            challenge_id=challenge_id,
+            ubm_id=ubm_id,
+            model_version=model_version,
+            n_frames=n_frames,
+            score=score,
+            threshold=threshold,
+            decision=decision,
+            detail=detail,
+            token_jti=token_jti,
+        )
+        .returning(VerificationAttempt.id)
+    )
+    return int(session.execute(stmt).scalar_one())
 
 
 def list_attempts(session: Session, user_id: uuid.UUID, limit: int = 100) -> list[VerificationAttempt]:

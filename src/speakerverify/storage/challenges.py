@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .tables import Challenge, utcnow
@@ -17,6 +18,32 @@ def create_challenge(session: Session, user_id: uuid.UUID, digits: list[int], ex
     session.add(row)
     session.flush()
     return row
+
+
+def insert_challenge(session: Session, user_id: uuid.UUID, digits: list[int], expires_at: datetime) -> uuid.UUID:
+    """``create_challenge`` as one INSERT without an ORM object (the challenge route's hot path); its id."""
+    challenge_id = uuid.uuid4()
+    values = {"id": challenge_id, "user_id": user_id, "digits": "".join(str(d) for d in digits)}
+    session.execute(insert(Challenge).values(**values, expires_at=expires_at))
+    return challenge_id
+
+
+class Pending(NamedTuple):
+    """What an answer needs of its challenge, read as plain columns (no ORM object)."""
+
+    user_id: uuid.UUID
+    digits: str
+    used_at: datetime | None
+    expires_at: datetime
+
+
+def pending(session: Session, challenge_id: uuid.UUID) -> Pending | None:
+    """The challenge's owner, digits and state, or None if there is no such challenge."""
+    stmt = select(Challenge.user_id, Challenge.digits, Challenge.used_at, Challenge.expires_at).where(
+        Challenge.id == challenge_id
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else Pending(*row)
 
 
 class Consumed(enum.Enum):
@@ -32,7 +59,7 @@ def consume_challenge(session: Session, challenge_id: uuid.UUID, user_id: uuid.U
     The conditional UPDATE is the whole check, so it holds across processes on both databases.
     """
     now = utcnow()
-    result = session.execute(
+    consumed = session.execute(
         update(Challenge)
         .where(
             Challenge.id == challenge_id,
@@ -41,11 +68,11 @@ def consume_challenge(session: Session, challenge_id: uuid.UUID, user_id: uuid.U
             Challenge.expires_at > now,
         )
         .values(used_at=now)
+        .returning(Challenge.digits)  # one statement: the digits come back with the update
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
-        prompted = session.scalar(select(Challenge.digits).where(Challenge.id == challenge_id)) or ""
-        return Consumed.OK, [int(c) for c in prompted]
+    ).scalar_one_or_none()
+    if consumed is not None:
+        return Consumed.OK, [int(c) for c in consumed]
     row = session.get(Challenge, challenge_id, populate_existing=True)
     if row is None or row.user_id != user_id:
         return Consumed.UNKNOWN, []

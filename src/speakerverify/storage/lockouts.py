@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from .rows import get_or_create
+from .rows import get_or_create, insert_if_missing
 from .tables import RateLimit, VerificationLockout, utcnow
 
 
@@ -24,18 +25,33 @@ def get_lockout(session: Session, user_id: uuid.UUID, for_update: bool = False) 
     return session.scalar(stmt)
 
 
-def lockout_for_update(session: Session, user_id: uuid.UUID, known: bool = False) -> VerificationLockout:
-    """The user's lockout row, locked, created (with zero counts) if missing. ``known``: this transaction
-    has locked it already, so the session's copy is current and no second query is needed."""
-    if known:
-        held = session.get(VerificationLockout, user_id)  # from the identity map, no query
-        if held is not None:
-            return held
-    return get_or_create(
-        session,
-        lambda: get_lockout(session, user_id, for_update=True),
-        lambda: VerificationLockout(user_id=user_id, failures=0, level=0),
-    )
+@dataclass
+class LockoutState:
+    """A user's lockout counters as plain values (``VerificationLockout``'s columns), changed by the caller
+    and written back with ``save_lockout``."""
+
+    failures: int
+    level: int
+    locked_until: datetime | None
+
+
+def lock_lockout(session: Session, user_id: uuid.UUID) -> LockoutState:
+    """The user's lockout counters, the row locked (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction
+    holds the database), created with zero counts if missing. Plain columns, no ORM object: the answer's hot
+    path."""
+    table = VerificationLockout
+    stmt = select(table.failures, table.level, table.locked_until).where(table.user_id == user_id).with_for_update()
+    row = session.execute(stmt).first()
+    if row is None:
+        insert_if_missing(session, lambda: VerificationLockout(user_id=user_id, failures=0, level=0))
+        row = session.execute(stmt).one()
+    return LockoutState(int(row.failures), int(row.level), row.locked_until)
+
+
+def save_lockout(session: Session, user_id: uuid.UUID, state: LockoutState) -> None:
+    """Write ``state`` back to the row ``lock_lockout`` locked in this transaction."""
+    values = {"failures": state.failures, "level": state.level, "locked_until": state.locked_until}
+    session.execute(update(VerificationLockout).where(VerificationLockout.user_id == user_id).values(**values))
 
 
 def rate_key(scope: str, value: str) -> str:

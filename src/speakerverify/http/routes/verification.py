@@ -6,10 +6,12 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from ...app import results, rp_sessions, verification
+from ...app.context import AppContext
 from .. import schemas
-from ..auth import Context, CurrentToken, VerifyClaimant
+from ..auth import Claimant, Context, CurrentToken, VerifyClaimant
 from ..features_in import FRAMES_TYPE, feature_request_body, read_feature_body, segments_from_binary, segments_from_json
 from ..middleware import StrictJSONRoute
 from ..schemas import VerificationIn
@@ -36,8 +38,10 @@ _LIMITED: dict[str, Any] = {
     },
     response_model=schemas.ChallengeOut,
 )
-def new_challenge(token: VerifyClaimant, ctx: Context) -> results.Challenge:
-    return verification.new_challenge(ctx, token.user_id)
+async def new_challenge(token: VerifyClaimant, ctx: Context) -> results.Challenge:
+    # async, with the use case handed to the threadpool once: a plain ``def`` route also hands its
+    # response's validation to a thread, a second round trip per request.
+    return await run_in_threadpool(verification.new_challenge, ctx, token.user_id)
 
 
 async def _answer_body(request: Request) -> VerificationIn | bytes:
@@ -61,9 +65,13 @@ async def _answer_body(request: Request) -> VerificationIn | bytes:
     response_model=schemas.VerificationOut,
     response_model_exclude_none=True,  # result_token (application sessions), snr_db and advice (too_noisy)
 )
-def verify(
+async def verify(
     token: VerifyClaimant, ctx: Context, body: Annotated[VerificationIn | bytes, Depends(_answer_body)]
 ) -> results.Verification:
+    return await run_in_threadpool(_verify, token, ctx, body)  # one hand-off (see new_challenge)
+
+
+def _verify(token: Claimant, ctx: AppContext, body: VerificationIn | bytes) -> results.Verification:
     config, policy = ctx.voice.config, ctx.settings.voice
     if isinstance(body, bytes):
         challenge_id, segments = segments_from_binary(body, config, policy)
