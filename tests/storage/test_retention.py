@@ -162,3 +162,56 @@ def test_rejected_answers_cannot_push_out_accepted_answers_fingerprints(
     with database.read_session() as s:
         left = set(s.scalars(select(ReplayFingerprint.challenge_id).where(ReplayFingerprint.user_id == uid)))
     assert newest in left and genuine[0] not in left and set(genuine[1:]) <= left
+
+
+def test_answers_prune_only_when_a_digit_reaches_twice_the_cap_and_accepted_ones_stay(
+    database: Database, make_user: MakeUser
+) -> None:
+    """Through the answer's own path (``replay.seen`` then ``replay.settle_and_record``): the pruning statement
+    runs only when a prompted digit would hold more than 2 x keep answer templates, so between prunes a digit
+    holds more than keep, never more than 2 x keep; accepted answers still outlast any flood of rejected ones."""
+    rng = np.random.default_rng(2)
+    uid = make_user(database, "lazy")
+    keep, digits, now = 3, [0, 1, 2, 3, 4], utcnow()
+    ubm = load_default_ubm()
+    model = cached_model(ubm, 1, SpeakerModel.empty(ubm.gmm.n_components, ubm.gmm.dim), DEFAULT_ADAPTATION, {})
+
+    def answered(decision: str) -> uuid.UUID:
+        with database.read_session() as s:
+            before = replay.seen(s, uid, digits, model)
+        with database.write_session() as s:
+            ch = challenges.create_challenge(s, uid, digits, now + timedelta(seconds=30))
+            found = np.full(len(digits), np.inf)
+            replay.settle_and_record(s, uid, ch.id, digits, [_fp(rng) for _ in digits], before, found, keep)
+            attempts.record_attempt(
+                s, uid, challenge_id=ch.id, ubm_id=None, model_version=None, n_frames=0, score=None,
+                threshold=None, decision=decision, detail={},
+            )  # fmt: skip
+            return ch.id
+
+    held = []
+    for _ in range(12):
+        answered("reject")
+        with database.read_session() as s:
+            held.append(len(replay.seen(s, uid, [0], model).fingerprints))
+    assert max(held) <= 2 * keep, held  # what the check reads stays bounded
+    assert any(h > keep for h in held), held  # and the prune did not run on every answer
+    genuine = [answered("accept") for _ in range(keep)]
+    for _ in range(12):
+        answered("reject")
+        with database.read_session() as s:
+            assert len(replay.seen(s, uid, [0], model).fingerprints) <= 2 * keep
+    with database.read_session() as s:
+        left = set(s.scalars(select(ReplayFingerprint.challenge_id).where(ReplayFingerprint.user_id == uid)))
+    assert set(genuine) <= left
+
+
+def test_needs_pruning_counts_what_the_answer_adds_and_zero_never_prunes() -> None:
+    counts = np.zeros(10, dtype=int)
+    counts[3], counts[9] = 7, 100
+    assert not replay.needs_pruning(counts, [1, 3, 5], 4)  # 7 + 1 = 8 = 2 x 4: still within
+    assert replay.needs_pruning(counts, [3, 1, 3], 4)  # 7 + 2 = 9
+    counts[3] = 8
+    assert replay.needs_pruning(counts, [1, 3, 5], 4)
+    assert not replay.needs_pruning(counts, [0, 1, 2], 4)  # digit 9's excess waits for a prompt of 9
+    assert not replay.needs_pruning(counts, [3, 9], 0)  # 0 keeps everything

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import Settings
 
-VERSION = "2026-12-4"
+VERSION = "2026-12-5"
 
 
 def _duration(seconds: int) -> str:
@@ -54,7 +54,7 @@ def _retention(settings: Settings) -> str:
     answers = (
         f"Of the replay fingerprints (a smoothed summary of each answer's frames, used to recognise a recording "
         f"sent again), the newest {keep} of each digit among accepted answers and the newest {keep} among the "
-        "others are kept and older ones deleted. "
+        f"others are kept; older ones are deleted when a digit holds more than {2 * keep} in all. "
         if keep > 0
         else "The replay fingerprints of your answers (a smoothed summary of each answer's frames, used to "
         "recognise a recording sent again) are kept until you erase your account. "
