@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import collections
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -304,14 +305,16 @@ async def run(opts: argparse.Namespace) -> None:
                 cpu, wall = time.process_time() - c0, time.perf_counter() - w0
                 event.remove(engine, "before_cursor_execute", count)
                 print_statements(statements, opts.pairs)
-                app.state.ctx.background.wait_idle(600)
-                samples = Path(tmp_name) / "samples.txt"
-                sampler = Sampler(opts.py_spy, samples, opts.rate)
-                await many(opts.pairs)
-                sampler.stop()
-                if os.environ.get("PROFILE_KEEP"):
-                    Path(os.environ["PROFILE_KEEP"]).write_text(samples.read_text())
-                found = read_samples(samples)
+                found: dict[str, list[int]] = {}
+                if opts.py_spy is not None:
+                    app.state.ctx.background.wait_idle(600)
+                    samples = Path(tmp_name) / "samples.txt"
+                    sampler = Sampler(opts.py_spy, samples, opts.rate)
+                    await many(opts.pairs)
+                    sampler.stop()
+                    if os.environ.get("PROFILE_KEEP"):
+                        Path(os.environ["PROFILE_KEEP"]).write_text(samples.read_text())
+                    found = read_samples(samples)
         print_report(opts, cpu, wall, decisions, found)
 
 
@@ -332,6 +335,8 @@ def print_report(
         f"unprofiled: process CPU {per:.1f} ms per verification (server + in-process client), "
         f"wall {1000 * wall / n:.1f} ms, load average {os.getloadavg()[0]:.2f}"
     )
+    if not found:
+        return  # no sampled pass (py-spy not found)
     total = sum(v[0] for v in found.values())
     server = sum(v[0] for k, v in found.items() if not k.startswith(("in-process", "other")))
     print(
@@ -362,7 +367,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--py-spy", default=os.environ.get("PY_SPY", "py-spy"), help="the py-spy executable")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
-    asyncio.run(run(parser.parse_args()))
+    opts = parser.parse_args()
+    found = shutil.which(opts.py_spy)
+    if found is None:
+        print(
+            f"{opts.py_spy!r} not found (pip install py-spy, or --py-spy PATH): the sampled pass is skipped",
+            file=sys.stderr,
+        )
+    opts.py_spy = found
+    asyncio.run(run(opts))
 
 
 if __name__ == "__main__":
