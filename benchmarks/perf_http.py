@@ -32,11 +32,11 @@ import httpx
 import numpy as np
 
 from speakerverify.evaluation.corpus import read_fsdd
-from speakerverify.features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio, wire
+from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
 from speakerverify.models.baseline import SeedBaseline, baseline_frames
-from speakerverify.models.speaker import SpeakerModel, utterance_stats
+from speakerverify.models.speaker import SpeakerModel
 from speakerverify.models.ubm import load_default_ubm
-from speakerverify.storage.speaker_models import decode_model, encode_model
+from speakerverify.voice.takes import contribution
 from support import api_protocol, pgserver
 from support.server import free_port, serve
 
@@ -363,8 +363,9 @@ def compute_only(
     feats: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]], repeats: int = 30
 ) -> dict[str, float]:
     """Milliseconds (median) of the model work alone for one enrolment take, jackson takes 0-5 (60 takes):
-    the original refits its GMM on the 60-take log; ours computes the take's statistics and updates the
-    stored model (decode, add, encode), the blob starting from the 59 other takes."""
+    the original refits its GMM on the 60-take log; ours computes what the take adds to the model (its
+    statistics and its noisy copies', ``voice.takes.contribution``) and adds it to the cached model of the 59
+    other takes (nothing is stored: models are derived from the takes)."""
     keys = [("jackson", d, t) for t in range(6) for d in range(10)]
     utts = [(k[1], baseline_frames(*feats[k])) for k in keys]
     refit = []
@@ -375,13 +376,11 @@ def compute_only(
     gmm = load_default_ubm().gmm
     model = SpeakerModel.empty(gmm.n_components, gmm.dim)
     for k in keys[:-1]:
-        model = model.add(k[1], utterance_stats(gmm, postprocess(*feats[k], DEFAULT_POST)))
-    blob = encode_model(model)
+        model = model.add(k[1], contribution(gmm, *feats[k]))
     ours = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        stats = utterance_stats(gmm, postprocess(*feats[keys[-1]], DEFAULT_POST))
-        encode_model(decode_model(blob).add(keys[-1][1], stats))
+        model.add(keys[-1][1], contribution(gmm, *feats[keys[-1]]))
         ours.append(time.perf_counter() - t0)
     return {"refit": 1000 * float(np.median(refit)), "ours": 1000 * float(np.median(ours))}
 
@@ -482,8 +481,8 @@ def main() -> None:
             *([f"Machine load during this run: {opts.load}"] if opts.load else []),
             f"`benchmarks/perf_http.py`: load from `benchmarks/loadgen.py` (asyncio + aiohttp, its own process, on "
             f"the same 2-core machine), {opts.seconds:.0f} s per row. Verification = challenge + 5-digit answer in the "
-            "binary form (fresh random frames each time, so never a replay; they are rejected, which costs the same "
-            f"as an accept), spread over {opts.accounts} ready accounts (account i enrolled FSDD speaker i mod 6's "
+            "binary form (real FSDD takes; most are impostors' and rejected, which costs what an accept costs), "
+            f"spread over {opts.accounts} ready accounts (account i enrolled FSDD speaker i mod 6's "
             "takes 0-5 through the API); enrolment = one FSDD take in the binary form. "
             "The original design: every enrolment refits a 5-component full-covariance GMM on the user's circular "
             "log of 60 takes, every score deserialises the model from the database.",
@@ -495,7 +494,8 @@ def main() -> None:
             "the load generator on the same 2 cores, 2000 ms of CPU a second divided by their sum is the ceiling "
             "on operations per second.",
             f"Model work of one enrolment take alone (median of 30, same run): the original's refit on 60 takes "
-            f"{compute['refit']:.1f} ms; ours (take statistics + stored-model update) {compute['ours']:.2f} ms: "
+            f"{compute['refit']:.1f} ms; ours (the take's and its noisy copies' statistics added to the cached "
+            f"model) {compute['ours']:.2f} ms: "
             f"{compute['refit'] / compute['ours']:.0f}x.",
             targets(rows, compute, binary_share),
             "Peak RSS of the server processes: " + ", ".join(f"{k}: {v:.0f} MB" for k, v in rss.items()) + ".",
