@@ -85,14 +85,14 @@ def test_attempts_and_answered_challenges_older_than_the_retention_are_deleted(
             for age in (1, 500):
                 ch = challenges.create_challenge(s, who, [1, 2, 3], now + timedelta(seconds=30))
                 ch.used_at = now - timedelta(days=age)
-                row = attempts.record_attempt(
+                row_id = attempts.insert_attempt(
                     s, who, challenge_id=ch.id, ubm_id=None, model_version=None, n_frames=0, score=None,
                     threshold=None, decision="reject", detail={},
                 )  # fmt: skip
                 s.flush()
                 s.execute(
                     update(VerificationAttempt)
-                    .where(VerificationAttempt.id == row.id)
+                    .where(VerificationAttempt.id == row_id)
                     .values(created_at=now - timedelta(days=age))
                 )
     with database.write_session() as s:
@@ -129,7 +129,7 @@ def test_rejected_answers_cannot_push_out_accepted_answers_fingerprints(
             ch = challenges.create_challenge(s, uid, digits, now + timedelta(seconds=30))
             fingerprints.add_many(s, uid, digits, [_fp(rng) for _ in digits], ch.id)
             fingerprints.prune_answers(s, uid, keep)
-            attempts.record_attempt(
+            attempts.insert_attempt(
                 s, uid, challenge_id=ch.id, ubm_id=None, model_version=None, n_frames=0, score=None,
                 threshold=None, decision=decision, detail={},
             )  # fmt: skip
@@ -183,7 +183,7 @@ def test_answers_prune_only_when_a_digit_reaches_twice_the_cap_and_accepted_ones
             ch = challenges.create_challenge(s, uid, digits, now + timedelta(seconds=30))
             found = np.full(len(digits), np.inf)
             replay.settle_and_record(s, uid, ch.id, digits, [_fp(rng) for _ in digits], before, found, keep)
-            attempts.record_attempt(
+            attempts.insert_attempt(
                 s, uid, challenge_id=ch.id, ubm_id=None, model_version=None, n_frames=0, score=None,
                 threshold=None, decision=decision, detail={},
             )  # fmt: skip

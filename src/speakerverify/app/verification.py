@@ -166,7 +166,7 @@ def _refuse_not_speech(
             if state is not Consumed.OK:
                 raise _challenge_error(state)
             detail = {"digits": prompted, "reason": "not_speech", "segments": segments}
-            attempts.record_attempt(
+            attempts.insert_attempt(
                 session,
                 user_id,
                 challenge_id=challenge_id,

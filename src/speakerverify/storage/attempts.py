@@ -12,37 +12,6 @@ from sqlalchemy.orm import Session
 from .tables import Challenge, VerificationAttempt
 
 
-def record_attempt(
-    session: Session,
-    user_id: uuid.UUID,
-    *,
-    challenge_id: uuid.UUID | None,
-    ubm_id: str | None,
-    model_version: int | None,
-    n_frames: int,
-    score: float | None,
-    threshold: float | None,
-    decision: str,
-    detail: dict[str, Any],
-    token_jti: str | None = None,
-) -> VerificationAttempt:
-    row = VerificationAttempt(
-        user_id=user_id,
-        challenge_id=challenge_id,
-        ubm_id=ubm_id,
-        model_version=model_version,
-        n_frames=n_frames,
-        score=score,
-        threshold=threshold,
-        decision=decision,
-        detail=detail,
-        token_jti=token_jti,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
 def insert_attempt(
     session: Session,
     user_id: uuid.UUID,
@@ -57,7 +26,8 @@ def insert_attempt(
     detail: dict[str, Any],
     token_jti: str | None = None,
 ) -> int:
-    """``record_attempt`` as one INSERT ... RETURNING id, without an ORM object (the answer's hot path)."""
+    """Record one verification attempt; its id. One INSERT ... RETURNING, without an ORM object (the
+    answer's hot path)."""
     stmt = (
         insert(VerificationAttempt)
         .values(
