@@ -178,6 +178,24 @@ def noisy_copies(
     return [noisy_copy(mfcc, energy, c, rng, config) for c in recipe.conditions]
 
 
+def frame_sets(
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    post: PostConfig = DEFAULT_POST,
+    recipe: CopyRecipe = DEFAULT_RECIPE,
+    config: FeatureConfig = DEFAULT_CONFIG,
+) -> list[tuple[np.ndarray, float]]:
+    """The post-processed frames (N, D) one take contributes to a speaker model, with their weights: the take
+    (1) and each of ``recipe``'s noisy copies (``recipe.weight``), on the take as stored (float32), so what
+    delete subtracts is exactly what enrol added."""
+    mfcc = np.asarray(mfcc, dtype=np.float32).astype(np.float64)
+    energy = np.asarray(energy, dtype=np.float32).astype(np.float64)
+    sets = [(postprocess(mfcc, energy, post), 1.0)]
+    for copy_mfcc, copy_energy in noisy_copies(mfcc, energy, recipe, config):
+        sets.append((postprocess(copy_mfcc, copy_energy, post), recipe.weight))
+    return sets
+
+
 def take_stats(
     ubm: DiagGMM,
     mfcc: np.ndarray,
@@ -186,16 +204,12 @@ def take_stats(
     recipe: CopyRecipe = DEFAULT_RECIPE,
     config: FeatureConfig = DEFAULT_CONFIG,
 ) -> Stats:
-    """What one take adds to a speaker model: its own statistics plus ``recipe.weight`` times its copies'.
-
-    Everything a take contributes comes from here (enrol adds it, delete subtracts it, rebuild sums it), on
-    the take as stored (float32), so what delete subtracts is exactly what enrol added."""
-    mfcc = np.asarray(mfcc, dtype=np.float32).astype(np.float64)
-    energy = np.asarray(energy, dtype=np.float32).astype(np.float64)
-    stats = utterance_stats(ubm, postprocess(mfcc, energy, post))
-    for copy_mfcc, copy_energy in noisy_copies(mfcc, energy, recipe, config):
-        extra = utterance_stats(ubm, postprocess(copy_mfcc, copy_energy, post))
-        stats = stats + Stats(recipe.weight * extra.n, recipe.weight * extra.f)
+    """What one take adds to a speaker model (``frame_sets``), in float64 one set at a time (evaluation and
+    the shipped noise model; the service sums the same sets in float32 blocks, ``voice.takes.contribution``)."""
+    stats = Stats(np.zeros(ubm.n_components), np.zeros((ubm.n_components, ubm.dim)))
+    for feats, weight in frame_sets(mfcc, energy, post, recipe, config):
+        extra = utterance_stats(ubm, feats)
+        stats = stats + Stats(weight * extra.n, weight * extra.f)
     return stats
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..features import DEFAULT_POST, PostConfig, postprocess
 from ..models.gmm import DiagGMM
-from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe, noisy_copies
+from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe, frame_sets
 from ..models.speaker import N_DIGITS, SpeakerModel, Stats, weighted_stats
 from ..storage import utterances
 from ..storage.tables import Utterance
@@ -41,7 +41,7 @@ def contribution(
     as ``stacked_model`` computes them, so a model kept by adding and removing takes is the model derived
     from the takes (to float32 rounding of the posteriors, ~1e-6 relative; ``models.noisy_copies.take_stats``
     is the same sum in float64)."""
-    sets = take_frame_sets(mfcc, energy, post, recipe)
+    sets = frame_sets(mfcc, energy, post, recipe)
     x = np.concatenate([s for s, _ in sets])
     return weighted_stats(ubm, x, np.concatenate([np.full(len(s), w) for s, w in sets]))
 
@@ -64,20 +64,6 @@ def rebuild_model(
     return stacked_model(ubm, held, post, recipe)
 
 
-def take_frame_sets(
-    mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT_POST, recipe: CopyRecipe = DEFAULT_RECIPE
-) -> list[tuple[np.ndarray, float]]:
-    """The post-processed frames (N, D) a take contributes to its model, with their weights: the take (1)
-    and each of ``recipe``'s noisy copies (``recipe.weight``), as ``models.noisy_copies.take_stats`` sums
-    them (on the take as stored, float32)."""
-    mfcc = np.asarray(mfcc, dtype=np.float32).astype(np.float64)
-    energy = np.asarray(energy, dtype=np.float32).astype(np.float64)
-    sets = [(postprocess(mfcc, energy, post), 1.0)]
-    for copy_mfcc, copy_energy in noisy_copies(mfcc, energy, recipe):
-        sets.append((postprocess(copy_mfcc, copy_energy, post), recipe.weight))
-    return sets
-
-
 def stacked_model(
     ubm: DiagGMM,
     takes: Iterable[tuple[int, np.ndarray, np.ndarray]],
@@ -91,7 +77,7 @@ def stacked_model(
     frames: dict[int, list[tuple[np.ndarray, float]]] = {}
     counts = np.zeros(N_DIGITS, dtype=np.int64)
     for digit, mfcc, energy in takes:
-        frames.setdefault(digit, []).extend(take_frame_sets(mfcc, energy, post, recipe))
+        frames.setdefault(digit, []).extend(frame_sets(mfcc, energy, post, recipe))
         counts[digit] += 1
     model = SpeakerModel.empty(ubm.n_components, ubm.dim)
     n, f = model.n.copy(), model.f.copy()
