@@ -1,7 +1,8 @@
 """The service's quality-aware operating points on FSDD, at library level (no HTTP, no database).
 
     python benchmarks/noise_operating_point.py [--takes dev|test] [--genuine 200] [--impostor 800]
-        [--corpus ../shared/data/fsdd] [--babble-corpus ../shared/data/speechocean762-8k] [--no-write]
+        [--corpus ../shared/data/fsdd] [--babble-corpus ../shared/data/speechocean762-8k] [--heldout]
+        [--no-write]
 
 A reproduction of what a deployment of the 6 FSDD speakers decides, built from the product's own functions:
 each speaker enrols takes 0-5 (clean, Meyda features at the stored precision, the model built from the
@@ -19,6 +20,10 @@ form's float32 frames. Each answer is scored (``score_answer``: the content chec
 Per condition: FAR and FRR at the served operating points, the share of answers ``too_noisy``, and the
 bias: the median normalised impostor score of the real noisy answers minus that of the degraded cohort at
 the matching level (both normalised by the user's location at that level), in mean-LLR units.
+
+``--heldout``: the conditions are ``evaluation.noise.HELDOUT_KINDS`` (hum, fan, clatter, music: synthetic
+noises nothing was tuned on) at 20 and 10 dB, on the test takes, written to their own section
+("noise-op-heldout"): how the choices made on white, pink and babble carry to other noise.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from report import write_section
 from speakerverify.app.calibration import score_cohort
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation.corpus import read_fsdd
-from speakerverify.evaluation.noise import mix
+from speakerverify.evaluation.noise import HELDOUT_KINDS, mix
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
 from speakerverify.features.quality import estimate_quality
 from speakerverify.models.calibration import (
@@ -74,6 +79,7 @@ CONDITIONS = (
     ("pink", 5.0),
     ("babble", 5.0),
 )
+HELDOUT_CONDITIONS = (("clean", None), *((k, snr) for snr in (20.0, 10.0) for k in HELDOUT_KINDS))
 K = VoicePolicy.challenge_digits
 
 
@@ -243,8 +249,11 @@ def main() -> None:
     parser.add_argument("--impostor", type=int, default=800, help="impostor answers per user and condition")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--conditions", nargs="+", help="only these (e.g. clean white20)")
+    parser.add_argument("--heldout", action="store_true", help="the held-out noises (test takes, own section)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.heldout and args.takes != "test":
+        parser.error("--heldout reports on the test takes: add --takes test (nothing is chosen on held-out noise)")
     t0 = time.perf_counter()
     policy = VoicePolicy()
     gmm = load_default_ubm().gmm
@@ -266,7 +275,8 @@ def main() -> None:
     trials = _trials(speakers, answer_takes, args.genuine, args.impostor, args.seed)
     answer_recs = [r for r in recs if r.take in answer_takes]
     table = []
-    wanted = [c for c in CONDITIONS if not args.conditions or _short(*c) in args.conditions]
+    pool = HELDOUT_CONDITIONS if args.heldout else CONDITIONS
+    wanted = [c for c in pool if not args.conditions or _short(*c) in args.conditions]
     for kind, snr in wanted:
         feats = {}
         for r in answer_recs:
@@ -306,7 +316,8 @@ def main() -> None:
     refs = ", ".join(f"{x:.2f}" for x in (c0.clean_signature or 0.0, *c0.signatures)) if c0.signatures else "-"
     lines = [
         f"`benchmarks/noise_operating_point.py --takes {args.takes} --genuine {args.genuine} --impostor "
-        f"{args.impostor}`: answers from takes {answer_takes[0]}-{answer_takes[-1]}, "
+        f"{args.impostor}{' --heldout' if args.heldout else ''}`: answers from takes "
+        f"{answer_takes[0]}-{answer_takes[-1]}, "
         f"{len(speakers) * args.genuine} genuine / {len(speakers) * args.impostor} impostor answers per condition "
         f"(5 digits); uncorrected: each level's threshold the degraded cohort's own 1%-FAR point; bias only: "
         f"lowered by `DEGRADED_COHORT_BIAS` {DEGRADED_COHORT_BIAS} (the product before the noise signature); "
@@ -330,10 +341,13 @@ def main() -> None:
         )
     print("\n".join(lines))
     if not args.no_write:
+        name, title = (
+            ("heldout", "held-out noises, test takes") if args.heldout else (args.takes, f"{args.takes} takes")
+        )
         write_section(
-            f"noise-op-{args.takes}",
+            f"noise-op-{name}",
             "benchmarks/noise_operating_point.py",
-            f"## Noise: operating points at library level ({args.takes} takes)\n\n" + "\n".join(lines),
+            f"## Noise: operating points at library level ({title})\n\n" + "\n".join(lines),
         )
 
 

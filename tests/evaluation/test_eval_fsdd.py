@@ -84,11 +84,10 @@ def test_eval_cli_refuses_an_unknown_condition(fsdd, capsys):
     assert exc.value.code == 2 and "white15" in capsys.readouterr().err
 
 
-def test_noise_conditions_are_white_pink_and_babble_at_20_10_and_5_db():
+def test_noise_conditions_are_the_tuned_and_held_out_kinds_at_20_10_and_5_db():
     from speakerverify.evaluation.runner import CONDITIONS, check_conditions
 
-    assert {c for c in CONDITIONS if c not in ("clean", "noisy10")} == {
-        f"{k}{s}" for k in ("white", "pink", "babble") for s in (20, 10, 5)
-    }
+    kinds = ("white", "pink", "babble", "hum", "fan", "clatter", "music")
+    assert {c for c in CONDITIONS if c not in ("clean", "noisy10")} == {f"{k}{s}" for k in kinds for s in (20, 10, 5)}
     with pytest.raises(ValueError, match="unknown conditions"):
         check_conditions(["clean", "brown10"], ".")

@@ -29,9 +29,12 @@ from .protocol import ENROL_TAKES, TEST_TAKES, add_white_noise, make_trials
 
 Condition = tuple[str, float] | None  # (noise kind, SNR dB) on the test side; None = clean
 # "noisy10" is the original white-noise condition (protocol.add_white_noise), kept so earlier numbers compare;
-# the others mix evaluation.noise's white, pink and babble at 20, 10 and 5 dB.
+# the others mix evaluation.noise's white, pink and babble (and the held-out hum, fan, clatter and music,
+# which nothing is tuned on) at 20, 10 and 5 dB.
 CONDITIONS: dict[str, Condition] = {"clean": None, "noisy10": ("legacy-white", 10.0)}
-CONDITIONS.update({f"{kind}{snr}": (kind, float(snr)) for kind in noise.KINDS for snr in (20, 10, 5)})
+CONDITIONS.update(
+    {f"{kind}{snr}": (kind, float(snr)) for kind in noise.KINDS + noise.HELDOUT_KINDS for snr in (20, 10, 5)}
+)
 DEFAULT_BABBLE_CORPUS = "../shared/data/speechocean762-8k"
 SYSTEMS = ("seed-baseline", "seed-baseline-float", "gmm-ubm", "gmm-ubm-digit")
 # Which raw features each baseline sees: the demo's algorithm on our FeatureConfig,
