@@ -22,7 +22,7 @@ bias: the median normalised impostor score of the real noisy answers minus that 
 the matching level (both normalised by the user's location at that level), in mean-LLR units.
 
 ``--heldout``: the conditions are ``evaluation.noise.HELDOUT_KINDS`` (hum, fan, clatter, music: synthetic
-noises nothing was tuned on) at 20 and 10 dB, on the test takes, written to their own section
+noises nothing was tuned on) at 20, 10 and 5 dB, on the test takes, written to their own section
 ("noise-op-heldout"): how the choices made on white, pink and babble carry to other noise.
 """
 
@@ -79,7 +79,7 @@ CONDITIONS = (
     ("pink", 5.0),
     ("babble", 5.0),
 )
-HELDOUT_CONDITIONS = (("clean", None), *((k, snr) for snr in (20.0, 10.0) for k in HELDOUT_KINDS))
+HELDOUT_CONDITIONS = (("clean", None), *((k, snr) for snr in (20.0, 10.0, 5.0) for k in HELDOUT_KINDS))
 K = VoicePolicy.challenge_digits
 
 
