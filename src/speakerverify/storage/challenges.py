@@ -30,7 +30,7 @@ _CONSUME = (
     update(Challenge)
     .where(
         Challenge.id == bindparam("challenge_id"),
-        Challenge.user_id == bindparam("user_id"),
+        Challenge.user_id == bindparam("b_user_id"),  # an UPDATE's parameters must not be named as columns
         Challenge.used_at.is_(None),
         Challenge.expires_at > bindparam("now"),
     )
@@ -75,7 +75,7 @@ def consume_challenge(session: Session, challenge_id: uuid.UUID, user_id: uuid.U
 
     The conditional UPDATE is the whole check, so it holds across processes on both databases.
     """
-    params = {"challenge_id": challenge_id, "user_id": user_id, "now": utcnow()}
+    params = {"challenge_id": challenge_id, "b_user_id": user_id, "now": utcnow()}
     consumed = session.execute(_CONSUME, params).scalar_one_or_none()
     if consumed is not None:
         return Consumed.OK, [int(c) for c in consumed]

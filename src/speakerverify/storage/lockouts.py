@@ -42,8 +42,8 @@ _LOCK = (
 )  # built once (the answer's hot path; building costs more than running it)
 _SAVE = (
     update(VerificationLockout)
-    .where(VerificationLockout.user_id == bindparam("user_id"))
-    .values(failures=bindparam("failures"), level=bindparam("level"), locked_until=bindparam("locked_until"))
+    .where(VerificationLockout.user_id == bindparam("b_user_id"))  # an UPDATE's parameters: not column names
+    .values(failures=bindparam("b_failures"), level=bindparam("b_level"), locked_until=bindparam("b_locked_until"))
 )
 
 
@@ -60,8 +60,8 @@ def lock_lockout(session: Session, user_id: uuid.UUID) -> LockoutState:
 
 def save_lockout(session: Session, user_id: uuid.UUID, state: LockoutState) -> None:
     """Write ``state`` back to the row ``lock_lockout`` locked in this transaction."""
-    values = {"failures": state.failures, "level": state.level, "locked_until": state.locked_until}
-    session.execute(_SAVE, {"user_id": user_id, **values})
+    values = {"b_failures": state.failures, "b_level": state.level, "b_locked_until": state.locked_until}
+    session.execute(_SAVE, {"b_user_id": user_id, **values})
 
 
 def rate_key(scope: str, value: str) -> str:
