@@ -18,7 +18,6 @@ from ..storage import migrate, ubms
 from ..storage.db import Database
 from ..voice.runtime import VoiceRuntime, resolve_ubm
 from . import problems
-from .allocator import keep_freed_memory
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import accounts, analysis, enrolment, health, rp, verification, web
 from .rp_cors import RelyingPartyCORSMiddleware
@@ -34,7 +33,6 @@ def create_app(settings: Settings) -> FastAPI:
     # A request's matrices are small (hundreds of frames x 256 components): a second BLAS thread per
     # product only spins against the other requests' threads (measured: 6 ms instead of 0.3 ms under load).
     threadpool_limits(1, user_api="blas")
-    keep_freed_memory()  # an answer's arrays reuse the last one's pages (allocator.py)
     db = Database(settings.database_url)
 
     @asynccontextmanager
