@@ -145,7 +145,9 @@ def report(form: str, row: dict[str, float], threads: dict[str, float], samples:
         f"\n### {form}: {row['n']:.0f} verifications in the unprofiled run, {row['rps']:.1f}/s, "
         f"server CPU {per:.1f} ms per verification ({split}); load average {os.getloadavg()[0]:.2f}\n"
     )
-    print("| layer | share of samples | ~CPU ms per verification | of which SQLAlchemy/sqlite3 |")
+    # The shares are of GIL-held samples: Python-level work is over-weighted against numpy kernels and
+    # sqlite3 steps that release the GIL, so the ms column ranks layers rather than measures them.
+    print("| layer | share of GIL-held samples | share x CPU per verification, ms | of which SQLAlchemy/sqlite3 |")
     print("|---|---:|---:|---:|")
     order = [name for name, _ in profile_verify.LAYERS] + [profile_verify.FRAMEWORK, "other (event loop, background)"]
     for name in order:
