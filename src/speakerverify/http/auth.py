@@ -48,8 +48,8 @@ def current_token(
         token = decode_token(ctx.settings.secret_key, credentials.credentials)
     except InvalidToken as exc:
         raise _unauthorised(str(exc)) from None
-    with ctx.db.read_session() as session:
-        user = tokens.active_user(session, token.user_id, token.jti, token.generation)
+    with ctx.db.read_connection() as conn:
+        user = tokens.active_user(conn, token.user_id, token.jti, token.generation)
     if user is None:
         raise _unauthorised("The access token has been revoked or its account no longer exists; log in again.")
     return token

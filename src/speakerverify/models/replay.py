@@ -261,7 +261,10 @@ def _parts(query: np.ndarray, bank: _Bank, exact_below: float = np.inf) -> tuple
     weights, bias_q, bias_s = _pair_terms(query, bank.std, bank.rough, _gain(len(qx)), bank.gain)
     off = bias_s - bank.pad  # padding columns: +inf cost
     part, centred = _costs(qx, bank.frames, bank.steps, bank.mean, weights)
-    shift = (bias_q[:, :, None] + off[:, None, :]).astype(np.float32)
+    # Summed in float64 and rounded once into float32, into one buffer: the cost matrices are (N, Lq, M),
+    # ~0.5 MB each, and a temporary that size costs a fresh allocation (page faults) per use.
+    shift = np.empty_like(part)
+    np.add(bias_q[:, :, None], off[:, None, :], out=shift, casting="same_kind")
     part -= shift
     centred -= shift
     np.minimum(part, CELL_CAP, out=part)
@@ -334,23 +337,37 @@ def _costs(
     wd = w * delta
     along_q = wq @ delta[:, :, None]  # (N, Lq, 1): w * delta . q_i
     along_s = np.einsum("nmd,nd->nm", frames, wd)[:, None, :]  # (N, 1, M): w * delta . s_j
-    centred = plain - 2.0 * (along_q - along_s) + (wd * delta).sum(axis=1)[:, None, None]
+    # centred = plain - 2 (along_q - along_s) + |delta|^2_w, in that order, in one buffer (the (N, Lq, M)
+    # temporaries' allocations cost as much as the arithmetic; the same operations give the same values)
+    centred = np.subtract(along_q, along_s)
+    centred *= 2.0
+    np.subtract(plain, centred, out=centred)
+    centred += (wd * delta).sum(axis=1)[:, None, None]
     if frames.shape[1] > 1:
         ws = steps * w[:, None, :]
         size = (ws * steps).sum(axis=2)[:, None, :]  # (N, 1, M - 1): |step|^2
         # towards: (q_i - s_j) . step_j, for the plain and for the centred differences
-        towards = np.matmul(wq, steps.transpose(0, 2, 1)) - (ws * frames[:, :-1]).sum(axis=2)[:, None, :]
-        _onto_segment(plain[..., :-1], towards, size)
+        towards = np.matmul(wq, steps.transpose(0, 2, 1))
+        towards -= (ws * frames[:, :-1]).sum(axis=2)[:, None, :]
+        scratch = np.empty((3, *towards.shape), dtype=towards.dtype)
+        _onto_segment(plain[..., :-1], towards, size, scratch)
         towards -= np.einsum("nmd,nd->nm", steps, wd)[:, None, :]
-        _onto_segment(centred[..., :-1], towards, size)
+        _onto_segment(centred[..., :-1], towards, size, scratch)
     return plain, centred
 
 
-def _onto_segment(cost: np.ndarray, towards: np.ndarray, size: np.ndarray) -> None:
-    """In place: squared distance to the nearest point s_j + t step_j, t in [0, 1], from that to s_j."""
-    t = towards / np.maximum(size, 1e-12)  # a zero step has towards = 0, so t = 0
+def _onto_segment(cost: np.ndarray, towards: np.ndarray, size: np.ndarray, scratch: np.ndarray) -> None:
+    """In place: squared distance to the nearest point s_j + t step_j, t in [0, 1], from that to s_j.
+    ``scratch``: (3, *towards.shape) buffers of towards' dtype (overwritten)."""
+    t, u, v = scratch
+    np.divide(towards, np.maximum(size, 1e-12), out=t)  # a zero step has towards = 0, so t = 0
     np.clip(t, 0.0, 1.0, out=t)
-    cost -= t * (2.0 * towards - t * size)
+    # cost -= t (2 towards - t size), the same operations in the same order, in the scratch buffers
+    np.multiply(towards, 2.0, out=u)
+    np.multiply(t, size, out=v)
+    u -= v
+    u *= t
+    cost -= u
 
 
 def _subsequence(cost: np.ndarray, width: int) -> np.ndarray:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from .tables import Challenge, VerificationAttempt
@@ -28,23 +28,24 @@ def insert_attempt(
 ) -> int:
     """Record one verification attempt; its id. One INSERT ... RETURNING, without an ORM object (the
     answer's hot path)."""
-    stmt = (
-        insert(VerificationAttempt)
-        .values(
-            user_id=user_id,
-            challenge_id=challenge_id,
-            ubm_id=ubm_id,
-            model_version=model_version,
-            n_frames=n_frames,
-            score=score,
-            threshold=threshold,
-            decision=decision,
-            detail=detail,
-            token_jti=token_jti,
-        )
-        .returning(VerificationAttempt.id)
-    )
-    return int(session.execute(stmt).scalar_one())
+    values = {
+        "user_id": user_id,
+        "challenge_id": challenge_id,
+        "ubm_id": ubm_id,
+        "model_version": model_version,
+        "n_frames": n_frames,
+        "score": score,
+        "threshold": threshold,
+        "decision": decision,
+        "detail": detail,
+        "token_jti": token_jti,
+    }
+    return int(session.execute(_INSERT, values).scalar_one())
+
+
+# Built once, on the table (Core, no ORM bulk-insert path): building it cost more than running it.
+_TABLE = cast(Table, VerificationAttempt.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 def list_attempts(session: Session, user_id: uuid.UUID, limit: int = 100) -> list[VerificationAttempt]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -130,6 +130,7 @@ class Database:
         # statements a verification makes). A read session then sees each statement's own snapshot,
         # which none of the read paths depends on; writes belong in write_session.
         read_engine = self.engine if is_sqlite(url) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_engine = read_engine
         self._read = sessionmaker(read_engine, expire_on_commit=False)
         self.write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
@@ -142,6 +143,14 @@ class Database:
     def read_session(self) -> Iterator[Session]:
         with self._read() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """``read_session`` without the ORM, for a Core statement on every request (the token check): the
+        same transaction and isolation, without a Session and its ORM execution path (~half the check's
+        CPU)."""
+        with self._read_engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:

@@ -4,9 +4,10 @@ length, about 24 bytes per speech frame)."""
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import replay
@@ -33,13 +34,24 @@ def add(
     )
 
 
+# The answer path's statements, built once with bind parameters (building one cost more than running it).
+_FP = ReplayFingerprint
+_INSERT = insert(cast(Table, _FP.__table__))  # Core: no ORM bulk-insert path
+_OF_USER = select(_FP.id, _FP.digit, _FP.fingerprint).where(_FP.user_id == bindparam("user_id"))
+_OF_DIGITS = _OF_USER.where(_FP.digit.in_(bindparam("digits", expanding=True)))
+_IDS_OF_DIGITS = select(_FP.id).where(
+    _FP.user_id == bindparam("user_id"), _FP.digit.in_(bindparam("digits", expanding=True))
+)
+_BY_IDS = select(_FP.digit, _FP.fingerprint).where(_FP.id.in_(bindparam("ids", expanding=True)))
+
+
 def add_many(
     session: Session, user_id: uuid.UUID, digits: list[int], fps: list[np.ndarray], challenge_id: uuid.UUID
 ) -> None:
     """The fingerprints of one answer's segments, in one statement."""
     now = utcnow()
     session.execute(
-        insert(ReplayFingerprint),
+        _INSERT,
         [
             {
                 "user_id": user_id,
@@ -59,12 +71,10 @@ def user_fingerprints_with_ids(
     """The user's stored templates (N of them: answers'; takes' are derived from the takes, not stored
     since migration 0013), of ``digits`` only if given; their digits (N,); and their ids, so that a later
     transaction can fetch only what was added since (``fingerprints_not_in``)."""
-    stmt = select(ReplayFingerprint.id, ReplayFingerprint.digit, ReplayFingerprint.fingerprint).where(
-        ReplayFingerprint.user_id == user_id
-    )
-    if digits is not None:
-        stmt = stmt.where(ReplayFingerprint.digit.in_(digits))
-    rows = session.execute(stmt).all()
+    if digits is None:
+        rows = session.execute(_OF_USER, {"user_id": user_id}).all()
+    else:
+        rows = session.execute(_OF_DIGITS, {"user_id": user_id, "digits": list(digits)}).all()
     fps = replay.decode_many([blob for _, _, blob in rows]) if rows else []  # a user with no answers yet
     return fps, np.array([int(d) for _, d, _ in rows], dtype=int), {int(i) for i, _, _ in rows}
 
@@ -75,21 +85,10 @@ def fingerprints_not_in(
     """The user's stored templates of ``digits`` whose ids are not in ``seen``, and their digits (ids
     only are scanned first; ids are not committed in order on PostgreSQL, so "above the largest seen"
     could miss one). (N templates, (N,))"""
-    ids = (
-        set(
-            session.scalars(
-                select(ReplayFingerprint.id).where(
-                    ReplayFingerprint.user_id == user_id, ReplayFingerprint.digit.in_(digits)
-                )
-            )
-        )
-        - seen
-    )
+    ids = set(session.scalars(_IDS_OF_DIGITS, {"user_id": user_id, "digits": list(digits)})) - seen
     if not ids:
         return [], np.zeros(0, dtype=int)
-    rows = session.execute(
-        select(ReplayFingerprint.digit, ReplayFingerprint.fingerprint).where(ReplayFingerprint.id.in_(sorted(ids)))
-    ).all()
+    rows = session.execute(_BY_IDS, {"ids": sorted(ids)}).all()
     return replay.decode_many([b for _, b in rows]), np.array([int(d) for d, _ in rows], dtype=int)
 
 

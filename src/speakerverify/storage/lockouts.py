@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from .rows import get_or_create, insert_if_missing
@@ -35,23 +35,33 @@ class LockoutState:
     locked_until: datetime | None
 
 
+_LOCK = (
+    select(VerificationLockout.failures, VerificationLockout.level, VerificationLockout.locked_until)
+    .where(VerificationLockout.user_id == bindparam("user_id"))
+    .with_for_update()
+)  # built once (the answer's hot path; building costs more than running it)
+_SAVE = (
+    update(VerificationLockout)
+    .where(VerificationLockout.user_id == bindparam("b_user_id"))  # an UPDATE's parameters: not column names
+    .values(failures=bindparam("b_failures"), level=bindparam("b_level"), locked_until=bindparam("b_locked_until"))
+)
+
+
 def lock_lockout(session: Session, user_id: uuid.UUID) -> LockoutState:
     """The user's lockout counters, the row locked (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction
     holds the database), created with zero counts if missing. Plain columns, no ORM object: the answer's hot
     path."""
-    table = VerificationLockout
-    stmt = select(table.failures, table.level, table.locked_until).where(table.user_id == user_id).with_for_update()
-    row = session.execute(stmt).first()
+    row = session.execute(_LOCK, {"user_id": user_id}).first()
     if row is None:
         insert_if_missing(session, lambda: VerificationLockout(user_id=user_id, failures=0, level=0))
-        row = session.execute(stmt).one()
+        row = session.execute(_LOCK, {"user_id": user_id}).one()
     return LockoutState(int(row.failures), int(row.level), row.locked_until)
 
 
 def save_lockout(session: Session, user_id: uuid.UUID, state: LockoutState) -> None:
     """Write ``state`` back to the row ``lock_lockout`` locked in this transaction."""
-    values = {"failures": state.failures, "level": state.level, "locked_until": state.locked_until}
-    session.execute(update(VerificationLockout).where(VerificationLockout.user_id == user_id).values(**values))
+    values = {"b_failures": state.failures, "b_level": state.level, "b_locked_until": state.locked_until}
+    session.execute(_SAVE, {"b_user_id": user_id, **values})
 
 
 def rate_key(scope: str, value: str) -> str:

@@ -11,7 +11,7 @@ import struct
 import uuid
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import Integer, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..models.speaker import SpeakerModel
@@ -121,23 +121,38 @@ def ready_user_ids(session: Session, exclude: uuid.UUID | None = None, limit: in
     return list(session.scalars(stmt))
 
 
+# Built once (twice per verification: the challenge's and the answer's calibration read; building a select
+# cost more than running it).
+_READY = SpeakerModelRow.ready.is_(True)
+_AFTER = (
+    select(SpeakerModelRow.user_id)
+    .where(_READY, SpeakerModelRow.user_id > bindparam("user_id"))
+    .order_by(SpeakerModelRow.user_id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_BEFORE = (
+    select(SpeakerModelRow.user_id)
+    .where(_READY, SpeakerModelRow.user_id < bindparam("user_id"))
+    .order_by(SpeakerModelRow.user_id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_COUNT_READY = select(func.count()).select_from(SpeakerModelRow).where(SpeakerModelRow.ready)
+
+
 def cohort_ids(session: Session, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
     """The calibration cohort of ``user_id``: the ``limit`` ready users whose ids follow it, wrapping round
     to the smallest ids. User ids are random (uuid4), so this is a hash ring: a user who joins enters the
     cohorts of the ~``limit`` users just before it and no other (the rule "the first ``limit`` by id"
     changed every user's cohort whenever a new id sorted early). Two index range reads of ``limit`` entries.
     """
-    ready = SpeakerModelRow.ready.is_(True)
-    after = select(SpeakerModelRow.user_id).where(ready, SpeakerModelRow.user_id > user_id)
-    found = list(session.scalars(after.order_by(SpeakerModelRow.user_id).limit(limit)))
+    found = list(session.scalars(_AFTER, {"user_id": user_id, "limit": limit}))
     if len(found) < limit:
-        before = select(SpeakerModelRow.user_id).where(ready, SpeakerModelRow.user_id < user_id)
-        found += session.scalars(before.order_by(SpeakerModelRow.user_id).limit(limit - len(found)))
+        found += session.scalars(_BEFORE, {"user_id": user_id, "limit": limit - len(found)})
     return found
 
 
 def count_ready(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(SpeakerModelRow).where(SpeakerModelRow.ready)) or 0)
+    return int(session.scalar(_COUNT_READY) or 0)
 
 
 def delete_model(session: Session, user_id: uuid.UUID) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,15 +26,25 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def active_user(session: Session, user_id: uuid.UUID, jti: str, generation: int = 0) -> uuid.UUID | None:
+# Built once: constructing the select costs three times what SQLite takes to run it (0.85 ms a check through a
+# Session and a fresh select, 0.2 ms like this), and the check runs on every authenticated request.
+_ACTIVE_USER = select(User.id).where(
+    User.id == bindparam("user_id"),
+    User.token_generation == bindparam("generation"),
+    ~select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")).exists(),
+)
+
+
+def active_user(session: Session | Connection, user_id: uuid.UUID, jti: str, generation: int = 0) -> uuid.UUID | None:
     """The id of the user a validly signed token speaks for, or None if the user is gone or the token revoked
     (logged out, or issued before the last password change: another ``generation``).
 
     One query, run on every authenticated request: the id only (loading the user's row as an ORM object
-    costs more than the query).
+    costs more than the query); a Core ``Connection`` (``Database.read_connection``) skips the ORM.
     """
-    revoked = select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
-    return session.scalar(select(User.id).where(User.id == user_id, User.token_generation == generation, ~revoked))
+    params = {"user_id": user_id, "generation": generation, "jti": jti}
+    result: uuid.UUID | None = session.execute(_ACTIVE_USER, params).scalar()
+    return result
 
 
 def revoked_for_user(session: Session, user_id: uuid.UUID) -> list[RevokedToken]:
