@@ -3,8 +3,7 @@
     python benchmarks/eval_noise.py [--corpus ../shared/data/fsdd] [--babble-corpus ../shared/data/speechocean762-8k]
 
 `speakerverify eval`'s protocol (takes 0-5 enrol, 25-49 test), gmm-ubm-digit, every condition of
-``evaluation.runner.CONDITIONS``; the product's scoring (a take-only model and one with the copies,
-models/noisy_copies.py, ``scoring.dual_sums``) and the take-only model alone.
+``evaluation.runner.CONDITIONS``; enrolment with the product's copies (models/noisy_copies.py) and without.
 Also how well ``features.quality`` measures the SNR of 5-digit answers mixed at known SNRs. DET curves of
 K = 3 go to benchmarks/det-noise-k3.png.
 """
@@ -28,7 +27,6 @@ from speakerverify.evaluation.runner import CONDITIONS, evaluate
 from speakerverify.features import extract, read_audio
 from speakerverify.features.quality import estimate_quality
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES
-from speakerverify.models.scoring import SCORING_ID
 from speakerverify.models.ubm import load_default_ubm
 
 HERE = Path(__file__).resolve().parent
@@ -78,7 +76,7 @@ def main() -> None:
         )
     took = time.perf_counter() - t0
     lines = [
-        "| condition | K | EER % no copies | EER % product | FRR @ FAR 1% no copies | product |",
+        "| condition | K | EER % no copies | EER % with copies | FRR @ FAR 1% no copies | with copies |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     rec = {(n, r["condition"], r["k"]): r for n, res in runs.items() for r in res.records}
@@ -92,17 +90,16 @@ def main() -> None:
     plot_det(
         {f"{c}": runs["copies"].scores[("gmm-ubm-digit", c, 3)] for c in conds},
         HERE / "det-noise-k3.png",
-        title="FSDD, 3-digit trials, take-only and copies models",
+        title="FSDD, 3-digit trials, enrolment with noisy copies",
     )
     snr_lines = snr_table(args.corpus, args.babble_corpus)
     body = "\n\n".join(
         [
             "## Noise",
             f"`benchmarks/eval_noise.py`: the README protocol (UBM `{ubm.ubm_id}`), gmm-ubm-digit, {args.trials} "
-            f"trials per speaker and K, seed 0; noise on the test side only; product: each speaker's take-only "
-            f"model and its model with the copies (recipe `{DEFAULT_RECIPE.copies_id}`), a segment scoring "
-            f"`scoring.dual_sums` of the two (`{SCORING_ID}`); no copies: the take-only model alone; whole run "
-            f"{took:.0f} s. DET curves (K = 3, product): benchmarks/det-noise-k3.png.",
+            f"trials per speaker and K, seed 0; noise on the test side only; copies recipe "
+            f"`{DEFAULT_RECIPE.copies_id}`; whole run {took:.0f} s. DET curves (K = 3, with copies): "
+            "benchmarks/det-noise-k3.png.",
             "\n".join(lines),
             "Measured SNR (`features.quality.estimate_quality`) of 60 5-digit answers from test takes, each "
             "take mixed at the nominal SNR:",

@@ -48,12 +48,11 @@ from speakerverify.models.calibration import (
     calibrate_deployment,
     shrunk_location,
 )
-from speakerverify.models.cohort import take_llr_sums
 from speakerverify.models.digits import segment_digit_scores
 from speakerverify.models.noise_signature import frame_signature, noise_model_terms
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, take_stats
-from speakerverify.models.scoring import ModelTerms, align
-from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_terms
+from speakerverify.models.scoring import ModelTerms, align, model_terms
+from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage.utterances import as_stored
 from speakerverify.voice.decision import AnswerScore, Calibration, SegmentScore, decide, reason
@@ -95,7 +94,7 @@ def _user(gmm, name: str, raw: list[tuple[int, np.ndarray, np.ndarray]]) -> User
     model = SpeakerModel.empty(gmm.n_components, gmm.dim)
     for digit, mfcc, energy in raw:
         model = model.add(digit, take_stats(gmm, mfcc, energy, DEFAULT_POST, DEFAULT_RECIPE))
-    terms = digit_terms(gmm, model, DEFAULT_ADAPTATION, dtype=np.float32)  # with the take-only model's
+    terms = model_terms(gmm, digit_means(gmm, model, DEFAULT_ADAPTATION), dtype=np.float32)
     return User(name, uuid.uuid5(uuid.NAMESPACE_URL, f"fsdd:{name}"), terms, raw)
 
 
@@ -159,7 +158,6 @@ class Scored:
     an answer's signature is its takes' sums over its frames)."""
 
     rows: dict[tuple[str, str, int, int], np.ndarray]  # (model user, speaker, digit, take) -> (10,)
-    voice: dict[tuple[str, str, int, int], float]  # the take's voice score against its digit (dual_sums)
     frames: dict[tuple[str, int, int], int]
     energy: dict[tuple[str, int, int], np.ndarray]
     signature: dict[tuple[str, int, int], float]
@@ -169,14 +167,10 @@ class Scored:
 def _score_takes(gmm, users: list[User], feats: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]]) -> Scored:
     keys = list(feats)
     post = [postprocess(*feats[k], DEFAULT_POST) for k in keys]
-    rows, voice = {}, {}
+    rows = {}
     for u in users:
         table = segment_digit_scores(gmm, u.terms, post, DEFAULT_ADAPTATION.top_c)
         rows.update({(u.name, *k): table[i] for i, k in enumerate(keys)})
-        # the voice score as score_answer and the cohort compute it (take-only and copies models)
-        pairs = [(k[1], p) for k, p in zip(keys, post, strict=True)]
-        sums, counts = take_llr_sums(gmm, u.terms, pairs, DEFAULT_ADAPTATION.top_c)
-        voice.update({(u.name, *k): float(s / max(n, 1)) for k, s, n in zip(keys, sums, counts, strict=True)})
     noise_model = noise_model_terms(gmm)
     signature = {}
     for k, p in zip(keys, post, strict=True):
@@ -185,7 +179,7 @@ def _score_takes(gmm, users: list[User], feats: dict[tuple[str, int, int], tuple
             sig = float(frame_signature(noise_model, p, align(gmm, p, DEFAULT_ADAPTATION.top_c)).sum())
         signature[k] = sig
     frames = {k: len(p) for k, p in zip(keys, post, strict=True)}
-    return Scored(rows, voice, frames, {k: feats[k][1] for k in keys}, signature, noise_model is not None)
+    return Scored(rows, frames, {k: feats[k][1] for k in keys}, signature, noise_model is not None)
 
 
 def _answer(scored: Scored, user: str, keys: list[tuple[str, int, int]], policy: VoicePolicy) -> AnswerScore:
@@ -201,9 +195,8 @@ def _answer(scored: Scored, user: str, keys: list[tuple[str, int, int]], policy:
             continue
         row = scored.rows[(user, spk, digit, take)]
         margin = content_margin(row, digit)
-        score = scored.voice[(user, spk, digit, take)]
-        segments.append(SegmentScore(digit, n, score, margin >= -policy.content_margin, margin))
-        total += score * n
+        segments.append(SegmentScore(digit, n, float(row[digit]), margin >= -policy.content_margin, margin))
+        total += float(row[digit]) * n
         frames += n
         sig += scored.signature[(spk, digit, take)]
     signed = frames and scored.signature_measured

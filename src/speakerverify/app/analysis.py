@@ -20,7 +20,7 @@ import numpy as np
 
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..models.scoring import ModelTerms
-from ..models.speaker import Stats, digit_terms, utterance_stats
+from ..models.speaker import digit_means, utterance_stats
 from ..storage import speaker_models, users, utterances
 from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
@@ -58,11 +58,11 @@ def _reference(
     for trial in trials:
         reduced = full
         stats = {int(i): utterance_stats(gmm, takes[int(i)][1]) for i in trial}
-        for i, s in stats.items():  # the take's own frames, from both models (its copies stay in the other)
-            reduced = reduced.remove(takes[i][0], Stats(s.n, s.f, s))
-        terms = digit_terms(gmm, reduced, rt.adaptation)
+        for i, s in stats.items():
+            reduced = reduced.remove(takes[i][0], s)
+        means = digit_means(gmm, reduced, rt.adaptation)
         segs = [takes[int(i)] for i in trial]
-        sums, counts = take_llr_sums(gmm, terms, segs, rt.adaptation.top_c)
+        sums, counts = take_llr_sums(gmm, means, segs, rt.adaptation.top_c)
         scores.append(calib.normalise(float(sums.sum() / max(counts.sum(), 1))))
     return np.array(scores)
 

@@ -49,7 +49,7 @@ from ..models.calibration import (
 from ..models.cohort import assemble_trials, noisy_trial_scores, take_llr_signature_sums, trial_scores, trial_snr
 from ..models.gmm import DiagGMM
 from ..models.noise_signature import noise_model_terms
-from ..models.scoring import SCORING_ID, ModelTerms
+from ..models.scoring import ModelTerms
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.tables import Calibration as StoredCalibration
 from ..storage.tables import DeploymentThreshold
@@ -130,7 +130,6 @@ def score_cohort(
         float(np.median(clean)) if len(clean) else 0.0,
         np.median(noisy_sig, axis=1) if signed else None,
         float(np.median(trial_scores(sig, counts, kept_trials))) if signed else None,
-        SCORING_ID,
     )
     return CohortScores(scores[kept], trial_owner[kept], dupes, levels)
 
@@ -228,7 +227,6 @@ def _user_row_current(
         and row.quality is not None  # from before the noise levels: recomputed with them
         # from before the noise signatures (where the UBM has a noise model): recomputed with them
         and (row.quality.get("clean_signature") is not None or noise_model_terms(ctx.voice.ubm.gmm) is None)
-        and row.quality.get("scoring") == SCORING_ID  # scored under another rule: recomputed under this one
         and row.model_version == model.version
         and row.cohort_key == _cohort_key(cohort)
     )
@@ -260,7 +258,6 @@ def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_r
             or not row.levels.get("levels")
             or noise_model_terms(ctx.voice.ubm.gmm) is None
         )
-        and row.levels.get("scoring") == SCORING_ID  # pooled from scores of another rule: recomputed
         and not _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
     )
 
@@ -293,7 +290,6 @@ def _levels_doc(pooled: DeploymentCalibration, low: float, high: float) -> dict[
         "levels": [[lv.snr_db, bounded(lv.threshold, low, high), lv.grand_location] for lv in pooled.levels],
         "clean_signature": pooled.clean_signature,
         "signature": [lv.signature for lv in pooled.levels],
-        "scoring": SCORING_ID,  # what the pooled users' rows were scored under (refresh_threshold made them current)
     }
 
 

@@ -13,9 +13,8 @@ import numpy as np
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, PostConfig, extract, postprocess, read_audio
 from ..features.config import LEGACY_SCALE_CONFIG
 from ..models.baseline import SeedBaseline, baseline_frames
-from ..models.gmm import DiagGMM
 from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe, take_stats
-from ..models.scoring import align, dual_sums, frame_llr, models_frame_llr
+from ..models.scoring import frame_llr
 from ..models.speaker import (
     DEFAULT_ADAPTATION,
     AdaptationConfig,
@@ -79,7 +78,6 @@ class _Enrolled:
     spk_means: dict[str, np.ndarray]
     dig_means: dict[str, np.ndarray]
     baselines: dict[tuple[str, str], SeedBaseline]
-    take_dig_means: dict[str, np.ndarray] = field(default_factory=dict)  # the take-only digit models, where kept
 
 
 def _protocol_split(corpus: str, test_takes: tuple[int, ...]) -> tuple[list[str], list[Recording], list[Recording]]:
@@ -116,12 +114,10 @@ def _enrol(
         models[rec.speaker] = models[rec.speaker].add(rec.digit, take_stats(gmm, *f["default"], post, recipe))
         for sy in baseline_systems:
             base_utts[(sy, rec.speaker)].append((rec.digit, baseline_frames(*f[_BASELINE_FEATURES[sy]])))
-    own = {s: m.take_only for s, m in models.items()}
     return _Enrolled(
         {s: speaker_means(gmm, m, adaptation) for s, m in models.items()},
         {s: digit_means(gmm, m, adaptation) for s, m in models.items()},
         {key: SeedBaseline.fit(u, seed=seed) for key, u in base_utts.items()},
-        {s: digit_means(gmm, m, adaptation) for s, m in own.items() if m is not None},
     )
 
 
@@ -153,24 +149,11 @@ def _score_condition(
                 llr = frame_llr(gmm, enrolled.spk_means[spk], feats, adaptation.top_c)
                 us.sums["gmm-ubm"][u, j], us.counts["gmm-ubm"][u, j] = llr.sum(), len(llr)
             if "gmm-ubm-digit" in systems:
-                us.sums["gmm-ubm-digit"][u, j] = _digit_score_sum(gmm, enrolled, spk, rec.digit, feats, adaptation)
-                us.counts["gmm-ubm-digit"][u, j] = len(feats)
+                llr = frame_llr(gmm, enrolled.dig_means[spk][rec.digit], feats, adaptation.top_c)
+                us.sums["gmm-ubm-digit"][u, j], us.counts["gmm-ubm-digit"][u, j] = llr.sum(), len(llr)
             for sy in baseline_systems:
                 us.sums[sy][u, j], us.counts[sy][u, j] = enrolled.baselines[(sy, spk)].matched(base_feats[sy])
     return us
-
-
-def _digit_score_sum(
-    gmm: DiagGMM, enrolled: _Enrolled, spk: str, digit: int, feats: np.ndarray, adaptation: AdaptationConfig
-) -> float:
-    """gmm-ubm-digit: an utterance's (T, D) summed frame LLR against the speaker's digit model as the
-    service scores a segment: with the take-only model, ``scoring.dual_sums`` of the two."""
-    means = enrolled.dig_means[spk][digit]
-    own = enrolled.take_dig_means.get(spk)
-    if own is None or not len(feats):
-        return float(frame_llr(gmm, means, feats, adaptation.top_c).sum())
-    llr = models_frame_llr(gmm, np.stack([means, own[digit]]), feats, align(gmm, feats, adaptation.top_c))
-    return float(dual_sums(llr[:1].sum(axis=1), llr[1:].sum(axis=1), np.array([len(feats)]))[0])
 
 
 def evaluate(

@@ -99,7 +99,6 @@ class NoisyScores:
     clean_snr_db: float  # the median measured SNR of the user's clean trials
     signature: np.ndarray | None = None
     clean_signature: float | None = None
-    scoring: str | None = None  # the scoring rule the scores were computed under (``scoring.SCORING_ID``)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .frame_bounds import bound_frame_llr
 from .gmm import DiagGMM
 from .noise_signature import frame_signature
 from .noisy_copies import degraded_levels
-from .scoring import Alignment, ModelTerms, align, chosen_frame_llr, dual_sums, model_terms
+from .scoring import ModelTerms, align, chosen_frame_llr, model_terms
 
 _FRAMES_PER_PASS = 20000  # bounds the (frames, top_c, D) gather in memory
 
@@ -31,8 +31,7 @@ def take_llr_sums(
     takes: Sequence[tuple[int, np.ndarray]],
     top_c: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For takes (digit, feats (T, D)): summed frame LLR against that digit's model (with a take-only model
-    in ``digit_models``, ``scoring.dual_sums`` of the two), and T. Both (N,).
+    """For takes (digit, feats (T, D)): summed frame LLR against that digit's model, and T. Both (N,).
 
     ``digit_models``: the digit models' means (10, C, D), or their ``model_terms`` if the caller has them.
     """
@@ -63,29 +62,13 @@ def take_llr_signature_sums(
             feats = np.concatenate([np.asarray(takes[k][1], dtype=np.float64) for k in batch])
             digit_of_frame = np.repeat([takes[k][0] for k in batch], counts[batch].astype(int))
             aligned = align(ubm, feats, top_c)
+            llr = bound_frame_llr(chosen_frame_llr(terms, feats, aligned, digit_of_frame))
             starts = np.concatenate([[0], np.cumsum(counts[batch])[:-1]]).astype(int)
-            sums[batch] = _summed_llr(terms, feats, aligned, digit_of_frame, starts, counts[batch])
+            sums[batch] = np.add.reduceat(llr, starts)
             if signature is not None:
                 sig[batch] = np.add.reduceat(frame_signature(signature, feats, aligned), starts)
         i = j
     return sums, counts, sig
-
-
-def _summed_llr(
-    terms: ModelTerms,
-    feats: np.ndarray,
-    aligned: Alignment,
-    digit_of_frame: np.ndarray,
-    starts: np.ndarray,
-    frames: np.ndarray,
-) -> np.ndarray:
-    """Each take's summed bounded frame LLR (N,) against its digit's model, scored as answers are: with a
-    take-only model, ``scoring.dual_sums`` of the two (``voice.decision.score_answer`` does the same)."""
-    copies = np.add.reduceat(bound_frame_llr(chosen_frame_llr(terms, feats, aligned, digit_of_frame)), starts)
-    if terms.take is None:
-        return copies
-    own = np.add.reduceat(bound_frame_llr(chosen_frame_llr(terms.take, feats, aligned, digit_of_frame)), starts)
-    return dual_sums(copies, own, frames)
 
 
 def assemble_trials(

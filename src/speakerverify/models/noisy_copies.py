@@ -205,16 +205,12 @@ def take_stats(
     config: FeatureConfig = DEFAULT_CONFIG,
 ) -> Stats:
     """What one take adds to a speaker model (``frame_sets``), in float64 one set at a time (evaluation and
-    the shipped noise model; the service sums the same sets in float32 blocks, ``voice.takes.contribution``),
-    with the take's own part (``Stats.take``: the first set, without the copies)."""
+    the shipped noise model; the service sums the same sets in float32 blocks, ``voice.takes.contribution``)."""
     stats = Stats(np.zeros(ubm.n_components), np.zeros((ubm.n_components, ubm.dim)))
-    own = stats
-    for i, (feats, weight) in enumerate(frame_sets(mfcc, energy, post, recipe, config)):
+    for feats, weight in frame_sets(mfcc, energy, post, recipe, config):
         extra = utterance_stats(ubm, feats)
         stats = stats + Stats(weight * extra.n, weight * extra.f)
-        if i == 0:
-            own = Stats(extra.n, extra.f)
-    return Stats(stats.n, stats.f, own)
+    return stats
 
 
 def degraded_levels(

@@ -32,36 +32,10 @@ class Alignment:
 @dataclass(frozen=True)
 class ModelTerms:
     """M adapted models' mean-dependent density terms: linear (M, C, D) = mu / var and
-    const (M, C) = -0.5 sum mu^2 / var. Computed once per model set (a service caches them).
-
-    ``take``: for a user's digit models (adapted from the takes and their noisy copies), the same models
-    adapted from the takes alone, where kept; a segment's score is then ``dual_sums`` of the two."""
+    const (M, C) = -0.5 sum mu^2 / var. Computed once per model set (a service caches them)."""
 
     linear: np.ndarray
     const: np.ndarray
-    take: ModelTerms | None = None
-
-
-COPIES_MARGIN = 0.25
-"""How much (mean frame LLR, nats) a segment's score against the model with the noisy copies must exceed
-its score against the take-only model before it counts: a segment scores ``max(take-only, copies - margin)``
-(``dual_sums``). Clean speech matches the take-only model best (the copies blur it: clean K = 3 EER 0.50%
-take-only against 0.83% with copies on the development takes) while noisy speech matches the copies far
-better (white 10 dB: 18.2% against 5.0%), so the better-matching model wins without any evidence about
-the noise the claimant could fake: the rule is a function of the two scores alone. Chosen on the FSDD
-development takes (``benchmarks/dual_model.py``, BENCHMARKS.md "Noise: a take-only and a copies model")."""
-SCORING_ID = "dual-seg-m0.25-v1"
-"""Names the scoring rule in stored calibrations: a calibration scored under another rule is stale."""
-
-
-def dual_sums(copies_sums: np.ndarray, take_sums: np.ndarray | None, frames: np.ndarray) -> np.ndarray:
-    """Segments' summed frame LLR under ``dual_sums``' rule: max(take-only sum, copies sum - margin x frames),
-    from each segment's sums against the two models (S,) and its frame count (S,); the copies' sums when
-    there is no take-only model. Per segment, so a trial's score stays a frame-weighted mean of its segments'."""
-    copies_sums = np.asarray(copies_sums, dtype=np.float64)
-    if take_sums is None:
-        return copies_sums
-    return np.maximum(np.asarray(take_sums, dtype=np.float64), copies_sums - COPIES_MARGIN * np.asarray(frames))
 
 
 def model_terms(ubm: DiagGMM, means: np.ndarray, dtype: type[np.floating] = np.float64) -> ModelTerms:

@@ -17,27 +17,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from .gmm import DiagGMM, posteriors
-from .scoring import ModelTerms, model_terms
 
 N_DIGITS = 10
 
 
 @dataclass(frozen=True)
 class Stats:
-    """Baum-Welch statistics of some frames: n (C,) occupancies, f (C, D) first order; ``take``: the part of
-    them that is the takes' own frames, without their noisy copies (``models.noisy_copies``), where kept."""
+    """Baum-Welch statistics of some frames: n (C,) occupancies, f (C, D) first order."""
 
     n: np.ndarray
     f: np.ndarray
-    take: Stats | None = None
 
     def __add__(self, other: Stats) -> Stats:
-        take = None if self.take is None or other.take is None else self.take + other.take
-        return Stats(self.n + other.n, self.f + other.f, take)
+        return Stats(self.n + other.n, self.f + other.f)
 
     def __sub__(self, other: Stats) -> Stats:
-        take = None if self.take is None or other.take is None else self.take - other.take
-        return Stats(self.n - other.n, self.f - other.f, take)
+        return Stats(self.n - other.n, self.f - other.f)
 
 
 def utterance_stats(ubm: DiagGMM, feats: np.ndarray) -> Stats:
@@ -48,20 +43,19 @@ def utterance_stats(ubm: DiagGMM, feats: np.ndarray) -> Stats:
 
 @dataclass(frozen=True)
 class SpeakerModel:
-    """Per-digit statistics: n (10, C), f (10, C, D), takes (10,) take counts; ``take_n`` / ``take_f`` the
-    same of the takes alone, without their noisy copies (None: not kept, e.g. a model from statistics that
-    did not carry them; then only the model with the copies is scored)."""
+    """Per-digit statistics: n (10, C), f (10, C, D), takes (10,) take counts."""
 
     n: np.ndarray
     f: np.ndarray
     takes: np.ndarray
-    take_n: np.ndarray | None = None
-    take_f: np.ndarray | None = None
 
     @staticmethod
     def empty(n_components: int, dim: int) -> SpeakerModel:
-        n, f = np.zeros((N_DIGITS, n_components)), np.zeros((N_DIGITS, n_components, dim))
-        return SpeakerModel(n, f, np.zeros(N_DIGITS, dtype=np.int64), n.copy(), f.copy())
+        return SpeakerModel(
+            np.zeros((N_DIGITS, n_components)),
+            np.zeros((N_DIGITS, n_components, dim)),
+            np.zeros(N_DIGITS, dtype=np.int64),
+        )
 
     def _update(self, digit: int, stats: Stats, sign: int) -> SpeakerModel:
         n, f, takes = self.n.copy(), self.f.copy(), self.takes.copy()
@@ -70,17 +64,10 @@ class SpeakerModel:
         takes[digit] += sign
         if takes[digit] < 0:
             raise ValueError(f"digit {digit} has no take to remove")
-        # The take-only part is kept only while every change carries it (else it would silently drift).
-        take_n = take_f = None
-        if self.take_n is not None and self.take_f is not None and stats.take is not None:
-            take_n, take_f = self.take_n.copy(), self.take_f.copy()
-            take_n[digit] += sign * stats.take.n
-            take_f[digit] += sign * stats.take.f
         if takes[digit] == 0:  # no rounding residue left behind
-            for a in (n, f, take_n, take_f):
-                if a is not None:
-                    a[digit] = 0.0
-        return SpeakerModel(n, f, takes, take_n, take_f)
+            n[digit] = 0.0
+            f[digit] = 0.0
+        return SpeakerModel(n, f, takes)
 
     def add(self, digit: int, stats: Stats) -> SpeakerModel:
         """A new model with one more take of ``digit``."""
@@ -93,13 +80,6 @@ class SpeakerModel:
     @property
     def total(self) -> Stats:
         return Stats(self.n.sum(axis=0), self.f.sum(axis=0))
-
-    @property
-    def take_only(self) -> SpeakerModel | None:
-        """The model of the takes alone (no noisy copies), or None where it is not kept."""
-        if self.take_n is None or self.take_f is None:
-            return None
-        return SpeakerModel(self.take_n, self.take_f, self.takes)
 
 
 def map_means(prior_means: np.ndarray, stats: Stats, relevance: float) -> np.ndarray:
@@ -133,21 +113,6 @@ def digit_means(ubm: DiagGMM, model: SpeakerModel, cfg: AdaptationConfig = DEFAU
     """Per-digit adapted means (10, C, D), each from the speaker means with that digit's takes."""
     spk = speaker_means(ubm, model, cfg)
     return map_means(spk, Stats(model.n, model.f), cfg.digit_relevance)
-
-
-def digit_terms(
-    ubm: DiagGMM,
-    model: SpeakerModel,
-    cfg: AdaptationConfig = DEFAULT_ADAPTATION,
-    dtype: type[np.floating] = np.float64,
-) -> ModelTerms:
-    """The scoring terms of the model's ten digit models, with those of its take-only model (``ModelTerms.take``)
-    where it is kept and differs (a model built without noisy copies is its own take-only model)."""
-    terms = model_terms(ubm, digit_means(ubm, model, cfg), dtype=dtype)
-    own = model.take_only
-    if own is None or (np.array_equal(own.n, model.n) and np.array_equal(own.f, model.f)):
-        return terms
-    return ModelTerms(terms.linear, terms.const, model_terms(ubm, digit_means(ubm, own, cfg), dtype=dtype))
 
 
 # Frames per posteriors block in ``weighted_stats``: its (T, C) float32 block (128 KB) stays in cache;

@@ -30,8 +30,7 @@ from ..config import Settings
 from ..evaluation import metrics
 from ..models.calibration import calibrate_deployment, impostor_location
 from ..models.cohort import take_llr_sums, trial_scores
-from ..models.scoring import ModelTerms
-from ..models.speaker import N_DIGITS, Stats, digit_terms
+from ..models.speaker import N_DIGITS, Stats, digit_means
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import VerificationAttempt
 from ..voice.runtime import CachedModel
@@ -62,11 +61,10 @@ class _User:
         return found
 
 
-def _score(ctx: AppContext, terms: ModelTerms, takes: list[_Take]) -> float:
-    """Mean frame LLR of the takes pooled, each against the model of its digit (``terms``, with the take-only
-    model's): the service's trial score."""
+def _score(ctx: AppContext, means: np.ndarray, takes: list[_Take]) -> float:
+    """Mean frame LLR of the takes pooled, each against the model of its digit: the service's trial score."""
     rt = ctx.voice
-    sums, counts = take_llr_sums(rt.ubm.gmm, terms, [(t.digit, t.feats) for t in takes], rt.adaptation.top_c)
+    sums, counts = take_llr_sums(rt.ubm.gmm, means, [(t.digit, t.feats) for t in takes], rt.adaptation.top_c)
     return float(trial_scores(sums, counts, [np.arange(len(takes))])[0])
 
 
@@ -142,7 +140,7 @@ def _raw_scores(
         have = sorted(d for d, idx in digit_index[i].items() if idx)
         if len(have) < k:
             continue
-        full_terms = person.model.terms
+        full_means = person.model.digit_means
         full_stats = person.model.model
         for _ in range(n_trials):
             digits = [int(d) for d in rng.choice(have, size=k, replace=False)]
@@ -150,14 +148,14 @@ def _raw_scores(
             reduced = full_stats
             for c in chosen:
                 reduced = reduced.remove(person.takes[c].digit, person.takes[c].stats)
-            terms = digit_terms(gmm, reduced, rt.adaptation, dtype=np.float32)  # as the runtime caches them
-            raw[i][i].append(_score(ctx, terms, [person.takes[c] for c in chosen]))
+            means = digit_means(gmm, reduced, rt.adaptation)
+            raw[i][i].append(_score(ctx, means, [person.takes[c] for c in chosen]))
             trial_digits[i][i].append(digits)
             for j, other in enumerate(people):
                 if j == i or any(not digit_index[j].get(d) for d in digits):
                     continue
                 theirs = [other.takes[int(rng.choice(digit_index[j][d]))] for d in digits]
-                raw[i][j].append(_score(ctx, full_terms, theirs))
+                raw[i][j].append(_score(ctx, full_means, theirs))
                 trial_digits[i][j].append(digits)
     return [[np.asarray(raw[i][j], dtype=np.float64) for j in range(n)] for i in range(n)], trial_digits
 

@@ -38,7 +38,6 @@ def noisy_scores(row: Calibration) -> NoisyScores | None:
         float(q["clean_snr"]),
         None if q.get("signature") is None else np.asarray(q["signature"], dtype=np.float64),
         None if q.get("clean_signature") is None else float(q["clean_signature"]),
-        q.get("scoring"),
     )
 
 
@@ -95,15 +94,13 @@ def put_calibration(
 
 def _quality_doc(noisy: NoisyScores) -> dict[str, Any]:
     """What ``calibrations.quality`` stores of the noisy scores (the scores themselves go in ``noisy_scores``);
-    the noise signatures only when measured (rows without them are recomputed where a noise model exists), and
-    the scoring rule (rows scored under another are recomputed)."""
+    the noise signatures only when measured (rows without them are recomputed where a noise model exists)."""
     return {
         "clean_snr": float(noisy.clean_snr_db),
         "snr": [float(x) for x in noisy.snr_db],
         "locations": [float(x) for x in noisy.locations],
         "signature": None if noisy.signature is None else [float(x) for x in noisy.signature],
         "clean_signature": None if noisy.clean_signature is None else float(noisy.clean_signature),
-        "scoring": noisy.scoring,
     }
 
 

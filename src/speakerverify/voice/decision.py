@@ -13,10 +13,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..models.digits import content_margin, segment_digit_scores
-from ..models.frame_bounds import bound_frame_llr
 from ..models.gmm import DiagGMM
 from ..models.noise_signature import answer_signature, noise_model_terms, signature_fraction
-from ..models.scoring import Alignment, ModelTerms, align, chosen_frame_llr, dual_sums
+from ..models.scoring import Alignment, ModelTerms, align
 
 NOISE_TOLERANCE_DB = 1.0
 """How far below the noisiest calibrated level an answer's measured SNR may be and still be decided there
@@ -147,10 +146,9 @@ def score_answer(
     scored = [f if ok else f[:0] for f, ok in zip(feats, enough, strict=True)]
     frames_all = np.concatenate([np.asarray(f, dtype=np.float64) for f in scored]) if scored else np.zeros((0, 0))
     noise_model = noise_model_terms(ubm)
-    if alignment is None and (noise_model is not None or terms.take is not None) and len(frames_all):
+    if alignment is None and noise_model is not None and len(frames_all):
         alignment = align(ubm, frames_all, top_c)  # once, for the digit models and the noise model
-    rows = segment_digit_scores(ubm, terms, scored, top_c, alignment)  # the content check's (with copies)
-    voice = _voice_scores(terms, scored, prompted, rows, alignment)
+    rows = segment_digit_scores(ubm, terms, scored, top_c, alignment)
     signature = (
         None
         if noise_model is None or alignment is None or not len(frames_all)
@@ -158,41 +156,16 @@ def score_answer(
     )
     segments: list[SegmentScore] = []
     total, frames = 0.0, 0
-    for f, ok_len, row, digit, said, score in zip(feats, enough, rows, prompted, claimed, voice, strict=True):
+    for f, ok_len, row, digit, said in zip(feats, enough, rows, prompted, claimed, strict=True):
         if not ok_len:
             segments.append(SegmentScore(digit, len(f), None, False, None))
             continue
         margin = content_margin(row, digit)
         ok = said == digit and margin >= -max_content_margin
-        segments.append(SegmentScore(digit, len(f), float(score), ok, margin))
-        total += float(score) * len(f)
+        segments.append(SegmentScore(digit, len(f), float(row[digit]), ok, margin))
+        total += float(row[digit]) * len(f)
         frames += len(f)
     return AnswerScore(segments, total / frames if frames else None, frames, signature)
-
-
-def _voice_scores(
-    terms: ModelTerms,
-    scored: Sequence[np.ndarray],
-    prompted: Sequence[int],
-    rows: np.ndarray,
-    alignment: Alignment | None,
-) -> np.ndarray:
-    """Each segment's voice score (S,): its mean frame LLR against the prompted digit's model (``rows`` (S, 10),
-    with the copies), and with a take-only model ``scoring.dual_sums`` of the two, as the cohort's takes are
-    scored in calibration (``models.cohort.take_llr_sums``). ``alignment``: of the scored frames concatenated."""
-    lengths = np.array([len(f) for f in scored], dtype=np.float64)
-    copies = np.array([row[d] if n else -np.inf for row, d, n in zip(rows, prompted, lengths, strict=True)])
-    if terms.take is None or alignment is None or lengths.sum() == 0:
-        return copies
-    feats = np.concatenate([np.asarray(f, dtype=np.float64) for f in scored])
-    digit_of_frame = np.repeat(np.asarray(prompted, dtype=int), lengths.astype(int))
-    llr = bound_frame_llr(chosen_frame_llr(terms.take, feats, alignment, digit_of_frame))
-    has = lengths > 0
-    own = np.full(len(scored), -np.inf)
-    own[has] = np.add.reduceat(llr, np.concatenate([[0], np.cumsum(lengths[has])[:-1]]).astype(int))
-    out = copies.copy()
-    out[has] = dual_sums(copies[has] * lengths[has], own[has], lengths[has]) / lengths[has]
-    return out
 
 
 def decide(

@@ -24,8 +24,8 @@ from ..features import DEFAULT_CONFIG, DEFAULT_POST, FeatureConfig, PostConfig
 from ..models import replay
 from ..models.io import load_gmm
 from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe
-from ..models.scoring import ModelTerms
-from ..models.speaker import DEFAULT_ADAPTATION, AdaptationConfig, SpeakerModel, digit_terms
+from ..models.scoring import ModelTerms, model_terms
+from ..models.speaker import DEFAULT_ADAPTATION, AdaptationConfig, SpeakerModel, digit_means
 from ..models.ubm import UBM, load_default_ubm
 from ..storage import deployment, speaker_models, ubms, utterances
 from ..storage.db import Database
@@ -62,10 +62,9 @@ def resolve_ubm(db: Database, path: Path | None) -> UBM:
 @dataclass(frozen=True)
 class CachedModel:
     """A user's model as scoring needs it, derived from the stored takes (nothing of it is stored): the
-    statistics of the takes in the model (float64, so enrolment adds and removes takes without drift; with
-    the take-only part), the ten digit models' density terms (float32; with the take-only models'), and
-    every stored take's replay template (suspect takes too: they were sent, so a replay of one is still a
-    replay)."""
+    statistics of the takes in the model (float64, so enrolment adds and removes takes without drift), the
+    ten digit models' density terms (float32), and every stored take's replay template (suspect takes too:
+    they were sent, so a replay of one is still a replay)."""
 
     version: int
     model: SpeakerModel
@@ -92,10 +91,8 @@ class CachedModel:
 
     @property
     def nbytes(self) -> int:
-        m, t = self.model, self.terms
-        stats = m.n.nbytes + m.f.nbytes + sum(a.nbytes for a in (m.take_n, m.take_f) if a is not None)
-        terms = sum(x.linear.nbytes + x.const.nbytes for x in (t, t.take) if x is not None)
-        return stats + terms + sum(tp.nbytes for tp in self.take_templates)
+        stats = self.model.n.nbytes + self.model.f.nbytes
+        return stats + self.terms.linear.nbytes + self.terms.const.nbytes + sum(t.nbytes for t in self.take_templates)
 
 
 def take_template(mfcc: np.ndarray, energy: np.ndarray) -> np.ndarray:
@@ -112,7 +109,7 @@ def cached_model(
     templates: dict[int, tuple[int, np.ndarray]] | None = None,
 ) -> CachedModel:
     """The entry for ``model`` (statistics) at row ``version``; ``templates``: {take id: (digit, template)}."""
-    terms = digit_terms(ubm.gmm, model, adaptation, dtype=np.float32)  # with the take-only model's terms
+    terms = model_terms(ubm.gmm, digit_means(ubm.gmm, model, adaptation), dtype=np.float32)
     ids = tuple(sorted(templates or {}))
     held = templates or {}
     return CachedModel(
@@ -133,9 +130,7 @@ class VoiceRuntime:
     post: PostConfig = DEFAULT_POST
     adaptation: AdaptationConfig = DEFAULT_ADAPTATION
     recipe: CopyRecipe = DEFAULT_RECIPE  # the noisy copies every take's statistics include
-    # ~2.3 MB a user (float64 statistics and float32 terms, each twice: with and without the copies; the
-    # templates): ~110 users a worker
-    cache_bytes: int = 256 * 2**20
+    cache_bytes: int = 256 * 2**20  # ~1.2 MB a user (float64 statistics, float32 terms, templates): ~220 a worker
     _cache: OrderedDict[uuid.UUID, CachedModel] = field(default_factory=OrderedDict)
     _cached_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)

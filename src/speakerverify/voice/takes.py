@@ -37,26 +37,13 @@ def contribution(
     post: PostConfig = DEFAULT_POST,
     recipe: CopyRecipe = DEFAULT_RECIPE,
 ) -> Stats:
-    """What one take adds to its user's model: its statistics and its noisy copies' (weighted), and its own
-    part alone (``Stats.take``), computed as ``stacked_model`` computes them, so a model kept by adding and
-    removing takes is the model derived from the takes (to float32 rounding of the posteriors, ~1e-6
-    relative; ``models.noisy_copies.take_stats`` is the same sum in float64)."""
-    return _sets_stats(ubm, frame_sets(mfcc, energy, post, recipe), 1)
-
-
-def _sets_stats(ubm: DiagGMM, sets: list[tuple[np.ndarray, float]], n_own: int) -> Stats:
-    """The weighted statistics of frame sets ((N_i, D), weight) whose first ``n_own`` are takes' own frames
-    (the rest their noisy copies): the own ones and the copies put through the posteriors separately, so
-    the take-only statistics (``Stats.take``) come out of the same sums at no extra cost."""
-
-    def summed(part: list[tuple[np.ndarray, float]]) -> Stats:
-        if not part:
-            return Stats(np.zeros(ubm.n_components), np.zeros((ubm.n_components, ubm.dim)))
-        x = np.concatenate([s for s, _ in part])
-        return weighted_stats(ubm, x, np.concatenate([np.full(len(s), w) for s, w in part]))
-
-    own, copies = summed(sets[:n_own]), summed(sets[n_own:])
-    return Stats(own.n + copies.n, own.f + copies.f, own)
+    """What one take adds to its user's model: its statistics and its noisy copies' (weighted), computed
+    as ``stacked_model`` computes them, so a model kept by adding and removing takes is the model derived
+    from the takes (to float32 rounding of the posteriors, ~1e-6 relative; ``models.noisy_copies.take_stats``
+    is the same sum in float64)."""
+    sets = frame_sets(mfcc, energy, post, recipe)
+    x = np.concatenate([s for s, _ in sets])
+    return weighted_stats(ubm, x, np.concatenate([np.full(len(s), w) for s, w in sets]))
 
 
 def row_stats(
@@ -87,20 +74,16 @@ def stacked_model(
     by the caller): every take's and copy's frames stacked per digit and put through the UBM posteriors
     in blocks (``weighted_stats``), instead of five ``posteriors`` calls a take. Equals the sum of the
     takes' ``contribution`` to float rounding (tested)."""
-    own: dict[int, list[tuple[np.ndarray, float]]] = {}
-    copies: dict[int, list[tuple[np.ndarray, float]]] = {}
+    frames: dict[int, list[tuple[np.ndarray, float]]] = {}
     counts = np.zeros(N_DIGITS, dtype=np.int64)
     for digit, mfcc, energy in takes:
-        sets = frame_sets(mfcc, energy, post, recipe)
-        own.setdefault(digit, []).append(sets[0])
-        copies.setdefault(digit, []).extend(sets[1:])
+        frames.setdefault(digit, []).extend(frame_sets(mfcc, energy, post, recipe))
         counts[digit] += 1
     model = SpeakerModel.empty(ubm.n_components, ubm.dim)
     n, f = model.n.copy(), model.f.copy()
-    take_n, take_f = n.copy(), f.copy()
-    for digit, sets in own.items():
-        stats = _sets_stats(ubm, sets + copies[digit], len(sets))
+    for digit, sets in frames.items():
+        x = np.concatenate([s for s, _ in sets])
+        w = np.concatenate([np.full(len(s), weight) for s, weight in sets])
+        stats = weighted_stats(ubm, x, w)
         n[digit], f[digit] = stats.n, stats.f
-        assert stats.take is not None
-        take_n[digit], take_f[digit] = stats.take.n, stats.take.f
-    return SpeakerModel(n, f, counts, take_n, take_f)
+    return SpeakerModel(n, f, counts)
