@@ -52,6 +52,13 @@ def _pool(x: np.ndarray, utt: Utt, rows: list[list[int]]) -> np.ndarray:
     return np.stack([x[r].sum(axis=0) for r in rows]) / np.array([utt["count"][r].sum() for r in rows])[:, None]
 
 
+def _spread(utt: Utt, rows: list[list[int]]) -> str:
+    """Median (10th-90th percentile) of the answers' noise signatures."""
+    sig = [utt["sig"][r].sum() / utt["count"][r].sum() for r in rows]
+    p10, p50, p90 = np.percentile(sig, [10, 50, 90])
+    return f"{p50:.2f} ({p10:.2f} to {p90:.2f})"
+
+
 def _blend(lo: float, hi: float) -> Rule:
     def rule(utt: Utt, rows: list[list[int]]) -> np.ndarray:
         sig = np.array([utt["sig"][r].sum() for r in rows]) / np.array([utt["count"][r].sum() for r in rows])
@@ -147,10 +154,7 @@ def main() -> None:
             floor_cells.append(f"{100 * frr:.1f}")
         tables["eer"].append(f"| {name} | " + " | ".join(eer_cells) + " |")
         tables["floor"].append(f"| {name} | " + " | ".join(floor_cells) + " |")
-    sig = ", ".join(
-        f"{c} {np.median([utts[c]['sig'][r].sum() / utts[c]['count'][r].sum() for r in split[3][0]]):.2f}"
-        for c in CONDS
-    )
+    sig = ", ".join(f"{c} {_spread(utts[c], split[3][0])}" for c in CONDS)
     took = time.perf_counter() - t0
     print("\n".join(tables["eer"]), "\n\n", "\n".join(tables["floor"]), "\n", sig, flush=True)
     if args.no_write:
@@ -164,7 +168,7 @@ def main() -> None:
             "FRR % of K = 5 genuine answers below each user's clean 1%-FAR point (the 99th percentile of its "
             "clean impostor answers' scores under the same rule; the claimed-noise floor):",
             "\n".join(tables["floor"]),
-            f"Median K = 3 answer signature: {sig}.",
+            f"K = 3 answers' noise signature, median (10th to 90th percentile): {sig}.",
         ]
     )
     write_section(f"dual-{args.takes}", "benchmarks/dual_model.py", body)
