@@ -4,7 +4,8 @@ Intrusion test: other ready users' takes, assembled into trials of the challenge
 length, against my model. Benchmark: my takes against each other user's model.
 The reference row is my own genuine score on takes held out of my model: thanks to
 the sufficient statistics, a trial's takes are subtracted from the model before
-scoring it (leave-out), so no take is scored by a model that has seen it.
+scoring it (leave-out), so no take is scored by a model that has seen it, nor its
+noisy copies (a take is removed with everything it added).
 
 A user sees only ``intrusion_summary`` / ``benchmark_summary``: counts over all other voices together,
 rate limited, with no alias, score or threshold: per-speaker scores would let an attacker with an account
@@ -20,11 +21,12 @@ import numpy as np
 
 from ..models.cohort import assemble_trials, take_llr_sums, trial_scores
 from ..models.scoring import ModelTerms
-from ..models.speaker import digit_means, utterance_stats
+from ..models.speaker import Stats, digit_means
 from ..storage import speaker_models, users, utterances
+from ..storage.tables import Utterance
 from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel
-from ..voice.takes import take_features
+from ..voice.takes import row_stats, take_features
 from . import limits
 from .calibration import serving_calibration
 from .context import AppContext
@@ -40,26 +42,33 @@ def _summary(scores: np.ndarray, threshold: float) -> tuple[int, int, float | No
     return len(scores), int(np.sum(scores >= threshold)), float(scores.mean()) if len(scores) else None
 
 
-def _takes(ctx: AppContext, session, user_id: uuid.UUID) -> list[tuple[int, np.ndarray]]:
+def _rows(ctx: AppContext, session, user_id: uuid.UUID) -> list[Utterance]:
     rows = utterances.list_utterances(session, user_id)
-    return [(r.digit, take_features(r, ctx.voice.post)) for r in rows if r.config_id == ctx.voice.config.config_id]
+    return [r for r in rows if r.config_id == ctx.voice.config.config_id]
 
 
-def _reference(
-    ctx: AppContext, model: CachedModel, takes: list[tuple[int, np.ndarray]], calib: Calibration
-) -> np.ndarray:
-    """Leave-out genuine trials: each trial's takes are removed from the model that scores them."""
+def _takes(ctx: AppContext, session, user_id: uuid.UUID) -> list[tuple[int, np.ndarray]]:
+    return [(r.digit, take_features(r, ctx.voice.post)) for r in _rows(ctx, session, user_id)]
+
+
+def _reference(ctx: AppContext, model: CachedModel, rows: list[Utterance], calib: Calibration) -> np.ndarray:
+    """Leave-out genuine trials over the takes in the model (suspect takes are not): each trial's takes are
+    removed from the model that scores them with what they added (``row_stats``: the take and its noisy
+    copies), so the reduced model is the one derived from the other takes."""
     gmm, rt = ctx.voice.ubm.gmm, ctx.voice
+    rows = [r for r in rows if r.suspect_digit is None]
+    takes = [(r.digit, take_features(r, rt.post)) for r in rows]
     digits = np.array([d for d, _ in takes])
     rng = np.random.default_rng(0)
     trials = assemble_trials(digits, np.zeros(len(takes), dtype=int), calib.k, REFERENCE_TRIALS, rng)
+    added: dict[int, Stats] = {}  # only the trials' takes: each costs its noisy copies' statistics
     scores = []
-    full = model.model
     for trial in trials:
-        reduced = full
-        stats = {int(i): utterance_stats(gmm, takes[int(i)][1]) for i in trial}
-        for i, s in stats.items():
-            reduced = reduced.remove(takes[i][0], s)
+        reduced = model.model
+        for i in map(int, trial):
+            if i not in added:
+                added[i] = row_stats(gmm, rows[i], rt.post, rt.recipe)
+            reduced = reduced.remove(takes[i][0], added[i])
         means = digit_means(gmm, reduced, rt.adaptation)
         segs = [takes[int(i)] for i in trial]
         sums, counts = take_llr_sums(gmm, means, segs, rt.adaptation.top_c)
@@ -91,10 +100,8 @@ def _impostor_row(
     return ImpostorRow(alias=alias, trials=n, false_accepts=accepted, mean_score=mean)
 
 
-def _reference_summary(
-    ctx: AppContext, model: CachedModel, takes: list[tuple[int, np.ndarray]], calib: Calibration
-) -> ScoreSummary:
-    n, accepted, mean = _summary(_reference(ctx, model, takes, calib), calib.threshold)
+def _reference_summary(ctx: AppContext, model: CachedModel, rows: list[Utterance], calib: Calibration) -> ScoreSummary:
+    n, accepted, mean = _summary(_reference(ctx, model, rows, calib), calib.threshold)
     return ScoreSummary(trials=n, accepts=accepted, mean_score=mean)
 
 
@@ -102,7 +109,7 @@ def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
     calib = serving_calibration(ctx, user_id)
     with ctx.db.read_session() as session:
         model = _ready_model(ctx, session, user_id)
-        mine = _takes(ctx, session, user_id)
+        reference = _reference_summary(ctx, model, _rows(ctx, session, user_id), calib)
         others = speaker_models.ready_user_ids(session, exclude=user_id, limit=MAX_OTHERS)
         rows = []
         rng = np.random.default_rng(1)
@@ -116,7 +123,7 @@ def intrusion_test(ctx: AppContext, user_id: uuid.UUID) -> IntrusionReport:
         threshold=calib.threshold,
         calibration="deployment" if calib.mode == "deployment" else "provisional",
         k=calib.k,
-        reference=_reference_summary(ctx, model, mine, calib),
+        reference=reference,
         impostors=rows,
     )
 
@@ -126,7 +133,9 @@ def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
     rt = ctx.voice
     with ctx.db.read_session() as session:
         model = _ready_model(ctx, session, user_id)
-        mine = _takes(ctx, session, user_id)
+        mine_rows = _rows(ctx, session, user_id)
+        mine = [(r.digit, take_features(r, rt.post)) for r in mine_rows]
+        reference = _reference_summary(ctx, model, mine_rows, calib)
         others = speaker_models.ready_user_ids(session, exclude=user_id, limit=MAX_OTHERS)
     rows = []
     for other in others:
@@ -137,7 +146,7 @@ def benchmark(ctx: AppContext, user_id: uuid.UUID) -> BenchmarkReport:
         if user is None or theirs is None:
             continue
         rows.append(_impostor_row(ctx, user.alias, theirs.terms, mine, their_calib, np.random.default_rng(2)))
-    return BenchmarkReport(k=calib.k, reference=_reference_summary(ctx, model, mine, calib), others=rows)
+    return BenchmarkReport(k=calib.k, reference=reference, others=rows)
 
 
 def _aggregate(k: int, reference: ScoreSummary, rows: list[ImpostorRow]) -> AnalysisSummary:
