@@ -214,7 +214,9 @@ def main() -> None:
         margin = ctx.settings.voice.enrol_content_margin
         parts.append(
             f"FSDD {args.takes} takes, {len(speakers)} speakers x {args.seeds} enrolments per rate, "
-            f"enrol_content_margin {margin}, enrol_flag_margin {ctx.settings.voice.enrol_flag_margin}"
+            f"enrol_content_margin {margin}, enrol_flag_margin {ctx.settings.voice.enrol_flag_margin} "
+            f"({ctx.settings.voice.enrol_settled_flag_margin} once every digit model holds "
+            f"{ctx.settings.voice.enrol_settled_takes} other takes)"
         )
         for i, wrong in enumerate(float(w) for w in args.wrong.split(",")):
             first = 1000 * (i + args.rate_index)  # so --wrong 0.2 --rate-index 1 repeats 0.1,0.2's draws
