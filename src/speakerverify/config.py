@@ -47,9 +47,9 @@ class VoicePolicy:
     enrol_content_margin: float = 0.8
     enrol_flag_margin: float = 0.8  # the same for a stored take at the re-check (0.5 flagged genuine last-round takes)
     # ... and once every digit model it is checked against holds this many of the user's other takes, the
-    # tighter margin below (``flag_margin``): the check sharpens with the takes (development takes, clean
-    # models, a take's digit with 5 other takes: 96.9% of wrong digits below -0.8, 98.6% below -0.6, at
-    # 0.07% / 0.14% of genuine takes; with 2 other takes -0.6 would flag 0.8% of genuine takes).
+    # tighter margin below (``flag_margin``): the check sharpens with the takes (benchmarks/enrol_margins.py,
+    # development takes, clean models, 4 other takes a digit: 96.3% of wrong digits below -0.8, 98.1% below
+    # -0.6, at 0.14% / 0.42% of genuine takes; with 1 other take -0.6 would flag 1.5% of genuine takes).
     enrol_settled_takes: int = 4
     enrol_settled_flag_margin: float = 0.6
     # Before a new take is refused for sounding like digit e, e's takes that sound more like the new take's
