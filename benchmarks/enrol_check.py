@@ -198,6 +198,9 @@ def main() -> None:
     parser.add_argument("--wrong", default="0,0.1,0.2", help="probabilities that a prompted take is wrong")
     parser.add_argument("--speakers", type=int, default=len(SPEAKERS))
     parser.add_argument("--seeds", type=int, default=1, help="enrolments per speaker and probability")
+    parser.add_argument(
+        "--rate-index", type=int, default=0, help="the first rate's place in a longer --wrong list (its seeds)"
+    )
     parser.add_argument("--margin", type=float, default=None, help="enrol_content_margin (default: config)")
     parser.add_argument("--flag-margin", type=float, default=None, help="enrol_flag_margin (default: config)")
     parser.add_argument("--attack-submissions", type=int, default=100)
@@ -211,10 +214,13 @@ def main() -> None:
         margin = ctx.settings.voice.enrol_content_margin
         parts.append(
             f"FSDD {args.takes} takes, {len(speakers)} speakers x {args.seeds} enrolments per rate, "
-            f"enrol_content_margin {margin}, enrol_flag_margin {ctx.settings.voice.enrol_flag_margin}"
+            f"enrol_content_margin {margin}, enrol_flag_margin {ctx.settings.voice.enrol_flag_margin} "
+            f"({ctx.settings.voice.enrol_settled_flag_margin} once every digit model holds "
+            f"{ctx.settings.voice.enrol_settled_takes} other takes)"
         )
         for i, wrong in enumerate(float(w) for w in args.wrong.split(",")):
-            seeds = range(1000 * i, 1000 * i + args.seeds)
+            first = 1000 * (i + args.rate_index)  # so --wrong 0.2 --rate-index 1 repeats 0.1,0.2's draws
+            seeds = range(first, first + args.seeds)
             summary = summarise([mixed(ctx, args.corpus, s, pool, wrong, seed) for seed in seeds for s in speakers])
             lines = [f"{wrong:.0%} of prompted takes a wrong digit:", "", table(summary), ""]
             lines += [f"- {k}: {summary[k]}" for k in list(summary)[2:]]

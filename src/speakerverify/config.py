@@ -46,6 +46,12 @@ class VoicePolicy:
     # own takes by more than this (mean LLR), checked from one take of every digit on (app.enrolment).
     enrol_content_margin: float = 0.8
     enrol_flag_margin: float = 0.8  # the same for a stored take at the re-check (0.5 flagged genuine last-round takes)
+    # ... and once every digit model it is checked against holds this many of the user's other takes, the
+    # tighter margin below (``flag_margin``): the check sharpens with the takes (benchmarks/enrol_margins.py,
+    # development takes, clean models, 4 other takes a digit: 96.3% of wrong digits below -0.8, 98.1% below
+    # -0.6, at 0.14% / 0.42% of genuine takes; with 1 other take -0.6 would flag 1.5% of genuine takes).
+    enrol_settled_takes: int = 4
+    enrol_settled_flag_margin: float = 0.6
     # Before a new take is refused for sounding like digit e, e's takes that sound more like the new take's
     # digit than like e's other takes by this much are flagged, if the new take then passes (app.enrolment;
     # development takes, 20% wrong: 0.4 refused 65% of wrong digits at submission, 0 56% and 0.8 69%, all
@@ -74,6 +80,11 @@ class VoicePolicy:
     lockout_after: int = 5
     lockout_seconds: int = 60
     lockout_max_seconds: int = 24 * 3600
+
+    def flag_margin(self, evidence: int) -> float:
+        """The re-check's margin for a stored take whose digit models hold ``evidence`` other takes each
+        (the fewest of the ten, the take itself left out): tighter once the check has settled."""
+        return self.enrol_settled_flag_margin if evidence >= self.enrol_settled_takes else self.enrol_flag_margin
 
 
 @dataclass(frozen=True)

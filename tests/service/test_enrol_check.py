@@ -122,3 +122,57 @@ def test_two_first_round_takes_swapped_do_not_lock_out_their_digits(client: Test
     flagged = {u["utterance_id"] for u in out["utterances"] if u["suspect"] is not None}
     assert flagged == {ids[2], ids[7]}, out
     assert out["progress"]["takes_per_digit"] == [3, 3, 2, 3, 3, 3, 3, 2, 3, 3]
+
+
+def test_a_mislabelled_take_that_survived_the_first_rounds_is_flagged_once_the_check_has_settled(
+    client: TestClient, api: Any
+) -> None:
+    """The microphone said 3 when 0 was prompted in round one (nicolas), where nothing checks the take
+    at submission. Left out, it trails 3 by less than the first rounds' margin (0.8; ~0.7 at the end):
+    before, it stayed in the model for good. With five other takes a digit the check has settled and the
+    tighter margin flags it; the genuine takes (3's among them) are neither refused nor left flagged.
+    Runs on SQLite and PostgreSQL."""
+    api.register()
+    auth = api.login()
+    refused, ids = [], {}
+    for n in range(6):
+        for digit in range(10):
+            spoken, take_no = (3, 13) if (n, digit) == (0, 0) else (digit, 6 + n + (digit == 0))
+            r = client.post(URL, json=utterance(digit, *take("nicolas", spoken, take_no)), headers=auth)
+            assert r.status_code in (201, 422), r.text
+            if r.status_code == 422:
+                refused.append((n, digit))
+            else:
+                ids[(n, digit)] = r.json()["utterance_id"]
+    assert refused == []
+    out = listed(client, auth)
+    flagged = {u["utterance_id"] for u in out["utterances"] if u["suspect"] is not None}
+    assert flagged == {ids[(0, 0)]}
+    assert out["progress"]["takes_per_digit"] == [5] + [6] * 9
+
+
+@pytest.mark.xfail(strict=True, reason="known: an agreeing pair of mislabelled first-round takes (BENCHMARKS.md)")
+def test_two_agreeing_mislabelled_takes_do_not_lock_out_the_digit_they_say(client: TestClient, api: Any) -> None:
+    """In rounds one and two the microphone said 7 when 3 was prompted (yweweler). The two wrong takes
+    support each other in 3's model, so the rescue's leave-one-out check of 3's takes (``_mislabelled``)
+    finds neither, and every later genuine take of 7 is refused as sounding like 3: no round completes,
+    the re-check never runs, the user never gets ready. Not fixed yet (a leave-pair-out check is the
+    candidate); strict, so it reports when it starts passing."""
+    api.register()
+    auth = api.login()
+    wrong, refused = set(), []
+    for n in range(6):
+        for digit in range(10):
+            mislabelled = digit == 3 and n < 2
+            spoken, take_no = (7, 12 + n) if mislabelled else (digit, 4 + n if digit == 3 else 6 + n)
+            r = client.post(URL, json=utterance(digit, *take("yweweler", spoken, take_no)), headers=auth)
+            assert r.status_code in (201, 422), r.text
+            if r.status_code == 422:
+                assert r.json()["reason"] == "wrong_digit", r.text
+                refused.append((digit, mislabelled))
+            elif mislabelled:
+                wrong.add(r.json()["utterance_id"])
+    assert all(bad for _, bad in refused), refused  # no genuine take refused (before: 7's, rounds 2-6)
+    out = listed(client, auth)
+    flagged = {u["utterance_id"] for u in out["utterances"] if u["suspect"] is not None}
+    assert flagged == wrong, (flagged, wrong, refused)  # every stored wrong take flagged, nothing else

@@ -195,7 +195,7 @@ def _mislabelled(
     without it, a digit whose only takes were refused (or are themselves mislabelled) has nothing to claim
     its mislabelled takes back with (measured, margin 0: from round 2, 87% of wrong digits refused or
     flagged and 7.6% of genuine takes refused without it, at 20% wrong takes on development takes; 96.5%
-    and 0.3% with it). ``digit``'s own takes are checked as the re-check does (``enrol_flag_margin``): a
+    and 0.3% with it). ``digit``'s own takes are checked as the re-check does (``flag_margin``): a
     mislabelled one there also refuses genuine takes, and once the user only adds takes of that digit, and
     every one is refused, no round completes to re-check it.
     """
@@ -214,7 +214,7 @@ def _mislabelled(
             continue
         if r.digit == rival and c.scores[rival] - c.scores[digit] < -policy.enrol_poison_margin:
             poison.append((r, st, digit))
-        elif r.digit == digit and c.margin < -policy.enrol_flag_margin:
+        elif r.digit == digit and c.margin < -policy.flag_margin(c.evidence):
             poison.append((r, st, c.closest))
     return poison
 
@@ -255,7 +255,7 @@ def recheck(
             rt.adaptation,
             stored=np.bincount([r.digit for r in rows], minlength=10),
         )
-        verdicts = [c.closest if c.checked and c.margin < -policy.enrol_flag_margin else None for c in checks]
+        verdicts = [c.closest if c.checked and c.margin < -policy.flag_margin(c.evidence) else None for c in checks]
         trio = list(zip(rows, stats, verdicts, strict=True))
         changed = [(r, s, v) for r, s, v in trio if (r.suspect_digit is None) != (v is None)]
         for r, _, v in trio:

@@ -60,11 +60,13 @@ def content_margin(scores: np.ndarray, digit: int) -> float:
 class TakeCheck:
     """A take's content checked against the speaker's other takes: ``margin`` as in ``content_margin``
     (nan when the check cannot be made: some other digit has no take), ``closest`` the best other digit,
-    ``scores`` (10,) the take's scores under the ten digit models it was checked with (nan if not)."""
+    ``scores`` (10,) the take's scores under the ten digit models it was checked with (nan if not),
+    ``evidence`` the fewest takes any of those ten digit models was adapted from (the take left out)."""
 
     margin: float
     closest: int
     scores: np.ndarray = field(default_factory=lambda: np.full(10, np.nan))
+    evidence: int = 0
 
     @property
     def checked(self) -> bool:
@@ -107,5 +109,6 @@ def check_takes(
         scores = bound_frame_llr(terms_frame_llr(terms, feats[span], part)).mean(axis=1)  # (10,)
         rivals = scores.copy()
         rivals[digit] = -np.inf
-        out.append(TakeCheck(float(scores[digit] - rivals.max()), int(np.argmax(rivals)), scores))
+        margin = float(scores[digit] - rivals.max())
+        out.append(TakeCheck(margin, int(np.argmax(rivals)), scores, int(rest.takes.min())))
     return out
