@@ -41,12 +41,14 @@ class _Spent:
 _current: ContextVar[_Spent | None] = ContextVar("speakerverify_timing", default=None)
 
 
+_stderr = logging.StreamHandler(sys.stderr)
+_stderr.setFormatter(logging.Formatter("%(name)s %(message)s"))
+
+
 def enable() -> None:
     """Send the timing lines (``speakerverify.timing`` and its children) to stderr; idempotent."""
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
-        log.addHandler(handler)
+    if _stderr not in log.handlers:
+        log.addHandler(_stderr)
         log.setLevel(logging.INFO)
         log.propagate = False
 
