@@ -333,6 +333,18 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by the child processes of ``pid`` (the server's calibration process)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                total += cpu_s(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def machine_busy_s() -> float:
     """CPU seconds the whole machine has spent busy (all cores)."""
     v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -362,20 +374,22 @@ def run_load(
     plan.write_text(json.dumps({"accounts": accounts, "pick": "random", "answers": answer_pool(feats)}))
     cmd = [sys.executable, str(HERE / "loadgen.py"), "--base", base, "--plan", str(plan), "--mode", "verify"]
     server0, machine0, children0 = cpu_s(pid), machine_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    child0 = children_cpu_s(pid)
     t0 = time.perf_counter()
     out = subprocess.run(
         [*cmd, "--clients", str(clients), "--seconds", str(seconds)], capture_output=True, text=True, check=True
     )
     wall = time.perf_counter() - t0
     children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server = cpu_s(pid) - server0
+    server, child = cpu_s(pid) - server0, children_cpu_s(pid) - child0
     loadgen = children1.ru_utime + children1.ru_stime - children0.ru_utime - children0.ru_stime
     result = json.loads(out.stdout)
     if result["n_errors"]:
         log(f"  verify x{clients}: {result['n_errors']} errors, e.g. {result['errors'][:2]}")
     row = stats(result)
     row["server_cpu_ms"] = 1000 * server / row["n"] if row["n"] else float("nan")
-    row["other_cores"] = max(0.0, machine_busy_s() - machine0 - server - loadgen) / wall
+    row["child_cpu_ms"] = 1000 * child / row["n"] if row["n"] else float("nan")
+    row["other_cores"] = max(0.0, machine_busy_s() - machine0 - server - child - loadgen) / wall
     return row
 
 
@@ -449,6 +463,7 @@ class ServerLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
+        self.last_background = ""  # the background's latest line so far: "... idle" when its queue is empty
 
     def lines(self) -> list[str]:
         """The timing lines written since the last call."""
@@ -457,33 +472,40 @@ class ServerLog:
             data = fh.read()
         end = data.rfind(b"\n") + 1  # a line still being written is read next time
         self.offset += end
-        return [x for x in data[:end].decode(errors="replace").splitlines() if x.startswith("speakerverify.timing")]
+        out = [x for x in data[:end].decode(errors="replace").splitlines() if x.startswith("speakerverify.timing")]
+        bg = [x for x in out if x.startswith("speakerverify.timing.background")]
+        self.last_background = bg[-1] if bg else self.last_background
+        return out
+
+    def idle(self) -> bool:
+        return not self.last_background or self.last_background.endswith(" idle")
 
     def wait_idle(self, timeout: float) -> dict[str, Any]:
         """Until the background's last line says idle (or it never had a job) and 2 s pass with no new
         background line: what the server still had to do after the phase that queued it."""
-        t0, last_change, idle, jobs, job_ms = time.perf_counter(), time.perf_counter(), True, 0, 0.0
+        t0 = last_change = time.perf_counter()
+        jobs, job_ms = 0, 0.0
         while time.perf_counter() - t0 < timeout:
             bg = [x for x in self.lines() if x.startswith("speakerverify.timing.background")]
             if bg:
-                last_change, idle = time.perf_counter(), bg[-1].endswith(" idle")
-                done = [fields(x) for x in bg if " job=" in x and " ms=" in x]
+                last_change = time.perf_counter()
+                done = [line_fields(x) for x in bg if " job=" in x and " ms=" in x]
                 jobs, job_ms = jobs + len(done), job_ms + sum(float(f["ms"]) for f in done)
-            if idle and time.perf_counter() - last_change > 2.0:
+            if self.idle() and time.perf_counter() - last_change > 2.0:
                 break
             time.sleep(0.5)
-        return {"seconds": time.perf_counter() - t0, "idle": idle, "jobs": jobs, "job_s": job_ms / 1000}
+        return {"seconds": time.perf_counter() - t0, "idle": self.idle(), "jobs": jobs, "job_s": job_ms / 1000}
 
 
-def fields(line: str) -> dict[str, str]:
+def line_fields(line: str) -> dict[str, str]:
     return dict(x.split("=", 1) for x in line.split() if "=" in x)
 
 
 def waits(lines: list[str]) -> dict[str, Any]:
     """Per-request calibration and model wait (ms) from the timing lines of one phase, and the background
     jobs that finished meanwhile."""
-    ops = [fields(x) for x in lines if x.startswith("speakerverify.timing op=")]
-    bg = [fields(x) for x in lines if x.startswith("speakerverify.timing.background job=")]
+    ops = [line_fields(x) for x in lines if x.startswith("speakerverify.timing op=")]
+    bg = [line_fields(x) for x in lines if x.startswith("speakerverify.timing.background job=")]
     out: dict[str, Any] = {"n": len(ops), "bg_jobs": len(bg), "bg_s": sum(float(f["ms"]) for f in bg) / 1000}
     for kind in ("calibration", "model", "total"):
         v = np.array([float(f[f"{kind}_ms"]) for f in ops]) if ops else np.zeros(1)
@@ -646,14 +668,15 @@ def body_text(
         )
     verify = [
         "| users | clients | accounts | completed | p50 ms | p95 ms | p99 ms | per second | errors | "
-        "server CPU ms per op | other processes' CPU (cores) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "server CPU ms per op | its calibration process's CPU ms per op | other processes' CPU (cores) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for c, s in r["verify"].items():
             verify.append(
                 f"| {r['size']:,} | {c} | {r['accounts']} | {s['n']} | {s['p50']:.1f} | {s['p95']:.1f} | "
-                f"{s['p99']:.1f} | {s['rps']:.1f} | {s['errors']} | {s['server_cpu_ms']:.1f} | {s['other_cores']:.2f} |"
+                f"{s['p99']:.1f} | {s['rps']:.1f} | {s['errors']} | {s['server_cpu_ms']:.1f} | "
+                f"{s.get('child_cpu_ms', float('nan')):.1f} | {s['other_cores']:.2f} |"
             )
     first = [
         "| users | first challenge after restart ms | other writer meanwhile: requests, slowest ms, status codes | "
@@ -784,8 +807,10 @@ def body_text(
         method,
         "\n".join(users),
         "Verification (challenge + answer). Server CPU per op: the server process's CPU time during the row "
-        "divided by the completed operations (less disturbed than latency by other work on the machine); other "
-        f"processes' CPU: the machine's busy time less the server's and the load generator's, in cores (of "
+        "divided by the completed operations (less disturbed than latency by other work on the machine); its "
+        "calibration process: the same for the server's child processes (0 when the background was idle); other "
+        f"processes' CPU: the machine's busy time less the server's, its children's and the load generator's, in "
+        f"cores (of "
         f"{os.cpu_count()}):\n\n" + "\n".join(verify),
         target,
         "First challenge per account after the restart (includes any calibration recomputation). While the "
