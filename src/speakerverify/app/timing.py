@@ -2,7 +2,7 @@
 
 With the setting on, each timed use case (``request``) writes one line to the server's log (stderr):
 
-    timing op=challenge total_ms=12.3 calibration_ms=0.8 model_ms=0.4 status=ok
+    speakerverify.timing op=challenge total_ms=12.3 calibration_ms=0.8 model_ms=0.4 status=ok
 
 ``calibration_ms``: wall time spent obtaining the calibration (``app.calibration``: reads, and any
 computation the request waits for); ``model_ms``: reading the user's model (its derivation from the takes
