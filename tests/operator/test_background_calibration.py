@@ -132,7 +132,7 @@ def test_the_child_process_stores_what_the_background_thread_would(sample_db: An
             victim = next(u.id for u in s.scalars(select(User)) if u.alias.lower().startswith("george"))
         try:
             assert ctx.child.call(os.getpid) != os.getpid()
-            assert ctx.child.call(_child_job, settings, ctx.voice.ubm.ubm_id, "user", (victim, k))  # ran there
+            assert ctx.child.call(_child_job, settings, ctx.voice.ubm.ubm_id, victim, k)  # ran there
             with db.read_session() as s:
                 row = calibrations.get_calibration(s, victim)
                 assert row is not None
@@ -145,6 +145,6 @@ def test_the_child_process_stores_what_the_background_thread_would(sample_db: An
                 assert row is not None
                 assert (row.location, calibrations.calibration_scores(row).tolist(), row.cohort_key) == in_child
             # another UBM in the child than in the caller: not run there (the caller's thread runs it)
-            assert not ctx.child.call(_child_job, settings, "another-ubm", "user", (victim, k))
+            assert not ctx.child.call(_child_job, settings, "another-ubm", victim, k)
         finally:
             ctx.child.shutdown()

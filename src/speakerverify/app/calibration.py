@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -191,16 +192,20 @@ def refresh_user(ctx: AppContext, user_id: uuid.UUID, k: int) -> bool:
     return True
 
 
-def refresh_threshold(ctx: AppContext, k: int) -> None:
+def refresh_threshold(ctx: AppContext, k: int, refresh: Callable[[uuid.UUID], object] | None = None) -> None:
     """Recompute the deployment threshold for challenges of ``k`` digits from the pooled users' calibrations
-    (each made current first, one short write each), then store it in one short write."""
+    (each made current first by ``refresh``, default ``refresh_user``: one short write each), then store
+    it in one short write."""
     policy, ubm_id = ctx.settings.voice, ctx.voice.ubm.ubm_id
     size = policy.max_threshold_users
     with ctx.db.read_session() as session:
         n_ready = speaker_models.count_ready(session)
         pool = speaker_models.ready_user_ids(session, limit=size)
     for other in pool:
-        refresh_user(ctx, other, k)
+        if refresh is None:
+            refresh_user(ctx, other, k)
+        else:
+            refresh(other)
     with ctx.db.read_session() as session:
         rows = calibrations.pooled(session, ubm_id, k, size)
         if not rows:
@@ -391,23 +396,26 @@ def _queue(ctx: AppContext, key: tuple[object, ...], kind: str, *args: Any) -> N
 
 
 def _run_job(ctx: AppContext, kind: str, args: tuple[Any, ...]) -> None:
-    """A queued job, in the child process where the settings ask for it (``Settings.calibration_process``)
-    and the child's runtime is this one's (same UBM), else on the calling (background) thread."""
-    if ctx.settings.calibration_process and ctx.child.call(_child_job, ctx.settings, ctx.voice.ubm.ubm_id, kind, args):
+    """A queued job. Each user's row is computed in the child process where the settings ask for it
+    (``Settings.calibration_process``) and the child's runtime is this one's (same UBM), else on the calling
+    (background) thread; a threshold's pooled users are one such job each (short jobs: a stopping server
+    waits for one user's at most), the pooling itself here (a read and a little arithmetic)."""
+    if kind == "threshold":
+        (k,) = args
+        refresh_threshold(ctx, k, lambda user_id: _run_job(ctx, "user", (user_id, k)))
         return
-    _JOBS[kind](ctx, *args)
+    user_id, k = args
+    if ctx.settings.calibration_process and ctx.child.call(_child_job, ctx.settings, ctx.voice.ubm.ubm_id, user_id, k):
+        return
+    refresh_user(ctx, user_id, k)
 
 
-_JOBS: dict[str, Any] = {
-    "user": lambda ctx, user_id, k: refresh_user(ctx, user_id, k),
-    "threshold": lambda ctx, k: refresh_threshold(ctx, k),
-}
 _child_contexts: dict[Settings, AppContext] = {}  # in the child process: one context per deployment's settings
 
 
-def _child_job(settings: Settings, ubm_id: str, kind: str, args: tuple[Any, ...]) -> bool:
-    """In the child: the job on a context built as the service builds its own (database, active UBM);
-    False (not run) if that UBM is not the parent's, whose runtime then runs it itself."""
+def _child_job(settings: Settings, ubm_id: str, user_id: uuid.UUID, k: int) -> bool:
+    """In the child: ``refresh_user`` on a context built as the service builds its own (database, active
+    UBM); False (not run) if that UBM is not the parent's, whose runtime then runs it itself."""
     ctx = _child_contexts.get(settings)
     if ctx is None:
         threadpool_limits(1, user_api="blas")  # as in the serving process: one BLAS thread per job
@@ -422,5 +430,5 @@ def _child_job(settings: Settings, ubm_id: str, kind: str, args: tuple[Any, ...]
         _child_contexts[settings] = ctx
     if ctx.voice.ubm.ubm_id != ubm_id:
         return False
-    _JOBS[kind](ctx, *args)
+    refresh_user(ctx, user_id, k)
     return True
