@@ -802,7 +802,8 @@ def body_text(
     )
     parts = [
         "## Growth with the user base",
-        f"`benchmarks/perf_growth.py --sizes {' '.join(str(r['size']) for r in results)} --seconds {opts.seconds:g}`.",
+        f"`benchmarks/perf_growth.py --sizes {' '.join(str(r['size']) for r in results)} --seconds {opts.seconds:g} "
+        f"--enrol-requests {opts.enrol_requests} --settle-timeout {opts.settle_timeout:g}`.",
         made,
         method,
         "\n".join(users),
@@ -841,7 +842,26 @@ def body_text(
     parts.append("Exceptions in the server's log: " + "; ".join(errors) + ".")
     if skipped:
         parts.append("Not measured: " + " ".join(skipped))
+    before = [f"{r['size']:,} users (measured at {r['earlier']})" for r in results if r.get("earlier")]
+    if before:
+        parts.append(
+            "Measured by an earlier run of this script on the same kept database (--keep): " + ", ".join(before) + "."
+        )
     return "\n\n".join(parts)
+
+
+def with_earlier(work: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``results`` and the sizes an earlier run measured on the same kept database (its
+    growth-result-SIZE.json), marked ``earlier``: a smaller size cannot be measured again once grown past."""
+    measured = {r["size"] for r in results}
+    earlier = []
+    for path in work.glob("growth-result-*.json"):
+        r = json.loads(path.read_text())
+        if r["size"] not in measured:
+            r["verify"] = {int(c): v for c, v in r["verify"].items()}
+            r["earlier"] = time.strftime("%H:%M UTC", time.gmtime(path.stat().st_mtime))
+            earlier.append(r)
+    return sorted(earlier + results, key=lambda r: r["size"])
 
 
 # --- main --------------------------------------------------------------------------------------------
@@ -927,6 +947,7 @@ def main() -> None:
             (work / f"growth-result-{size}.json").write_text(json.dumps(result, indent=1, default=str))
         if not results:
             raise SystemExit("nothing measured")
+        results = with_earlier(work, results) if opts.keep else results
         body = body_text(state, results, skipped, opts)
         print(body)
         if not opts.no_write:

@@ -91,7 +91,7 @@ class Child:
         with self._lock:
             if self._pool is None:
                 ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads and connections
-                self._pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_lower_priority)
+                self._pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_child_start)
             pool = self._pool
         try:
             return pool.submit(fn, *args).result()
@@ -111,5 +111,15 @@ class Child:
 CHILD_NICENESS = 10  # added to the child's niceness: its work waits for the serving process's requests
 
 
-def _lower_priority() -> None:
+def _child_start() -> None:
+    """In the child: a lower priority, and an exit as soon as the serving process is gone (killed, or
+    exited without shutting the pool down): an orphan would go on computing for nobody."""
     os.nice(CHILD_NICENESS)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="speakerverify-parent-watch", daemon=True).start()
