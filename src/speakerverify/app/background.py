@@ -25,6 +25,10 @@ timing = logging.getLogger("speakerverify.timing.background")
 T = TypeVar("T")
 
 
+class StopJob(Exception):
+    """Raised by a job that cannot go on and has said why in the log: dropped without a traceback."""
+
+
 class Background:
     """A queue of keyed jobs and the daemon thread that runs them, started at the first job."""
 
@@ -62,6 +66,8 @@ class Background:
             t0, status = time.perf_counter(), "ok"
             try:
                 job()
+            except StopJob:
+                status = "stopped"
             except Exception:  # a background job must never kill the thread that runs the others
                 status = "failed"
                 log.exception("background job failed")
@@ -91,7 +97,7 @@ class Child:
         with self._lock:
             if self._pool is None:
                 ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads and connections
-                self._pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_child_start)
+                self._pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_child_start, initargs=(os.getpid(),))
             pool = self._pool
         try:
             return pool.submit(fn, *args).result()
@@ -111,11 +117,10 @@ class Child:
 CHILD_NICENESS = 10  # added to the child's niceness: its work waits for the serving process's requests
 
 
-def _child_start() -> None:
-    """In the child: a lower priority, and an exit as soon as the serving process is gone (killed, or
-    exited without shutting the pool down): an orphan would go on computing for nobody."""
+def _child_start(parent: int) -> None:
+    """In the child: a lower priority, and an exit as soon as the serving process ``parent`` is gone
+    (killed, or exited while the child started): an orphan would go on computing for nobody."""
     os.nice(CHILD_NICENESS)
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:

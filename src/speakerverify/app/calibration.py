@@ -29,6 +29,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,6 +62,7 @@ from ..storage.tables import DeploymentThreshold
 from ..voice.decision import Calibration
 from ..voice.runtime import CachedModel, VoiceRuntime, resolve_ubm
 from . import timing
+from .background import StopJob
 from .context import AppContext
 from .security import Passwords
 
@@ -405,8 +407,13 @@ def _run_job(ctx: AppContext, kind: str, args: tuple[Any, ...]) -> None:
         refresh_threshold(ctx, k, lambda user_id: _run_job(ctx, "user", (user_id, k)))
         return
     user_id, k = args
-    if ctx.settings.calibration_process and ctx.child.call(_child_job, ctx.settings, ctx.voice.ubm.ubm_id, user_id, k):
-        return
+    if ctx.settings.calibration_process:
+        try:
+            if ctx.child.call(_child_job, ctx.settings, ctx.voice.ubm.ubm_id, user_id, k):
+                return
+        except BrokenProcessPool:  # the child was stopped (with the server: same process group) or died
+            log.warning("the calibration process ended during a job; it is queued again when next found stale")
+            raise StopJob() from None
     refresh_user(ctx, user_id, k)
 
 
