@@ -22,6 +22,8 @@ from pathlib import Path
 import _paths  # noqa: F401  (tests/ on sys.path, for support)
 import httpx
 
+from speakerverify.config import SQLITE_FILE
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section
 
@@ -72,6 +74,8 @@ def main() -> None:
                 progress=_progress,
                 noise=noise,
                 babble_root=args.babble_corpus,
+                # the first threshold is computed in the background: waited for before the answers
+                database_url=args.database_url or f"sqlite:///{Path(tmp) / SQLITE_FILE}",
             )
         took = time.perf_counter() - t0
     s = result.summary()

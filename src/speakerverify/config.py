@@ -177,6 +177,11 @@ class Settings:
     user_limits: UserLimits = UserLimits()
     relying_parties: RelyingParties = RelyingParties()
     ubm_file: Path | None = None  # None: the UBM shipped in the package
+    # One line per challenge and answer in the server's log: where its time went (app/timing.py).
+    timing_log: bool = False
+    # Calibration recomputations run in a child process (app/background.py: the service's own threads
+    # never wait for the GIL behind them); False runs them on the background thread of the process itself.
+    calibration_process: bool = False
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -206,6 +211,15 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     if not low <= value <= high:
         raise SettingsError(f"{ENV_PREFIX}{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(ENV_PREFIX + name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise SettingsError(f"{ENV_PREFIX}{name} must be 0 or 1, got {raw!r}")
+    return raw in ("1", "true", "yes", "on")
 
 
 def voice_from_env(env: Mapping[str, str]) -> VoicePolicy:
@@ -356,7 +370,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, create: bool = Tr
     CHALLENGES_PER_HOUR, ANALYSIS_PER_HOUR (0 disables), EXPORT_VERIFICATION_SECONDS,
     REPLAY_ANSWERS_PER_DIGIT (0 keeps all), ATTEMPT_RETENTION_DAYS (0 keeps forever), PUBLIC_URL (the
     ``iss`` of signed results), RP_SESSION_TTL_SECONDS, RP_RESULT_TTL_SECONDS (<= 120),
-    RP_SESSIONS_PER_MINUTE (0 disables).
+    RP_SESSIONS_PER_MINUTE (0 disables), TIMING_LOG (1: a timing line per challenge and answer in the
+    server's log), CALIBRATION_PROCESS (1, the default: calibrations recomputed in a child process; 0: on a
+    thread of the serving process).
     """
     env = os.environ if env is None else env
     data_dir = Path(str(overrides.pop("data_dir", None) or env.get(ENV_PREFIX + "DATA_DIR") or DEFAULT_DATA_DIR))
@@ -388,5 +404,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, create: bool = Tr
         user_limits=user_limits_from_env(env),
         relying_parties=relying_parties_from_env(env),
         ubm_file=Path(env[ENV_PREFIX + "UBM_FILE"]) if env.get(ENV_PREFIX + "UBM_FILE") else None,
+        timing_log=_flag(env, "TIMING_LOG", False),
+        calibration_process=_flag(env, "CALIBRATION_PROCESS", True),
     )
     return settings.with_(**overrides) if overrides else settings

@@ -57,8 +57,13 @@ def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_i
             api.register(email=f"{spk}@example.org", alias=spk)
             enrol_speaker(client, api.login(email=f"{spk}@example.org"), spk)
         auth = api.login(email="george@example.org")
+        # the deployment's first threshold is computed in the background (the provisional one serves until
+        # then): the first challenge queues it, and the answers below wait for it
+        assert client.post("/api/v1/challenges", headers=auth).status_code == 201
+        assert client.app.state.ctx.background.wait_idle(300)  # type: ignore[attr-defined]
         clean = _answer(client, auth, lambda digits: segments_for("george", digits, 31))
         assert clean["decision"] == "accept", clean
+        assert audited(database, clean["attempt_id"]).detail["calibration"] == "deployment"
         with database.read_session() as s:
             levels = s.scalars(select(DeploymentThreshold.levels)).one()
             quality = s.scalars(select(Calibration.quality)).all()

@@ -15,6 +15,7 @@ based figures (EER) come from the audit log, e.g. ``speakerverify eer`` or ``spe
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,11 +152,14 @@ def run(
     form: str = "b64",
     noise: tuple[str, float] | None = None,
     babble_root: str | None = None,
+    database_url: str | None = None,
 ) -> ApiProtocolResult:
     """Register, enrol and verify every speaker of an FSDD-style corpus through the API at ``http``,
     sending features in ``form`` (see ApiClient). ``noise`` (kind, SNR dB): mixed into every answer's audio
     (``evaluation.noise.mix``, before feature extraction), enrolment stays clean; ``babble_root`` is the
-    speechocean762-8k folder babble needs."""
+    speechocean762-8k folder babble needs. ``database_url`` (the server's database): after enrolment,
+    wait for the deployment's first threshold, which the server computes in the background while the
+    provisional one serves (``wait_for_threshold``), so every answer is decided at the deployment's own."""
     recs = read_fsdd(corpus)
     speakers = sorted({r.speaker for r in recs})
     wanted = [r for r in recs if r.take < 50]
@@ -192,6 +196,9 @@ def run(
         if response.status_code != 201:
             result.enrol_rejected.append(f"{spk} {digit} take {take}: {response.status_code} {response.text}")
 
+    if database_url is not None:
+        api.challenge(auth[speakers[0]])  # the first challenge of a ready deployment queues its threshold
+        wait_for_threshold(database_url)
     sent: dict[str, set[tuple[str, int, int]]] = {s: set() for s in speakers}
     for key in said_again:  # enrolled now: never sent as an answer (it would be a replay)
         sent[key[0]].add(key)
@@ -236,3 +243,24 @@ def run(
             result.wrong_digit_accepted.append(accepted)
             result.wrong_digit_flagged.append(out["reason"] == "digits_not_matched")
     return result
+
+
+def wait_for_threshold(database_url: str, timeout: float = 900.0) -> float:
+    """Seconds until the deployment threshold for the default challenge length is stored in the database
+    at ``database_url`` (the pooled users' own calibrations are stored before it)."""
+    from speakerverify.config import VoicePolicy
+    from speakerverify.storage import calibrations
+    from speakerverify.storage.db import Database
+
+    db = Database(database_url)
+    t0 = time.monotonic()
+    try:
+        while True:
+            with db.read_session() as session:
+                if calibrations.get_threshold(session, VoicePolicy.challenge_digits) is not None:
+                    return time.monotonic() - t0
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"no deployment threshold in {timeout:.0f} s")
+            time.sleep(0.5)
+    finally:
+        db.dispose()

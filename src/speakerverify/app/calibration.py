@@ -18,7 +18,9 @@ than ``min_cohort_users`` others, a conservative provisional threshold on the ra
 is used and the response says so.
 
 Requests never wait for a recomputation: a stale calibration serves until the background (``ctx.background``)
-has recomputed it, each user's row from a read and stored in a short write transaction.
+has recomputed it, each user's row from a read and stored in a short write transaction; a deployment's first
+threshold too (the provisional one serves until then). The recomputations run in a child process
+(``Settings.calibration_process``), so the serving process's requests do not queue for its GIL behind them.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
 
-from ..config import VoicePolicy
+from ..config import Settings, VoicePolicy
 from ..features import PostConfig, postprocess
 from ..features.quality import segment_snr
 from ..models.calibration import (
@@ -51,11 +56,15 @@ from ..models.gmm import DiagGMM
 from ..models.noise_signature import noise_model_terms
 from ..models.scoring import ModelTerms
 from ..storage import calibrations, speaker_models, utterances
+from ..storage.db import Database
 from ..storage.tables import Calibration as StoredCalibration
 from ..storage.tables import DeploymentThreshold
 from ..voice.decision import Calibration
-from ..voice.runtime import CachedModel
+from ..voice.runtime import CachedModel, VoiceRuntime, resolve_ubm
+from . import timing
+from .background import StopJob
 from .context import AppContext
+from .security import Passwords
 
 log = logging.getLogger("speakerverify.calibration")
 
@@ -185,19 +194,20 @@ def refresh_user(ctx: AppContext, user_id: uuid.UUID, k: int) -> bool:
     return True
 
 
-def refresh_threshold(ctx: AppContext, k: int, limit: int | None = None) -> None:
+def refresh_threshold(ctx: AppContext, k: int, refresh: Callable[[uuid.UUID], object] | None = None) -> None:
     """Recompute the deployment threshold for challenges of ``k`` digits from the pooled users' calibrations
-    (each made current first, one short write each), then store it in one short write. ``limit``: pool at
-    most this many users (a first threshold while a request waits), recorded as computed for that many
-    ready users, so it is stale at once and the background recomputes it in full."""
+    (each made current first by ``refresh``, default ``refresh_user``: one short write each), then store
+    it in one short write."""
     policy, ubm_id = ctx.settings.voice, ctx.voice.ubm.ubm_id
-    size = policy.max_threshold_users if limit is None else min(limit, policy.max_threshold_users)
+    size = policy.max_threshold_users
     with ctx.db.read_session() as session:
         n_ready = speaker_models.count_ready(session)
         pool = speaker_models.ready_user_ids(session, limit=size)
-        n_ready = n_ready if limit is None else min(n_ready, len(pool))
     for other in pool:
-        refresh_user(ctx, other, k)
+        if refresh is None:
+            refresh_user(ctx, other, k)
+        else:
+            refresh(other)
     with ctx.db.read_session() as session:
         rows = calibrations.pooled(session, ubm_id, k, size)
         if not rows:
@@ -322,16 +332,20 @@ def _user_calibration(mine: StoredCalibration | None, row: DeploymentThreshold, 
     )
 
 
+@timing.timed_call("calibration")
 def current_calibration(
     ctx: AppContext, session: Session, user_id: uuid.UUID, model: CachedModel | None
-) -> Calibration | None:
+) -> Calibration:
     """The calibration to serve for the user's ``model`` (just read in the caller's transaction), read-only.
 
     A stored calibration that is stale (an older model or cohort, a changed population) keeps serving and
     its recomputation is queued in the background (``ctx.background``), so no request waits for it; a user
     with no row yet (just ready) is served the deployment's grand location (what shrinkage gives with no
-    cohort speakers) until the background has scored its cohort. None only when the deployment has no
-    threshold for this UBM yet (then ``serving_calibration`` computes it, once).
+    cohort speakers) until the background has scored its cohort. With no deployment threshold for this UBM
+    yet (a new deployment, a new UBM), the provisional threshold serves while the background computes the
+    first one: the provisional threshold is the one a deployment too small to calibrate already uses,
+    above every FSDD impostor score (``VoicePolicy.provisional_threshold``), so the first answers err
+    towards rejecting rather than wait tens of seconds.
     """
     policy = ctx.settings.voice
     k = policy.challenge_digits
@@ -343,35 +357,26 @@ def current_calibration(
         return provisional
     row = calibrations.get_threshold(session, k)
     if not _threshold_row_usable(ctx, row):
-        return None
+        _queue(ctx, ("threshold", k), "threshold", k)  # pools (and first computes) the users' own rows
+        return provisional
     assert row is not None
     if not _threshold_row_current(ctx, row, ctx.voice.ready_count(session, policy.max_threshold_users)):
-        ctx.background.submit(("threshold", k), lambda: refresh_threshold(ctx, k))
+        _queue(ctx, ("threshold", k), "threshold", k)
     mine = calibrations.get_calibration(session, user_id)
     if mine is None or not _user_row_current(ctx, mine, model, k, cohort):
-        ctx.background.submit(("user", user_id, k), lambda: refresh_user(ctx, user_id, k))
+        _queue(ctx, ("user", user_id, k), "user", user_id, k)
     if mine is None or not _user_row_usable(ctx, mine, k):
         # No cohort scores of this user yet: the shrinkage's answer for no cohort speakers, the grand location.
         return _user_calibration(None, row, k)
     return _user_calibration(mine, row, k)
 
 
+@timing.timed_call("calibration")
 def serving_calibration(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
-    """What a request uses: the stored calibration (stale ones recomputed in the background). Only the
-    deployment's first calibration for a UBM (no threshold stored yet) is computed while the request waits,
-    and bounded: this user's row and ``min_cohort_users + 1`` pooled users' rows, then a provisional
-    deployment threshold from those, which the background replaces with the full one."""
-    policy = ctx.settings.voice
-    k = policy.challenge_digits
+    """What a request uses outside a transaction of its own: ``current_calibration`` in a read (nothing
+    is computed while the request waits; stale or missing calibrations are queued for the background)."""
     with ctx.db.read_session() as session:
-        current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
-    if current is not None:
-        return current
-    if refresh_user(ctx, user_id, k):  # a first threshold from a few users; the background completes it
-        refresh_threshold(ctx, k, limit=policy.min_cohort_users + 1)
-    with ctx.db.read_session() as session:
-        current = current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
-    return current or Calibration("provisional", 0.0, policy.provisional_threshold, k)
+        return current_calibration(ctx, session, user_id, ctx.voice.speaker(session, user_id))
 
 
 def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
@@ -382,3 +387,55 @@ def calibrate(ctx: AppContext, user_id: uuid.UUID) -> Calibration:
     refresh_threshold(ctx, k)
     ctx.background.wait_idle()
     return serving_calibration(ctx, user_id)
+
+
+# --- the background's jobs -------------------------------------------------------------------------
+
+
+def _queue(ctx: AppContext, key: tuple[object, ...], kind: str, *args: Any) -> None:
+    """Queue ``refresh_user`` (kind "user") or ``refresh_threshold`` ("threshold") for the background."""
+    ctx.background.submit(key, lambda: _run_job(ctx, kind, args))
+
+
+def _run_job(ctx: AppContext, kind: str, args: tuple[Any, ...]) -> None:
+    """A queued job. Each user's row is computed in the child process where the settings ask for it
+    (``Settings.calibration_process``) and the child's runtime is this one's (same UBM), else on the calling
+    (background) thread; a threshold's pooled users are one such job each (short jobs: a stopping server
+    waits for one user's at most), the pooling itself here (a read and a little arithmetic)."""
+    if kind == "threshold":
+        (k,) = args
+        refresh_threshold(ctx, k, lambda user_id: _run_job(ctx, "user", (user_id, k)))
+        return
+    user_id, k = args
+    if ctx.settings.calibration_process:
+        try:
+            if ctx.child.call(_child_job, ctx.settings, ctx.voice.ubm.ubm_id, user_id, k):
+                return
+        except BrokenProcessPool:  # the child was stopped (with the server: same process group) or died
+            log.warning("the calibration process ended during a job; it is queued again when next found stale")
+            raise StopJob() from None
+    refresh_user(ctx, user_id, k)
+
+
+_child_contexts: dict[Settings, AppContext] = {}  # in the child process: one context per deployment's settings
+
+
+def _child_job(settings: Settings, ubm_id: str, user_id: uuid.UUID, k: int) -> bool:
+    """In the child: ``refresh_user`` on a context built as the service builds its own (database, active
+    UBM); False (not run) if that UBM is not the parent's, whose runtime then runs it itself."""
+    ctx = _child_contexts.get(settings)
+    if ctx is None:
+        threadpool_limits(1, user_api="blas")  # as in the serving process: one BLAS thread per job
+        db = Database(settings.database_url)
+        voice = VoiceRuntime(resolve_ubm(db, settings.ubm_file))
+        ctx = AppContext(
+            settings=replace(settings, calibration_process=False),
+            db=db,
+            passwords=Passwords(settings.argon2),
+            voice=voice,
+        )
+        _child_contexts[settings] = ctx
+    if ctx.voice.ubm.ubm_id != ubm_id:
+        return False
+    refresh_user(ctx, user_id, k)
+    return True

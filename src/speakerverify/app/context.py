@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..config import Settings
 from ..storage.db import Database
 from ..voice.runtime import VoiceRuntime
-from .background import Background
+from .background import Background, Child
 from .security import Passwords
 
 
@@ -21,3 +21,5 @@ class AppContext:
     voice: VoiceRuntime
     # Per process: the calibration recomputations requests queue instead of waiting for them.
     background: Background = field(default_factory=Background)
+    # The process the background's calibration jobs run in (``Settings.calibration_process``), started at the first.
+    child: Child = field(default_factory=Child)

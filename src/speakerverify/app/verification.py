@@ -20,7 +20,7 @@ from ..storage.challenges import Consumed
 from ..storage.tables import utcnow
 from ..voice.decision import REASONS, AnswerScore, Calibration, Decision, Reason, decide, reason, score_answer
 from ..voice.plausible import implausible
-from . import limits, lockout, replay, results
+from . import limits, lockout, replay, results, timing
 from .calibration import current_calibration, serving_calibration
 from .context import AppContext
 from .enrolment import ensure_current, progress_out
@@ -50,11 +50,13 @@ def _ready(ctx: AppContext, user_id: uuid.UUID) -> bool:
     return progress.ready
 
 
+@timing.request("challenge")
 def new_challenge(ctx: AppContext, user_id: uuid.UUID) -> results.Challenge:
     policy = ctx.settings.voice
     with ctx.db.read_session() as session:  # the common case: one read, then one insert
         lockout.check_open(session, policy, user_id)  # refused while locked after repeated rejections
-        model = ctx.voice.speaker(session, user_id)
+        with timing.timed("model"):
+            model = ctx.voice.speaker(session, user_id)
         ready = model is not None and bool(model.takes.min() >= policy.takes_per_digit)
         current = current_calibration(ctx, session, user_id, model) if ready and model else None
     if model is None:  # no model against the active UBM: _ready rebuilds it if takes exist
@@ -99,6 +101,7 @@ def _pending_digits(session: Session, challenge_id: uuid.UUID, user_id: uuid.UUI
     return [int(c) for c in pending.digits]
 
 
+@timing.request("answer")
 def verify(
     ctx: AppContext, user_id: uuid.UUID, challenge: str, segments: list[DigitFrames], token_jti: str | None = None
 ) -> Verification:
@@ -116,7 +119,8 @@ def verify(
     with ctx.db.read_session() as session:
         prompted = _pending_digits(session, challenge_id, user_id, len(segments))
         lockout.check_open(session, policy, user_id)  # a locked user's answer is not even scored
-        model = rt.speaker(session, user_id)
+        with timing.timed("model"):
+            model = rt.speaker(session, user_id)
         calib = current_calibration(ctx, session, user_id, model) if model is not None else None
         before = replay.seen(session, user_id, prompted, model)
     if model is None:
