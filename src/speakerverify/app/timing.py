@@ -41,7 +41,16 @@ class _Spent:
 _current: ContextVar[_Spent | None] = ContextVar("speakerverify_timing", default=None)
 
 
-_stderr = logging.StreamHandler(sys.stderr)
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the ``sys.stderr`` of the moment, not the one at import: a stream swapped since (a test
+    run's capture, closed when it ends) would turn every later line into a logging error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # under the handler's lock (``Handler.handle``)
+        super().emit(record)
+
+
+_stderr = _Stderr()
 _stderr.setFormatter(logging.Formatter("%(name)s %(message)s"))
 
 
