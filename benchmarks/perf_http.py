@@ -90,9 +90,21 @@ def load_rows(
     return rows
 
 
+def _descends(pid: str, root: str, parents: dict[str, str]) -> bool:
+    """Is ``pid`` ``root`` or below it (``parents``: pid -> parent pid)?"""
+    seen = set()
+    while pid not in seen:
+        if pid == root:
+            return True
+        seen.add(pid)
+        pid = parents.get(pid, "0")
+    return False
+
+
 def process_cpu(port: int) -> dict[str, dict[str, float]]:
-    """CPU seconds so far, per pid, of the server on ``port`` (its master and the master's children, the
-    workers) and of every PostgreSQL process: {"server": {pid: s}, "postgres": {pid: s}}."""
+    """CPU seconds so far, per pid, of the server on ``port`` (its master and every process below it: the
+    workers and each worker's calibration child) and of every PostgreSQL process:
+    {"server": {pid: s}, "postgres": {pid: s}}."""
     found: dict[str, dict[str, float]] = {"server": {}, "postgres": {}}
     master, parents, pg = None, {}, []
     for proc in Path("/proc").glob("[0-9]*"):
@@ -106,7 +118,7 @@ def process_cpu(port: int) -> dict[str, dict[str, float]]:
             master = proc.name
         elif cmd.startswith("postgres"):
             pg.append(proc.name)
-    server = [pid for pid, parent in parents.items() if master is not None and master in (pid, parent)]
+    server = [pid for pid in parents if master is not None and _descends(pid, master, parents)]
     for kind, pids in (("server", server), ("postgres", pg)):
         for pid in pids:
             try:
