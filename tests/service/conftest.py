@@ -74,3 +74,22 @@ def api(client: TestClient) -> Api:
 def pg_database_url() -> str:
     """A fresh, migrated PostgreSQL database on the test run's server."""
     return str(pgserver.fresh_database_url("postgresql", Path("/nonexistent")))
+
+
+@pytest.fixture
+def registered(settings: Settings) -> Iterator[tuple[Any, Any]]:
+    """(an operator-style ``AppContext`` on the deployment, the id of the one user registered over HTTP)."""
+    from sqlalchemy import select
+
+    from speakerverify.operator.common import make_context
+    from speakerverify.storage.tables import User
+
+    ctx = make_context(settings, Database(str(settings.database_url)))
+    try:
+        with TestClient(create_app(settings)) as client:
+            Api(client).register()
+        with ctx.db.read_session() as s:
+            user_id = s.scalars(select(User.id)).one()
+        yield ctx, user_id
+    finally:
+        ctx.db.dispose()

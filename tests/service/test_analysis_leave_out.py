@@ -4,59 +4,48 @@ the remaining takes and the reference is not flattered by copies of the very tak
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
-from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from speakerverify.app import analysis, enrolment
+from speakerverify.app.context import AppContext
 from speakerverify.app.frames import DigitFrames
-from speakerverify.config import Settings
-from speakerverify.http.app import create_app
 from speakerverify.models.cohort import assemble_trials, take_llr_sums
 from speakerverify.models.speaker import digit_means
-from speakerverify.operator.common import make_context
 from speakerverify.storage import utterances
-from speakerverify.storage.db import Database
-from speakerverify.storage.tables import User
 from speakerverify.voice.decision import Calibration
 from speakerverify.voice.takes import rebuild_model, take_features
 from support.fsdd import take
 
-from .conftest import Api
 
-
-def test_reference_trials_score_against_the_model_derived_from_the_other_takes(settings: Settings) -> None:
-    ctx = make_context(settings, Database(str(settings.database_url)))
-    try:
-        with TestClient(create_app(settings)) as client:
-            Api(client).register()
-        with ctx.db.read_session() as s:
-            user_id = s.scalars(select(User.id)).one()
-        for n in range(3):
-            for digit in range(10):
-                enrolment.enrol(ctx, user_id, DigitFrames(digit, *take("jackson", digit, n)))
-        calib = Calibration(mode="provisional", location=0.25, threshold=0.5, k=3)
-        rt, gmm = ctx.voice, ctx.voice.ubm.gmm
-        with ctx.db.read_session() as s:
-            model = rt.speaker(s, user_id)
-            rows = [r for r in utterances.list_utterances(s, user_id) if r.suspect_digit is None]
-            assert model is not None and len(rows) >= 25
-            got = analysis._reference(ctx, model, rows, calib)
-        takes = [(r.digit, take_features(r, rt.post)) for r in rows]
-        trials = assemble_trials(
-            np.array([d for d, _ in takes]),
-            np.zeros(len(takes), int),
-            3,
-            analysis.REFERENCE_TRIALS,
-            np.random.default_rng(0),
-        )
-        want = []
-        for trial in trials:
-            held = set(map(int, trial))
-            others = rebuild_model(gmm, [r for i, r in enumerate(rows) if i not in held], rt.post, rt.recipe)
-            sums, counts = take_llr_sums(gmm, digit_means(gmm, others, rt.adaptation), [takes[i] for i in trial])
-            want.append(float(sums.sum() / counts.sum()) - calib.location)
-        assert len(got) == len(want) == analysis.REFERENCE_TRIALS
-        assert np.allclose(got, want, atol=1e-3), np.abs(np.asarray(got) - want).max()
-    finally:
-        ctx.db.dispose()
+def test_reference_trials_score_against_the_model_derived_from_the_other_takes(
+    registered: tuple[AppContext, uuid.UUID],
+) -> None:
+    ctx, user_id = registered
+    for n in range(3):
+        for digit in range(10):
+            enrolment.enrol(ctx, user_id, DigitFrames(digit, *take("jackson", digit, n)))
+    calib = Calibration(mode="provisional", location=0.25, threshold=0.5, k=3)
+    rt, gmm = ctx.voice, ctx.voice.ubm.gmm
+    with ctx.db.read_session() as s:
+        model = rt.speaker(s, user_id)
+        rows = [r for r in utterances.list_utterances(s, user_id) if r.suspect_digit is None]
+        assert model is not None and len(rows) >= 25
+        got = analysis._reference(ctx, model, rows, calib)
+    takes = [(r.digit, take_features(r, rt.post)) for r in rows]
+    trials = assemble_trials(
+        np.array([d for d, _ in takes]),
+        np.zeros(len(takes), int),
+        3,
+        analysis.REFERENCE_TRIALS,
+        np.random.default_rng(0),
+    )
+    want = []
+    for trial in trials:
+        held = set(map(int, trial))
+        others = rebuild_model(gmm, [r for i, r in enumerate(rows) if i not in held], rt.post, rt.recipe)
+        sums, counts = take_llr_sums(gmm, digit_means(gmm, others, rt.adaptation), [takes[i] for i in trial])
+        want.append(float(sums.sum() / counts.sum()) - calib.location)
+    assert len(got) == len(want) == analysis.REFERENCE_TRIALS
+    assert np.allclose(got, want, atol=1e-3), np.abs(np.asarray(got) - want).max()

@@ -142,26 +142,19 @@ def test_a_database_from_before_0013_upgrades_and_its_user_verifies(backend: str
         db.dispose()
 
 
-def test_a_take_stored_while_an_answer_is_scored_is_still_checked(settings: Settings) -> None:
+def test_a_take_stored_while_an_answer_is_scored_is_still_checked(registered: tuple[AppContext, uuid.UUID]) -> None:
     """The answer's read took the take templates from the cached entry; a take of a prompted digit
     enrolled before its write transaction (and sent as the answer) is found there, as a stored
     fingerprint row was before takes' templates were derived."""
-    ctx = make_context(settings, Database(str(settings.database_url)))
-    try:
-        with TestClient(create_app(settings)) as client:
-            Api(client).register()
-        with ctx.db.read_session() as s:
-            user_id = s.scalars(select(User.id)).one()
-        for digit in range(10):
-            enrolment.enrol(ctx, user_id, DigitFrames(digit, *take("jackson", digit, 0)))
-        with ctx.db.read_session() as s:
-            before = app_replay.seen(s, user_id, [3], ctx.voice.speaker(s, user_id))
-        mfcc, energy = take("jackson", 3, 1)
-        enrolment.enrol(ctx, user_id, DigitFrames(3, mfcc, energy))  # while the answer is being scored
-        fps = [replay.template(mfcc, energy)]
-        found = app_replay.distances([3], fps, before)
-        with ctx.db.write_session() as s:
-            final = app_replay.settle_and_record(s, user_id, uuid.uuid4(), [3], fps, before, found)
-        assert found[0] >= replay.REPLAY_THRESHOLD > final[0]
-    finally:
-        ctx.db.dispose()
+    ctx, user_id = registered
+    for digit in range(10):
+        enrolment.enrol(ctx, user_id, DigitFrames(digit, *take("jackson", digit, 0)))
+    with ctx.db.read_session() as s:
+        before = app_replay.seen(s, user_id, [3], ctx.voice.speaker(s, user_id))
+    mfcc, energy = take("jackson", 3, 1)
+    enrolment.enrol(ctx, user_id, DigitFrames(3, mfcc, energy))  # while the answer is being scored
+    fps = [replay.template(mfcc, energy)]
+    found = app_replay.distances([3], fps, before)
+    with ctx.db.write_session() as s:
+        final = app_replay.settle_and_record(s, user_id, uuid.uuid4(), [3], fps, before, found)
+    assert found[0] >= replay.REPLAY_THRESHOLD > final[0]
