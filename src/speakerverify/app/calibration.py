@@ -203,11 +203,9 @@ def refresh_threshold(ctx: AppContext, k: int, refresh: Callable[[uuid.UUID], ob
     with ctx.db.read_session() as session:
         n_ready = speaker_models.count_ready(session)
         pool = speaker_models.ready_user_ids(session, limit=size)
+    make_current = refresh or (lambda user_id: refresh_user(ctx, user_id, k))
     for other in pool:
-        if refresh is None:
-            refresh_user(ctx, other, k)
-        else:
-            refresh(other)
+        make_current(other)
     with ctx.db.read_session() as session:
         rows = calibrations.pooled(session, ubm_id, k, size)
         if not rows:
