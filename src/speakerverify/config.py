@@ -55,7 +55,8 @@ class VoicePolicy:
     # Before a new take is refused for sounding like digit e, e's takes that sound more like the new take's
     # digit than like e's other takes by this much are flagged, if the new take then passes (app.enrolment;
     # development takes, 20% wrong: 0.4 refused 65% of wrong digits at submission, 0 56% and 0.8 69%, all
-    # three 96.5% refused or flagged by the end; genuine refused 0.3 / 0.3 / 0.8%).
+    # three 96.5% refused or flagged by the end; genuine refused 0.3 / 0.3 / 0.8%). The same margin when e's
+    # takes are checked together (models.digits.leave_set_out: agreeing wrong takes).
     enrol_poison_margin: float = 0.4
     content_margin: float = 0.6  # same for verification segments: stricter, every segment must pass
     challenge_digits: int = 5

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..features import postprocess
-from ..models.digits import check_takes, content_margin, segment_digit_scores
+from ..models.digits import check_takes, content_margin, leave_set_out, segment_digit_scores
 from ..models.scoring import model_terms
 from ..models.speaker import SpeakerModel, Stats, digit_means
 from ..storage import calibrations, speaker_models, users, utterances
@@ -195,9 +195,14 @@ def _mislabelled(
     without it, a digit whose only takes were refused (or are themselves mislabelled) has nothing to claim
     its mislabelled takes back with (measured, margin 0: from round 2, 87% of wrong digits refused or
     flagged and 7.6% of genuine takes refused without it, at 20% wrong takes on development takes; 96.5%
-    and 0.3% with it). ``digit``'s own takes are checked as the re-check does (``flag_margin``): a
-    mislabelled one there also refuses genuine takes, and once the user only adds takes of that digit, and
-    every one is refused, no round completes to re-check it.
+    and 0.3% with it). If none is, the rival's takes are checked together (``models.digits.leave_set_out``,
+    the same margin): k wrong takes that agree (the same digit said k times for the rival) each explain
+    the others in the rival's model, so none stands out alone, and every later genuine take of ``digit``
+    was refused for good (BENCHMARKS.md). A run of several keeps one of the rival's takes in, so a wrong
+    new take (saying the rival) cannot clear all the genuine takes of the digit it says and then pass.
+    ``digit``'s own takes are checked as the re-check does (``flag_margin``): a mislabelled one there also
+    refuses genuine takes, and once the user only adds takes of that digit, and every one is refused, no
+    round completes to re-check it.
     """
     rt, policy = ctx.voice, ctx.settings.voice
     rows = [
@@ -216,6 +221,15 @@ def _mislabelled(
             poison.append((r, st, digit))
         elif r.digit == digit and c.margin < -policy.flag_margin(c.evidence):
             poison.append((r, st, c.closest))
+    if any(r.digit == rival for r, _, _ in poison):
+        return poison
+    # None of the rival's takes stands out alone: several may agree (each explained by the others).
+    rivals = [i for i, (r, c) in enumerate(zip(rows, checks, strict=True)) if r.digit == rival and c.checked]
+    found = leave_set_out(
+        rt.ubm.gmm, base, [takes[i] for i in rivals], digit, policy.enrol_poison_margin, rt.adaptation
+    )
+    if len(found) > 1:
+        poison += [(rows[rivals[i]], row_st[rivals[i]], digit) for i in found]
     return poison
 
 

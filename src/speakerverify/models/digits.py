@@ -112,3 +112,57 @@ def check_takes(
         margin = float(scores[digit] - rivals.max())
         out.append(TakeCheck(margin, int(np.argmax(rivals)), scores, int(rest.takes.min())))
     return out
+
+
+def leave_set_out(
+    ubm: DiagGMM,
+    model: SpeakerModel,
+    takes: Sequence[tuple[int, np.ndarray, Stats, bool]],
+    digit: int,
+    margin: float,
+    cfg: AdaptationConfig = DEFAULT_ADAPTATION,
+) -> list[int]:
+    """Which of ``takes`` (all of one digit e, held by ``model``: digit, frames (T, D), statistics, True)
+    sound like ``digit``, checked together: indices into ``takes``, [] if none.
+
+    Leave-one-out cannot see k takes of e that all say ``digit``: each is explained by the others in e's
+    model. So the takes are peeled off one at a time, each time the one most like ``digit`` (against e's
+    model without it and the ones peeled before); the answer is the longest run of peeled takes that,
+    all out of the model together, each score above e's remaining takes (the speaker model if none) under
+    ``digit``'s model by more than ``margin`` (mean frame LLR). At most k (k + 1) / 2 models of k takes.
+
+    A run of several takes must leave at least one of e's takes in: otherwise a wrong take (labelled
+    ``digit``, saying e) in ``digit``'s model could take out every genuine take of e and then pass, with
+    nothing of e left to explain it. One take alone may be e's only one (a swap of two first-round takes).
+    """
+    if not takes or any(len(f) == 0 for _, f, _, _ in takes):
+        return []
+    feats = [np.asarray(f, dtype=np.float64) for _, f, _, _ in takes]
+    whole = align(ubm, np.concatenate(feats), cfg.top_c)
+    ends = np.cumsum([len(f) for f in feats])
+    spans = [slice(end - len(f), end) for f, end in zip(feats, ends, strict=True)]
+
+    def terms(rest: SpeakerModel) -> ModelTerms:
+        return model_terms(ubm, digit_means(ubm, rest, cfg))
+
+    def scores(digit_terms: ModelTerms, i: int) -> np.ndarray:
+        """Take i's scores (10,) under the ten digit models."""
+        part = Alignment(whole.ubm_ll[spans[i]], whole.idx[spans[i]], whole.base[spans[i]])
+        return bound_frame_llr(terms_frame_llr(digit_terms, feats[i], part)).mean(axis=1)
+
+    e = takes[0][0]
+    peeled: list[int] = []
+    rest, longest = model, 0
+    left = list(range(len(takes)))
+    while left:
+        lead = {i: scores(terms(rest.remove(e, takes[i][2])), i) for i in left}  # without itself and the peeled
+        pick = max(left, key=lambda i: lead[i][digit] - lead[i][e])
+        peeled.append(pick)
+        left.remove(pick)
+        rest = rest.remove(e, takes[pick][2])
+        if len(peeled) > 1 and not left:
+            break  # a run of several leaves one of e's takes (see above)
+        together = terms(rest)
+        if all(s[digit] - s[e] > margin for s in (scores(together, i) for i in peeled)):
+            longest = len(peeled)
+    return peeled[:longest]
