@@ -101,11 +101,9 @@ def _descends(pid: str, root: str, parents: dict[str, str]) -> bool:
     return False
 
 
-def process_cpu(port: int) -> dict[str, dict[str, float]]:
-    """CPU seconds so far, per pid, of the server on ``port`` (its master and every process below it: the
-    workers and each worker's calibration child) and of every PostgreSQL process:
-    {"server": {pid: s}, "postgres": {pid: s}}."""
-    found: dict[str, dict[str, float]] = {"server": {}, "postgres": {}}
+def server_processes(port: int) -> dict[str, list[str]]:
+    """Pids of the server on ``port`` (its master and every process below it: the workers and each worker's
+    calibration child) and of every PostgreSQL process: {"server": [...], "postgres": [...]}."""
     master, parents, pg = None, {}, []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -119,7 +117,13 @@ def process_cpu(port: int) -> dict[str, dict[str, float]]:
         elif cmd.startswith("postgres"):
             pg.append(proc.name)
     server = [pid for pid in parents if master is not None and _descends(pid, master, parents)]
-    for kind, pids in (("server", server), ("postgres", pg)):
+    return {"server": server, "postgres": pg}
+
+
+def process_cpu(port: int) -> dict[str, dict[str, float]]:
+    """CPU seconds so far, per pid, of ``server_processes(port)``: {"server": {pid: s}, "postgres": {pid: s}}."""
+    found: dict[str, dict[str, float]] = {"server": {}, "postgres": {}}
+    for kind, pids in server_processes(port).items():
         for pid in pids:
             try:
                 found[kind][pid] = _cpu_seconds(pid)
@@ -186,25 +190,22 @@ def wait_idle(port: int, limit_s: float = 600.0) -> float:
     return waited
 
 
-def peak_rss_mb(port: int) -> float:
-    """Largest VmHWM among processes listening on ``port``'s server tree (uvicorn master and workers)."""
-    best = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
+def peak_rss_mb(port: int) -> dict[str, float]:
+    """Peak resident memory (VmHWM, MB) of the server's processes (``server_processes``): the largest one and
+    the sum over all of them (master, workers, calibration children; an upper bound of their joint peak)."""
+    peaks = []
+    for pid in server_processes(port)["server"]:
         try:
-            text = status.read_text()
-            cmd = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            text = (Path("/proc") / pid / "status").read_text()
         except OSError:
             continue
-        if f"--port {port}" in cmd or ("multiprocessing" in cmd and "speakerverify" in text):
-            for line in text.splitlines():
-                if line.startswith("VmHWM:"):
-                    best = max(best, int(line.split()[1]))
-    return best / 1024
+        peaks += [int(line.split()[1]) / 1024 for line in text.splitlines() if line.startswith("VmHWM:")]
+    return {"largest": max(peaks, default=0.0), "sum": sum(peaks), "processes": len(peaks)}
 
 
 def run_ours(
     label: str, args: list[str], env: dict[str, str], setup: dict[str, Any], opts: argparse.Namespace, tmp: Path
-) -> tuple[list[dict[str, Any]], float]:
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
     rows = []
     work = tmp / label
     work.mkdir()
@@ -445,7 +446,7 @@ def main() -> None:
         "SPEAKERVERIFY_CHALLENGES_PER_HOUR": "0",
     }
     rows: list[dict[str, Any]] = []
-    rss: dict[str, float] = {}
+    rss: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         rows += run_floor(setup, opts, tmp)
@@ -515,7 +516,12 @@ def main() -> None:
             f"model) {compute['ours']:.2f} ms: "
             f"{compute['refit'] / compute['ours']:.0f}x.",
             targets(rows, compute, binary_share),
-            "Peak RSS of the server processes: " + ", ".join(f"{k}: {v:.0f} MB" for k, v in rss.items()) + ".",
+            "Peak RSS (VmHWM) of the server's processes (master, workers, each worker's calibration child): "
+            + ", ".join(
+                f"{k}: {v['sum']:.0f} MB over {v['processes']:.0f} processes, the largest {v['largest']:.0f} MB"
+                for k, v in rss.items()
+            )
+            + ".",
             "Payload of one 5-digit verification answer:\n\n" + payload,
         ]
     )
