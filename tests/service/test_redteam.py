@@ -64,6 +64,8 @@ def _answer(
     )
 
 
+# A crafted value beyond float16's range must be refused before any numerics see it (inf, then NaN, not a warning).
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_crafted_takes_are_refused_and_never_stored(victim: Any, database: Database) -> None:
     client, auth = victim
     ubm = load_default_ubm().gmm

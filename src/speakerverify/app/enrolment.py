@@ -291,6 +291,8 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
     """Store one validated take of ``take.digit`` and add it to the user's model."""
     rt, policy = ctx.voice, ctx.settings.voice
     mfcc, energy = utterances.as_stored(take.mfcc, take.energy)  # checked, scored and kept at one precision
+    if not (np.all(np.isfinite(mfcc)) and np.all(np.isfinite(energy))):  # beyond float16's range
+        raise TakeRejected("not_speech", NOT_SPEECH)
     level = level_dbfs(energy)
     if level < policy.quiet_dbfs:
         raise TakeRejected(

@@ -23,10 +23,13 @@ def as_stored(mfcc: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The frames as a take stores them, back as float32: MFCCs (T, n_mfcc) rounded to float16 and
     energies (T,) kept as float16 ln(1 + energy), the precision of the binary wire form (features/wire.py)
     every browser sends, so for those takes nothing is lost. Enrolment computes the take's statistics
-    and fingerprint from these, so a model rebuilt from the stored takes is the model enrolment built."""
-    mfcc16 = np.asarray(mfcc, dtype=np.float32).astype(_F16)
-    log16 = np.log1p(np.asarray(energy, dtype=np.float32)).astype(_F16)
-    return mfcc16.astype(np.float32), np.expm1(log16.astype(np.float32))
+    and fingerprint from these, so a model rebuilt from the stored takes is the model enrolment built.
+    A value beyond float16's range (only a crafted JSON take has one) becomes inf: the caller refuses
+    frames that are not finite before anything else looks at them."""
+    with np.errstate(over="ignore"):
+        mfcc16 = np.asarray(mfcc, dtype=np.float32).astype(_F16)
+        log16 = np.log1p(np.asarray(energy, dtype=np.float32)).astype(_F16)
+        return mfcc16.astype(np.float32), np.expm1(log16.astype(np.float32))
 
 
 def add_utterance(
