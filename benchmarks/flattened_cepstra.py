@@ -1,0 +1,95 @@
+"""Flattened cepstra: impostors pull their raw c1-c12 towards each take's mean; copy-augmented vs copy-free models.
+
+    python benchmarks/flattened_cepstra.py [--takes dev|test] [--impostor 400] [--corpus ../shared/data/fsdd]
+
+Found by ``benchmarks/babble_claim.py`` (SECURITY.md "Flattened cepstra"): the edit passes the plausibility
+gate for most takes and raises the product's impostor acceptance. This script asks why: the same deployment
+as ``noise_operating_point.py`` (6 FSDD speakers enrolled on takes 0-5, each calibrated on the others, the
+product's decision), built once with the product's noisy copies (``noisy_copies.DEFAULT_RECIPE``) and once
+without (``NO_COPIES``), against impostor answers (5 takes of another speaker) whose raw c1-c12 are scaled
+towards the take's mean (c0 and the energies as recorded), every take checked by ``models.speech.check`` (an
+answer with a refused take is refused). Also the answers' median noise signature (``models.noise_signature``)
+and measured SNR: a flattened answer that measures clean but carries a noisy signature is inconsistent.
+Prints its table (no section is written: SECURITY.md quotes it with the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import noise_operating_point as nop
+
+from speakerverify.config import VoicePolicy
+from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
+from speakerverify.features.quality import estimate_quality
+from speakerverify.models import speech
+from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES
+from speakerverify.models.ubm import load_default_ubm
+from speakerverify.voice.decision import decide
+
+FACTORS = (1.0, 0.8, 0.6)
+
+
+def flattened(mfcc: np.ndarray, alpha: float) -> np.ndarray:
+    """Raw MFCC frames (T, 13) with c1-c12's deviation from the take's mean scaled by ``alpha``. float32"""
+    m = np.asarray(mfcc, np.float64).copy()
+    mean = m[:, 1:].mean(axis=0)
+    m[:, 1:] = mean + alpha * (m[:, 1:] - mean)
+    return np.float32(m)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default="../shared/data/fsdd")
+    parser.add_argument("--takes", choices=list(nop.TAKES), default="dev")
+    parser.add_argument("--impostor", type=int, default=400, help="impostor answers per user")
+    args = parser.parse_args()
+    policy = VoicePolicy()
+    ubm = load_default_ubm()
+    lines = [
+        "| models | c1-c12 factor | takes refused by the gate | accepted (product) | N tried "
+        "| median noise signature | median measured SNR dB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for recipe in (DEFAULT_RECIPE, NO_COPIES):
+        t0 = time.perf_counter()
+        nop.DEFAULT_RECIPE = recipe  # the deployment's speaker models (noise_operating_point._user reads it)
+        recs, speakers, users, rows = nop.fsdd_deployment(ubm.gmm, args.corpus, policy)
+        calib = nop._calibrations(rows, policy)
+        takes = nop.TAKES[args.takes]
+        trials = nop._trials(speakers, takes, 0, args.impostor, 0)
+        clean = {}
+        for r in recs:
+            if r.take in takes:
+                m, e = extract(read_audio(r.path))
+                clean[(r.speaker, r.digit, r.take)] = (np.float32(m), np.float32(e))  # the b64 form
+        for alpha in FACTORS:
+            sent = {k: (flattened(m, alpha), e) for k, (m, e) in clean.items()}
+            refused = {k for k, (m, e) in sent.items() if not speech.check(m, e, DEFAULT_CONFIG, ubm).ok}
+            scored = nop._score_takes(ubm.gmm, users, sent)
+            accepted, sigs, snrs = 0, [], []
+            for user, _genuine, keys in trials:
+                if any(k in refused for k in keys):
+                    continue
+                a = nop._answer(scored, user, keys, policy)
+                snr = estimate_quality([sent[k][1] for k in keys]).snr_db
+                accepted += decide(a, np.full(nop.K, np.inf), calib[user], 0.0, snr).accept
+                snrs.append(snr)
+                if a.signature is not None:
+                    sigs.append(a.signature)
+            lines.append(
+                f"| {recipe.copies_id} | {alpha:g} | {len(refused)} of {len(sent)} | {accepted} | {len(trials)} "
+                f"| {np.median(sigs):.3f} | {np.median(snrs):.1f} |"
+            )
+            print(lines[-1], f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
