@@ -1,16 +1,21 @@
-"""Flattened cepstra: impostors pull their raw c1-c12 towards each take's mean; copy-augmented vs copy-free models.
+"""Flattened cepstra: impostors pull their raw c1-c12 towards each take's mean, and may claim noise too.
 
     python benchmarks/flattened_cepstra.py [--takes dev|test] [--impostor 400] [--corpus ../shared/data/fsdd]
+        [--without-copies]
 
 Found by ``benchmarks/babble_claim.py`` (SECURITY.md "Flattened cepstra"): the edit passes the plausibility
 gate for most takes and raises the product's impostor acceptance. This script asks why: the same deployment
 as ``noise_operating_point.py`` (6 FSDD speakers enrolled on takes 0-5, each calibrated on the others, the
 product's decision), built once with the product's noisy copies (``noisy_copies.DEFAULT_RECIPE``) and once
 without (``NO_COPIES``), against impostor answers (5 takes of another speaker) whose raw c1-c12 are scaled
-towards the take's mean (c0 and the energies as recorded), every take checked by ``models.speech.check`` (an
-answer with a refused take is refused). Also the answers' median noise signature (``models.noise_signature``)
-and measured SNR: a flattened answer that measures clean but carries a noisy signature is inconsistent.
-Prints its table (no section is written: SECURITY.md quotes it with the command).
+towards the take's mean (c0 as recorded), every take checked by ``models.speech.check`` (an answer with a
+refused take is refused). Each factor is also sent with every frame's energy raised by a constant floor so
+that the answer measures at a claimed SNR (``snr_claim.py``'s claim: it makes flat cepstra look physically
+plausible to the gate), and impostor takes degraded by the server's own noisy-copy construction
+(``noisy_copies.degraded_levels``, which a client can run on its own frames). Also the answers' median noise
+signature (``models.noise_signature``) and measured SNR. ``--without-copies``: the same against a deployment
+built without noisy copies (``NO_COPIES``), the attack's cause. Prints its table (no section is written:
+SECURITY.md quotes it with the command).
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from speakerverify.config import VoicePolicy
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.features.quality import estimate_quality
 from speakerverify.models import speech
-from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES
+from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, degraded_levels
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.voice.decision import decide
 
-FACTORS = (1.0, 0.8, 0.6)
+FACTORS = (1.0, 0.8, 0.7, 0.6)
+CLAIMS = (None, 10.0, 5.5)  # dB; None: the energies as recorded
+CONSTRUCTION_DB = (20.0, 15.0, 10.0, 5.0)
 
 
 def flattened(mfcc: np.ndarray, alpha: float) -> np.ndarray:
@@ -44,20 +51,34 @@ def flattened(mfcc: np.ndarray, alpha: float) -> np.ndarray:
     return np.float32(m)
 
 
+def edited(
+    mfcc: np.ndarray, energy: np.ndarray, edit: str | float, claim: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One take as the attacker sends it: flattened by ``edit`` (a factor) with the energies raised to measure
+    at ``claim`` dB (None: as recorded), or, for ``edit`` "construction", degraded to ``claim`` dB."""
+    if edit == "construction":
+        assert claim is not None
+        m, e = degraded_levels(mfcc, energy, [claim])[0]
+        return np.float32(m), np.float32(e)
+    e = energy if claim is None else np.float32(energy + float(np.mean(energy)) / 10 ** (claim / 10))
+    return flattened(mfcc, float(edit)), e
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="../shared/data/fsdd")
     parser.add_argument("--takes", choices=list(nop.TAKES), default="dev")
     parser.add_argument("--impostor", type=int, default=400, help="impostor answers per user")
+    parser.add_argument("--without-copies", action="store_true", help="also a deployment without noisy copies")
     args = parser.parse_args()
     policy = VoicePolicy()
     ubm = load_default_ubm()
     lines = [
-        "| models | c1-c12 factor | takes refused by the gate | accepted (product) | N tried "
+        "| models | edit | claimed SNR | takes refused by the gate | accepted (product) | N tried "
         "| median noise signature | median measured SNR dB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for recipe in (DEFAULT_RECIPE, NO_COPIES):
+    for recipe in (DEFAULT_RECIPE, NO_COPIES) if args.without_copies else (DEFAULT_RECIPE,):
         t0 = time.perf_counter()
         nop.DEFAULT_RECIPE = recipe  # the deployment's speaker models (noise_operating_point._user reads it)
         recs, speakers, users, rows = nop.fsdd_deployment(ubm.gmm, args.corpus, policy)
@@ -69,8 +90,9 @@ def main() -> None:
             if r.take in takes:
                 m, e = extract(read_audio(r.path))
                 clean[(r.speaker, r.digit, r.take)] = (np.float32(m), np.float32(e))  # the b64 form
-        for alpha in FACTORS:
-            sent = {k: (flattened(m, alpha), e) for k, (m, e) in clean.items()}
+        edits: list[tuple[str | float, float | None]] = [(a, c) for a in FACTORS for c in CLAIMS]
+        for edit, claim in edits + [("construction", db) for db in CONSTRUCTION_DB]:
+            sent = {k: edited(m, e, edit, claim) for k, (m, e) in clean.items()}
             refused = {k for k, (m, e) in sent.items() if not speech.check(m, e, DEFAULT_CONFIG, ubm).ok}
             scored = nop._score_takes(ubm.gmm, users, sent)
             accepted, sigs, snrs = 0, [], []
@@ -84,7 +106,9 @@ def main() -> None:
                 if a.signature is not None:
                     sigs.append(a.signature)
             lines.append(
-                f"| {recipe.copies_id} | {alpha:g} | {len(refused)} of {len(sent)} | {accepted} | {len(trials)} "
+                f"| {recipe.copies_id} | {'x' + format(edit, 'g') if edit != 'construction' else edit} "
+                f"| {'as recorded' if claim is None else format(claim, 'g') + ' dB'} "
+                f"| {len(refused)} of {len(sent)} | {accepted} | {len(trials)} "
                 f"| {np.median(sigs):.3f} | {np.median(snrs):.1f} |"
             )
             print(lines[-1], f"({time.perf_counter() - t0:.0f} s)", flush=True)
