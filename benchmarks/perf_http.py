@@ -190,26 +190,46 @@ def wait_idle(port: int, limit_s: float = 600.0) -> float:
     return waited
 
 
-def _role(cmd: str) -> str:
-    if "resource_tracker" in cmd:
-        return "resource tracker"
-    if "multiprocessing" in cmd:
-        return "calibration child"
-    return "server"
+def _roles(port: int) -> dict[str, str]:
+    """The role of each of ``server_processes(port)``'s server pids: "master" (uvicorn's supervisor when
+    there are several workers), "worker" (the one process when there is one), "calibration child" (a
+    worker's, ``app/background.py``) or "resource tracker" (multiprocessing's)."""
+    pids = server_processes(port)["server"]
+    cmd, parent = {}, {}
+    for pid in pids:
+        try:
+            cmd[pid] = (Path("/proc") / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = (Path("/proc") / pid / "status").read_text()
+            parent[pid] = next(x.split()[1] for x in status.splitlines() if x.startswith("PPid:"))
+        except (OSError, StopIteration):
+            continue
+    root = next((p for p in cmd if f"--port {port}" in cmd[p]), None)
+    spawned = {p for p in cmd if "multiprocessing" in cmd[p] and "resource_tracker" not in cmd[p]}
+    workers = {p for p in spawned if parent.get(p) == root}
+    several = any(parent.get(p) in workers for p in spawned) or len(workers) > 1
+    roles = {}
+    for p in cmd:
+        if "resource_tracker" in cmd[p]:
+            roles[p] = "resource tracker"
+        elif p == root:
+            roles[p] = "master" if several else "worker"
+        elif p in workers and several:
+            roles[p] = "worker"
+        else:
+            roles[p] = "calibration child"
+    return roles
 
 
 def peak_rss_mb(port: int) -> dict[str, Any]:
     """Peak resident memory (VmHWM, MB) of each of the server's processes (``server_processes``), named by
-    role ("server": the master or a worker; a worker's "calibration child"; multiprocessing's "resource
-    tracker"), largest first, and their sum (an upper bound of their joint peak)."""
+    ``_roles``, largest first, and their sum (an upper bound of their joint peak)."""
     found = []
-    for pid in server_processes(port)["server"]:
+    for pid, role in _roles(port).items():
         try:
             text = (Path("/proc") / pid / "status").read_text()
-            cmd = (Path("/proc") / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        found += [(int(x.split()[1]) / 1024, _role(cmd)) for x in text.splitlines() if x.startswith("VmHWM:")]
+        found += [(int(x.split()[1]) / 1024, role) for x in text.splitlines() if x.startswith("VmHWM:")]
     found.sort(reverse=True)
     return {"sum": sum(mb for mb, _ in found), "each": found}
 
@@ -540,7 +560,7 @@ def main() -> None:
             f"model) {compute['ours']:.2f} ms: "
             f"{compute['refit'] / compute['ours']:.0f}x.",
             targets(rows, compute, binary_share),
-            "Peak RSS (VmHWM) of the server's processes (master, workers, each worker's calibration child): "
+            "Peak RSS (VmHWM) of the server's processes (the master, the workers, each worker's calibration child): "
             + "; ".join(
                 f"{k}: {v['sum']:.0f} MB in all (" + ", ".join(f"{role} {mb:.0f}" for mb, role in v["each"]) + ")"
                 for k, v in rss.items()
