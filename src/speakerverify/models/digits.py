@@ -104,7 +104,7 @@ def check_takes(
         if n == 0 or np.any(others < 1):
             out.append(TakeCheck(float("nan"), -1))
             continue
-        part = Alignment(alignment.ubm_ll[span], alignment.idx[span], alignment.base[span])
+        part = alignment.frames(span)
         terms = model_terms(ubm, digit_means(ubm, rest, cfg))
         scores = bound_frame_llr(terms_frame_llr(terms, feats[span], part)).mean(axis=1)  # (10,)
         rivals = scores.copy()
@@ -147,8 +147,7 @@ def leave_set_out(
 
     def scores(digit_terms: ModelTerms, i: int) -> np.ndarray:
         """Take i's scores (10,) under the ten digit models."""
-        part = Alignment(whole.ubm_ll[spans[i]], whole.idx[spans[i]], whole.base[spans[i]])
-        return bound_frame_llr(terms_frame_llr(digit_terms, feats[i], part)).mean(axis=1)
+        return bound_frame_llr(terms_frame_llr(digit_terms, feats[i], whole.frames(spans[i]))).mean(axis=1)
 
     e = takes[0][0]
     peeled: list[int] = []

@@ -28,6 +28,10 @@ class Alignment:
     idx: np.ndarray
     base: np.ndarray
 
+    def frames(self, which: slice | np.ndarray) -> Alignment:
+        """The alignment of some of the frames (a slice, a boolean mask or indices over T)."""
+        return Alignment(self.ubm_ll[which], self.idx[which], self.base[which])
+
 
 @dataclass(frozen=True)
 class ModelTerms:

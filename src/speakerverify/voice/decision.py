@@ -142,7 +142,7 @@ def score_answer(
     enough = [len(f) >= min_speech_frames for f in feats]
     if alignment is not None:  # keep the frames of the segments that are scored
         keep = np.concatenate([np.full(len(f), ok) for f, ok in zip(feats, enough, strict=True)])
-        alignment = Alignment(alignment.ubm_ll[keep], alignment.idx[keep], alignment.base[keep])
+        alignment = alignment.frames(keep)
     scored = [f if ok else f[:0] for f, ok in zip(feats, enough, strict=True)]
     frames_all = np.concatenate([np.asarray(f, dtype=np.float64) for f in scored]) if scored else np.zeros((0, 0))
     noise_model = noise_model_terms(ubm)
