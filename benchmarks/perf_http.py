@@ -101,23 +101,40 @@ def _descends(pid: str, root: str, parents: dict[str, str]) -> bool:
     return False
 
 
-def server_processes(port: int) -> dict[str, list[str]]:
-    """Pids of the server on ``port`` (its master and every process below it: the workers and each worker's
-    calibration child) and of every PostgreSQL process: {"server": [...], "postgres": [...]}."""
-    master, parents, pg = None, {}, []
+def _processes() -> dict[str, tuple[str, str]]:
+    """Every process on the machine: pid -> (command line, parent pid)."""
+    found = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             status = (proc / "status").read_text()
-            parents[proc.name] = next(x.split()[1] for x in status.splitlines() if x.startswith("PPid:"))
+            found[proc.name] = (cmd, next(x.split()[1] for x in status.splitlines() if x.startswith("PPid:")))
         except (OSError, StopIteration, IndexError):
             continue
-        if f"--port {port}" in cmd and ("speakerverify" in cmd or "uvicorn" in cmd):
-            master = proc.name
-        elif cmd.startswith("postgres"):
-            pg.append(proc.name)
-    server = [pid for pid in parents if master is not None and _descends(pid, master, parents)]
-    return {"server": server, "postgres": pg}
+    return found
+
+
+def _server_root(port: int, procs: dict[str, tuple[str, str]]) -> str | None:
+    """The pid of the server process listening on ``port`` (uvicorn's master, or the one worker)."""
+    return next(
+        (
+            pid
+            for pid, (cmd, _) in procs.items()
+            if f"--port {port}" in cmd and ("speakerverify" in cmd or "uvicorn" in cmd)
+        ),
+        None,
+    )
+
+
+def server_processes(port: int, procs: dict[str, tuple[str, str]] | None = None) -> dict[str, list[str]]:
+    """Pids of the server on ``port`` (its master and every process below it: the workers and each worker's
+    calibration child) and of every PostgreSQL process: {"server": [...], "postgres": [...]}. ``procs``:
+    a ``_processes()`` reading, if the caller has one."""
+    procs = _processes() if procs is None else procs
+    root = _server_root(port, procs)
+    parents = {pid: ppid for pid, (_, ppid) in procs.items()}
+    server = [pid for pid in procs if root is not None and _descends(pid, root, parents)]
+    return {"server": server, "postgres": [pid for pid, (cmd, _) in procs.items() if cmd.startswith("postgres")]}
 
 
 def process_cpu(port: int) -> dict[str, dict[str, float]]:
@@ -194,22 +211,15 @@ def _roles(port: int) -> dict[str, str]:
     """The role of each of ``server_processes(port)``'s server pids: "master" (uvicorn's supervisor when
     there are several workers), "worker" (the one process when there is one), "calibration child" (a
     worker's, ``app/background.py``) or "resource tracker" (multiprocessing's)."""
-    pids = server_processes(port)["server"]
-    cmd, parent = {}, {}
-    for pid in pids:
-        try:
-            cmd[pid] = (Path("/proc") / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            status = (Path("/proc") / pid / "status").read_text()
-            parent[pid] = next(x.split()[1] for x in status.splitlines() if x.startswith("PPid:"))
-        except (OSError, StopIteration):
-            continue
-    root = next((p for p in cmd if f"--port {port}" in cmd[p]), None)
-    spawned = {p for p in cmd if "multiprocessing" in cmd[p] and "resource_tracker" not in cmd[p]}
-    workers = {p for p in spawned if parent.get(p) == root}
-    several = any(parent.get(p) in workers for p in spawned) or len(workers) > 1
+    procs = _processes()
+    root = _server_root(port, procs)
+    mine = {pid: procs[pid] for pid in server_processes(port, procs)["server"]}
+    spawned = {p for p, (cmd, _) in mine.items() if "multiprocessing" in cmd and "resource_tracker" not in cmd}
+    workers = {p for p in spawned if mine[p][1] == root}
+    several = any(mine[p][1] in workers for p in spawned) or len(workers) > 1
     roles = {}
-    for p in cmd:
-        if "resource_tracker" in cmd[p]:
+    for p, (cmd, _) in mine.items():
+        if "resource_tracker" in cmd:
             roles[p] = "resource tracker"
         elif p == root:
             roles[p] = "master" if several else "worker"
