@@ -46,6 +46,7 @@ import noise_operating_point as nop
 from report import write_section
 
 from speakerverify.config import VoicePolicy
+from speakerverify.evaluation import deployment
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio
 from speakerverify.features.quality import estimate_quality
@@ -166,7 +167,7 @@ def cohort_refs(gmm, users, calib: dict[str, Calibration], bterms: ModelTerms, p
             owners += [j] * len(other.raw)
         digits = np.array([d for d, _, _ in raw])
         trials = assemble_trials(
-            digits, np.array(owners), nop.K, policy.cohort_trials_per_user, np.random.default_rng(i)
+            digits, np.array(owners), deployment.K, policy.cohort_trials_per_user, np.random.default_rng(i)
         )
         srcs = [source_of(np.float64(m), np.float64(e)) for _, m, e in raw]
         rng = np.random.default_rng([i, 7])
@@ -314,7 +315,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="../shared/data/fsdd")
     parser.add_argument("--babble-corpus", default="../shared/data/speechocean762-8k")
-    parser.add_argument("--takes", choices=list(nop.TAKES), default="dev")
+    parser.add_argument("--takes", choices=list(deployment.ANSWER_TAKES), default="dev")
     parser.add_argument("--genuine", type=int, default=100, help="genuine answers per user and condition")
     parser.add_argument("--impostor", type=int, default=400, help="impostor answers per user and condition")
     parser.add_argument("--model-utterances", type=int, default=150)
@@ -325,8 +326,8 @@ def main() -> None:
     policy = VoicePolicy()
     ubm = load_default_ubm()
     gmm = ubm.gmm
-    recs, speakers, users, rows = nop.fsdd_deployment(gmm, args.corpus, policy)
-    calib = nop._calibrations(rows, policy)
+    recs, speakers, users, rows = deployment.fsdd_deployment(gmm, args.corpus, policy)
+    calib = deployment.calibrations(rows, policy)
     bterms = babble_model(gmm, args.babble_corpus, args.model_utterances)
     bmeans = bterms.linear[0] / gmm.terms.precision  # back to means (C, D)
     nm = noise_model_terms(gmm)
@@ -335,9 +336,9 @@ def main() -> None:
     refs = cohort_refs(gmm, users, calib, bterms, policy)
     print(f"deployment, babble model and refs in {time.perf_counter() - t0:.0f} s: {refs}", flush=True)
 
-    takes = nop.TAKES[args.takes]
+    takes = deployment.ANSWER_TAKES[args.takes]
     audio = {(r.speaker, r.digit, r.take): (read_audio(r.path), r.path.name) for r in recs if r.take in takes}
-    trials = nop._trials(speakers, takes, args.genuine, args.impostor, 0)
+    trials = deployment.answer_trials(speakers, takes, args.genuine, args.impostor, 0)
     impostors = [t for t in trials if not t[1]]
     cache: dict = {}
 

@@ -1,7 +1,7 @@
 """Flattened cepstra: impostors pull their raw c1-c12 towards each take's mean, and may claim noise too.
 
     python benchmarks/flattened_cepstra.py [--takes dev|test] [--impostor 400] [--corpus ../shared/data/fsdd]
-        [--without-copies]
+        [--without-copies] [--factors 1,0.8,0.7,0.6] [--claims none,10,5.5] [--no-construction]
 
 Found by ``benchmarks/babble_claim.py`` (SECURITY.md "Flattened cepstra"): the edit passes the plausibility
 gate for most takes and raises the product's impostor acceptance. This script asks why: the same deployment
@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import noise_operating_point as nop
 
 from speakerverify.config import VoicePolicy
+from speakerverify.evaluation import deployment
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.features.quality import estimate_quality
 from speakerverify.models import speech
@@ -64,12 +64,23 @@ def edited(
     return flattened(mfcc, float(edit)), e
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(","))
+
+
+def _claims(text: str) -> tuple[float | None, ...]:
+    return tuple(None if v.strip() == "none" else float(v) for v in text.split(","))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="../shared/data/fsdd")
-    parser.add_argument("--takes", choices=list(nop.TAKES), default="dev")
+    parser.add_argument("--takes", choices=list(deployment.ANSWER_TAKES), default="dev")
     parser.add_argument("--impostor", type=int, default=400, help="impostor answers per user")
     parser.add_argument("--without-copies", action="store_true", help="also a deployment without noisy copies")
+    parser.add_argument("--factors", type=_floats, default=FACTORS, help="comma-separated flattening factors")
+    parser.add_argument("--claims", type=_claims, default=CLAIMS, help="comma-separated claimed SNRs (dB; 'none')")
+    parser.add_argument("--no-construction", action="store_true", help="skip the copy-construction rows")
     args = parser.parse_args()
     policy = VoicePolicy()
     ubm = load_default_ubm()
@@ -80,28 +91,29 @@ def main() -> None:
     ]
     for recipe in (DEFAULT_RECIPE, NO_COPIES) if args.without_copies else (DEFAULT_RECIPE,):
         t0 = time.perf_counter()
-        nop.DEFAULT_RECIPE = recipe  # the deployment's speaker models (noise_operating_point._user reads it)
-        recs, speakers, users, rows = nop.fsdd_deployment(ubm.gmm, args.corpus, policy)
-        calib = nop._calibrations(rows, policy)
-        takes = nop.TAKES[args.takes]
-        trials = nop._trials(speakers, takes, 0, args.impostor, 0)
+        recs, speakers, users, rows = deployment.fsdd_deployment(ubm.gmm, args.corpus, policy, recipe)
+        calib = deployment.calibrations(rows, policy)
+        takes = deployment.ANSWER_TAKES[args.takes]
+        trials = deployment.answer_trials(speakers, takes, 0, args.impostor, 0)
         clean = {}
         for r in recs:
             if r.take in takes:
                 m, e = extract(read_audio(r.path))
                 clean[(r.speaker, r.digit, r.take)] = (np.float32(m), np.float32(e))  # the b64 form
-        edits: list[tuple[str | float, float | None]] = [(a, c) for a in FACTORS for c in CLAIMS]
-        for edit, claim in edits + [("construction", db) for db in CONSTRUCTION_DB]:
+        edits: list[tuple[str | float, float | None]] = [(a, c) for a in args.factors for c in args.claims]
+        if not args.no_construction:
+            edits += [("construction", db) for db in CONSTRUCTION_DB]
+        for edit, claim in edits:
             sent = {k: edited(m, e, edit, claim) for k, (m, e) in clean.items()}
             refused = {k for k, (m, e) in sent.items() if not speech.check(m, e, DEFAULT_CONFIG, ubm).ok}
-            scored = nop._score_takes(ubm.gmm, users, sent)
+            scored = deployment.score_takes(ubm.gmm, users, sent)
             accepted, sigs, snrs = 0, [], []
             for user, _genuine, keys in trials:
                 if any(k in refused for k in keys):
                     continue
-                a = nop._answer(scored, user, keys, policy)
+                a = deployment.answer_score(scored, user, keys, policy)
                 snr = estimate_quality([sent[k][1] for k in keys]).snr_db
-                accepted += decide(a, np.full(nop.K, np.inf), calib[user], 0.0, snr).accept
+                accepted += decide(a, np.full(deployment.K, np.inf), calib[user], 0.0, snr).accept
                 snrs.append(snr)
                 if a.signature is not None:
                     sigs.append(a.signature)

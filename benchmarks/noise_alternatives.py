@@ -31,6 +31,7 @@ import noise_operating_point as nop
 from report import write_section
 
 from speakerverify.config import VoicePolicy
+from speakerverify.evaluation import deployment
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
 from speakerverify.features.quality import estimate_quality
@@ -74,10 +75,10 @@ def _answers(gmm, users, recs, trials, kind, snr, root, bg_terms, policy):
         p = postprocess(*feats[key], DEFAULT_POST)
         llr = terms_frame_llr(bg_terms, p, align(gmm, p, DEFAULT_ADAPTATION.top_c)) if len(p) else None
         bg[key] = np.zeros(len(bg_terms.const)) if llr is None else bound_frame_llr(llr).sum(axis=1)
-    scored = nop._score_takes(gmm, users, feats)
+    scored = deployment.score_takes(gmm, users, feats)
     out = []
     for user, genuine, keys in trials:
-        a = nop._answer(scored, user, keys, policy)
+        a = deployment.answer_score(scored, user, keys, policy)
         q = estimate_quality([scored.energy[k] for k in keys]).snr_db
         frames = max(sum(scored.frames[k] for k in keys), 1)
         out.append((user, genuine, a, q, sum(bg[k] for k in keys) / frames))
@@ -93,10 +94,10 @@ def main() -> None:
     t0 = time.perf_counter()
     root, policy, gmm = "../shared/data/speechocean762-8k", VoicePolicy(), load_default_ubm().gmm
     bg_terms = model_terms(gmm, background_means(gmm, root), dtype=np.float32)
-    recs, speakers, users, rows = nop.fsdd_deployment(gmm, "../shared/data/fsdd", policy)
-    before, product = nop._calibrations(rows, policy, signatures=False), nop._calibrations(rows, policy)
-    trials = nop._trials(speakers, nop.TAKES["dev"], args.genuine, args.impostor, 0)
-    answer_recs = [r for r in recs if r.take in nop.TAKES["dev"]]
+    recs, speakers, users, rows = deployment.fsdd_deployment(gmm, "../shared/data/fsdd", policy)
+    before, product = deployment.calibrations(rows, policy, signatures=False), deployment.calibrations(rows, policy)
+    trials = deployment.answer_trials(speakers, deployment.ANSWER_TAKES["dev"], args.genuine, args.impostor, 0)
+    answer_recs = [r for r in recs if r.take in deployment.ANSWER_TAKES["dev"]]
     results = {}
     for kind, snr in CONDITIONS:
         results[nop._name(kind, snr)] = _answers(gmm, users, answer_recs, trials, kind, snr, root, bg_terms, policy)
@@ -126,7 +127,7 @@ def main() -> None:
 
 def _rules(before, product, clean_answers):
     """The decisions compared: each (user, genuine, answer, snr, background scores (S,)) -> accepted."""
-    none = np.full(nop.K, np.inf)
+    none = np.full(deployment.K, np.inf)
 
     def served(calib):
         return lambda u, g, a, q, bg: decide(a, none, calib[u], 0.0, q).accept

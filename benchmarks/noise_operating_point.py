@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,30 +38,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section
 
-from speakerverify.app.calibration import score_cohort
 from speakerverify.config import VoicePolicy
-from speakerverify.evaluation.corpus import read_fsdd
+from speakerverify.evaluation import deployment
 from speakerverify.evaluation.noise import HELDOUT_KINDS, mix
-from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
+from speakerverify.features import extract, read_audio
 from speakerverify.features.quality import estimate_quality
 from speakerverify.models.calibration import (
     DEGRADED_COHORT_BIAS,
     SNR_LEVELS,
-    bounded,
-    calibrate_deployment,
-    shrunk_location,
 )
-from speakerverify.models.digits import segment_digit_scores
-from speakerverify.models.noise_signature import frame_signature, noise_model_terms
-from speakerverify.models.noisy_copies import DEFAULT_RECIPE, take_stats
-from speakerverify.models.scoring import ModelTerms, align, model_terms
-from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means
 from speakerverify.models.ubm import load_default_ubm
-from speakerverify.storage.utterances import as_stored
-from speakerverify.voice.decision import AnswerScore, Calibration, SegmentScore, decide, reason
+from speakerverify.voice.decision import Calibration, decide, reason
 
-ENROL = tuple(range(0, 6))
-TAKES = {"dev": tuple(range(6, 25)), "test": tuple(range(25, 50))}
 CONDITIONS = (
     ("clean", None),
     ("white", 20.0),
@@ -80,171 +66,17 @@ CONDITIONS = (
     ("babble", 5.0),
 )
 HELDOUT_CONDITIONS = (("clean", None), *((k, snr) for snr in (20.0, 10.0, 5.0) for k in HELDOUT_KINDS))
-K = VoicePolicy.challenge_digits
 
 
 def _name(kind: str, snr: float | None) -> str:
     return kind if snr is None else f"{kind} {snr:g} dB"
 
 
-@dataclass
-class User:
-    name: str
-    user_id: uuid.UUID
-    terms: ModelTerms
-    raw: list[tuple[int, np.ndarray, np.ndarray]]  # the stored takes (digit, mfcc, energy), as the cohort reads them
-
-
-def _user(gmm, name: str, raw: list[tuple[int, np.ndarray, np.ndarray]]) -> User:
-    """The user's model as ``rebuild_model`` builds it (every take with its copies) and its scoring terms."""
-    model = SpeakerModel.empty(gmm.n_components, gmm.dim)
-    for digit, mfcc, energy in raw:
-        model = model.add(digit, take_stats(gmm, mfcc, energy, DEFAULT_POST, DEFAULT_RECIPE))
-    terms = model_terms(gmm, digit_means(gmm, model, DEFAULT_ADAPTATION), dtype=np.float32)
-    return User(name, uuid.uuid5(uuid.NAMESPACE_URL, f"fsdd:{name}"), terms, raw)
-
-
-def _cohort_row(gmm, user: User, cohort: list[User], policy: VoicePolicy) -> dict:
-    """``app.calibration._compute_user`` on arrays (``score_cohort``, the service's own): the user's clean
-    impostor scores, location, and noisy scores at every level."""
-    raw, owners = [], []
-    for i, other in enumerate(cohort):
-        raw += other.raw
-        owners += [i] * len(other.raw)
-    rng = np.random.default_rng([user.user_id.int & (2**63 - 1), K])  # app.calibration._user_rng
-    c = score_cohort(gmm, user.terms, raw, owners, K, rng, policy, DEFAULT_POST, DEFAULT_ADAPTATION.top_c)
-    return {
-        "n_cohort": c.n_cohort_users,
-        "location": c.location,
-        "scores": c.scores.astype(np.float32),  # stored as float32
-        "noisy": c.noisy,
-    }
-
-
-def _calibrations(
-    rows: dict[str, dict],
-    policy: VoicePolicy,
-    level_bias: tuple[float, ...] = DEGRADED_COHORT_BIAS,
-    signatures: bool = True,
-) -> dict[str, Calibration]:
-    """The deployment calibration pooled over the users (``refresh_threshold``), each level's threshold
-    bounded (``_levels_doc``), and every user's ``Calibration`` (``_user_calibration``). ``level_bias``:
-    the product's ``DEGRADED_COHORT_BIAS``, or zeros for the degraded cohort's own target-FAR points;
-    ``signatures`` False: without the cohort's noise signatures (the levels unscaled, as before them)."""
-    names = list(rows)
-    pooled = calibrate_deployment(
-        [rows[n]["scores"] for n in names],
-        [rows[n]["n_cohort"] for n in names],
-        policy.target_far,
-        [rows[n]["location"] for n in names],
-        [rows[n]["noisy"] for n in names],
-        level_bias,
-    )
-    low, high = policy.threshold_range
-    threshold = bounded(pooled.threshold, low, high)
-    out = {}
-    for n in names:
-        r = rows[n]
-        levels = tuple(
-            (lv.snr_db, shrunk_location(float(o), lv.grand_location, r["n_cohort"]), bounded(lv.threshold, low, high))
-            for lv, o in zip(pooled.levels, r["noisy"].locations, strict=True)
-        )
-        location = shrunk_location(r["location"], pooled.grand_location, r["n_cohort"])
-        signed = signatures and pooled.clean_signature is not None
-        sigs = tuple(float(lv.signature) for lv in pooled.levels if lv.signature is not None) if signed else ()
-        clean_sig = pooled.clean_signature if signed else None
-        out[n] = Calibration("deployment", location, threshold, K, levels, pooled.clean_snr_db, sigs, clean_sig)
-    return out
-
-
-@dataclass
-class Scored:
-    """Every answer take against every user's model: digit scores (10,), speech frames, measured SNR, and
-    the take's summed noise signature (``models.noise_signature``; the frame alignment is per frame, so
-    an answer's signature is its takes' sums over its frames)."""
-
-    rows: dict[tuple[str, str, int, int], np.ndarray]  # (model user, speaker, digit, take) -> (10,)
-    frames: dict[tuple[str, int, int], int]
-    energy: dict[tuple[str, int, int], np.ndarray]
-    signature: dict[tuple[str, int, int], float]
-    signature_measured: bool  # False without a noise model for the UBM
-
-
-def _score_takes(gmm, users: list[User], feats: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]]) -> Scored:
-    keys = list(feats)
-    post = [postprocess(*feats[k], DEFAULT_POST) for k in keys]
-    rows = {}
-    for u in users:
-        table = segment_digit_scores(gmm, u.terms, post, DEFAULT_ADAPTATION.top_c)
-        rows.update({(u.name, *k): table[i] for i, k in enumerate(keys)})
-    noise_model = noise_model_terms(gmm)
-    signature = {}
-    for k, p in zip(keys, post, strict=True):
-        sig = 0.0
-        if noise_model is not None and len(p):
-            sig = float(frame_signature(noise_model, p, align(gmm, p, DEFAULT_ADAPTATION.top_c)).sum())
-        signature[k] = sig
-    frames = {k: len(p) for k, p in zip(keys, post, strict=True)}
-    return Scored(rows, frames, {k: feats[k][1] for k in keys}, signature, noise_model is not None)
-
-
-def _answer(scored: Scored, user: str, keys: list[tuple[str, int, int]], policy: VoicePolicy) -> AnswerScore:
-    """``score_answer`` from the takes' precomputed digit scores (frame alignment is per frame, so scoring
-    each take once equals scoring the concatenated answer)."""
-    from speakerverify.models.digits import content_margin
-
-    segments, total, frames, sig = [], 0.0, 0, 0.0
-    for spk, digit, take in keys:
-        n = scored.frames[(spk, digit, take)]
-        if n < policy.min_speech_frames:
-            segments.append(SegmentScore(digit, n, None, False, None))
-            continue
-        row = scored.rows[(user, spk, digit, take)]
-        margin = content_margin(row, digit)
-        segments.append(SegmentScore(digit, n, float(row[digit]), margin >= -policy.content_margin, margin))
-        total += float(row[digit]) * n
-        frames += n
-        sig += scored.signature[(spk, digit, take)]
-    signed = frames and scored.signature_measured
-    return AnswerScore(segments, total / frames if frames else None, frames, sig / frames if signed else None)
-
-
-def fsdd_deployment(gmm, corpus: str, policy: VoicePolicy) -> tuple[list, list[str], list[User], dict[str, dict]]:
-    """The 6 FSDD speakers enrolled on takes 0-5 and each calibrated on the users following it on the id ring:
-    (the corpus records, the speakers, the users, each user's cohort row by name)."""
-    recs = read_fsdd(corpus)
-    speakers = sorted({r.speaker for r in recs})
-    users = []
-    for spk in speakers:
-        raw = [
-            (r.digit, *as_stored(*extract(read_audio(r.path)))) for r in recs if r.speaker == spk and r.take in ENROL
-        ]
-        users.append(_user(gmm, spk, raw))
-    by_id = sorted(users, key=lambda u: u.user_id)  # the cohort ring follows user ids
-    rows = {}
-    for i, u in enumerate(by_id):
-        rows[u.name] = _cohort_row(gmm, u, (by_id[i + 1 :] + by_id[:i])[: policy.max_cohort_users], policy)
-    return recs, speakers, users, rows
-
-
-def _trials(speakers: list[str], takes: tuple[int, ...], n_gen: int, n_imp: int, seed: int) -> list[tuple]:
-    """(user, genuine?, [(speaker, digit, take)] * K) for every user; the same trials in every condition."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for user in speakers:
-        others = [s for s in speakers if s != user]
-        for i in range(n_gen + n_imp):
-            spk = user if i < n_gen else others[int(rng.integers(len(others)))]
-            digits = rng.choice(10, size=K, replace=False)
-            out.append((user, i < n_gen, [(spk, int(d), int(rng.choice(takes))) for d in digits]))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="../shared/data/fsdd")
     parser.add_argument("--babble-corpus", default="../shared/data/speechocean762-8k")
-    parser.add_argument("--takes", choices=list(TAKES), default="dev")
+    parser.add_argument("--takes", choices=list(deployment.ANSWER_TAKES), default="dev")
     parser.add_argument("--genuine", type=int, default=200, help="genuine answers per user and condition")
     parser.add_argument("--impostor", type=int, default=800, help="impostor answers per user and condition")
     parser.add_argument("--seed", type=int, default=0)
@@ -257,12 +89,12 @@ def main() -> None:
     t0 = time.perf_counter()
     policy = VoicePolicy()
     gmm = load_default_ubm().gmm
-    recs, speakers, users, rows = fsdd_deployment(gmm, args.corpus, policy)
-    answer_takes = TAKES[args.takes]
+    recs, speakers, users, rows = deployment.fsdd_deployment(gmm, args.corpus, policy)
+    answer_takes = deployment.ANSWER_TAKES[args.takes]
     calibs = {
-        "uncorrected": _calibrations(rows, policy, (0.0,) * len(SNR_LEVELS), signatures=False),
-        "bias only": _calibrations(rows, policy, signatures=False),
-        "product": _calibrations(rows, policy),
+        "uncorrected": deployment.calibrations(rows, policy, (0.0,) * len(SNR_LEVELS), signatures=False),
+        "bias only": deployment.calibrations(rows, policy, signatures=False),
+        "product": deployment.calibrations(rows, policy),
     }
     print(f"enrolled and calibrated in {time.perf_counter() - t0:.0f} s", flush=True)
     for name, calib in calibs.items():
@@ -272,7 +104,7 @@ def main() -> None:
         ]
         print(f"{name} operating points (measured SNR dB, threshold):", points, flush=True)
 
-    trials = _trials(speakers, answer_takes, args.genuine, args.impostor, args.seed)
+    trials = deployment.answer_trials(speakers, answer_takes, args.genuine, args.impostor, args.seed)
     answer_recs = [r for r in recs if r.take in answer_takes]
     table = []
     pool = HELDOUT_CONDITIONS if args.heldout else CONDITIONS
@@ -285,12 +117,12 @@ def main() -> None:
                 x = mix(x, kind, snr, r.path.name, args.babble_corpus)
             mfcc, energy = extract(x)
             feats[(r.speaker, r.digit, r.take)] = (np.float32(mfcc), np.float32(energy))  # the b64 form
-        scored = _score_takes(gmm, users, feats)
+        scored = deployment.score_takes(gmm, users, feats)
         answers = [
             (
                 user,
                 genuine,
-                _answer(scored, user, keys, policy),
+                deployment.answer_score(scored, user, keys, policy),
                 estimate_quality([scored.energy[k] for k in keys]).snr_db,
             )
             for user, genuine, keys in trials
@@ -301,7 +133,7 @@ def main() -> None:
         for name, calib in calibs.items():
             gen, imp, noisy_n, why = [], [], 0, {}
             for user, genuine, answer, snr_db in answers:
-                decision = decide(answer, np.full(K, np.inf), calib[user], 0.0, snr_db)  # no replay here
+                decision = decide(answer, np.full(deployment.K, np.inf), calib[user], 0.0, snr_db)  # no replay here
                 noisy_n += decision.too_noisy
                 (gen if genuine else imp).append(decision.accept)
                 if genuine and not decision.accept:

@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import noise_operating_point as nop
 
 from speakerverify.config import VoicePolicy
+from speakerverify.evaluation import deployment
 from speakerverify.features import extract, read_audio
 from speakerverify.features.quality import estimate_quality
+from speakerverify.models.calibration import SNR_LEVELS
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.voice.decision import Calibration, decide
 
@@ -47,7 +48,7 @@ def _unfloored(calib: Calibration, raw: float | None, snr_db: float) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="../shared/data/fsdd")
-    parser.add_argument("--takes", choices=list(nop.TAKES), default="dev")
+    parser.add_argument("--takes", choices=list(deployment.ANSWER_TAKES), default="dev")
     parser.add_argument("--impostor", type=int, default=400, help="impostor answers per user and claim")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-write", action="store_true")
@@ -55,16 +56,16 @@ def main() -> None:
     t0 = time.perf_counter()
     policy = VoicePolicy()
     gmm = load_default_ubm().gmm
-    recs, speakers, users, rows = nop.fsdd_deployment(gmm, args.corpus, policy)
-    calib = nop._calibrations(rows, policy)
+    recs, speakers, users, rows = deployment.fsdd_deployment(gmm, args.corpus, policy)
+    calib = deployment.calibrations(rows, policy)
     print(f"enrolled and calibrated in {time.perf_counter() - t0:.0f} s", flush=True)
-    trials = nop._trials(speakers, nop.TAKES[args.takes], 0, args.impostor, args.seed)
+    trials = deployment.answer_trials(speakers, deployment.ANSWER_TAKES[args.takes], 0, args.impostor, args.seed)
     clean = {}
     for r in recs:
-        if r.take in nop.TAKES[args.takes]:
+        if r.take in deployment.ANSWER_TAKES[args.takes]:
             m, e = extract(read_audio(r.path))
             clean[(r.speaker, r.digit, r.take)] = (np.float32(m), np.float32(e))
-    clean_scored = nop._score_takes(gmm, users, clean)
+    clean_scored = deployment.score_takes(gmm, users, clean)
     table = []
     for claim in CLAIMS:
         raised = {
@@ -73,14 +74,14 @@ def main() -> None:
         }
         row: dict = {"claim": "none (clean)" if claim is None else f"{claim:g} dB"}
         for form in ("as sent", "scores of the clean frames"):
-            scored = nop._score_takes(gmm, users, raised) if form == "as sent" else clean_scored
+            scored = deployment.score_takes(gmm, users, raised) if form == "as sent" else clean_scored
             accepted = unfloored = noisy = 0
             snrs = []
             for user, _genuine, keys in trials:
-                answer = nop._answer(scored, user, keys, policy)
+                answer = deployment.answer_score(scored, user, keys, policy)
                 snr = estimate_quality([raised[k][1] for k in keys]).snr_db
                 snrs.append(snr)
-                d = decide(answer, np.full(nop.K, np.inf), calib[user], 0.0, snr)
+                d = decide(answer, np.full(deployment.K, np.inf), calib[user], 0.0, snr)
                 accepted += d.accept
                 noisy += d.too_noisy
                 unfloored += answer.digits_match and _unfloored(calib[user], answer.raw, snr)
@@ -93,12 +94,13 @@ def main() -> None:
     }
     took = time.perf_counter() - t0
     n = len(trials)
+    takes = deployment.ANSWER_TAKES[args.takes]
     lines = [
         "## Claimed noise",
         "",
         f"`benchmarks/snr_claim.py --takes {args.takes} --impostor {args.impostor}` ({took:.0f} s): "
         f"{n} impostor answers per claimed SNR (6 FSDD users, answers from takes "
-        f"{nop.TAKES[args.takes][0]}-{nop.TAKES[args.takes][-1]} of the 5 other speakers), clean speech with "
+        f"{takes[0]}-{takes[-1]} of the 5 other speakers), clean speech with "
         "every frame's energy raised by a constant floor so that the answer measures at the claimed SNR. "
         "The SNR is measured from frames the client sends, so this costs the attacker nothing. Defence "
         "(`voice/decision.py: Calibration.operating_point`): a noisy operating point never asks less of the "
@@ -118,8 +120,8 @@ def main() -> None:
         "What each user's operating points ask of the raw score (location + threshold) at the measured SNR "
         "of the clean cohort and of each degraded level (the rule binds where a level asks less than clean):",
         "",
-        "| user | " + " | ".join(["clean"] + [f"{s:g} dB level" for s in nop.SNR_LEVELS]) + " |",
-        "|---|" + "---:|" * (1 + len(nop.SNR_LEVELS)),
+        "| user | " + " | ".join(["clean"] + [f"{s:g} dB level" for s in SNR_LEVELS]) + " |",
+        "|---|" + "---:|" * (1 + len(SNR_LEVELS)),
     ]
     for u, b in bars.items():
         lines.append(f"| {u} | " + " | ".join(f"{v:.3f} ({s:.1f} dB)" for s, v in b) + " |")
