@@ -47,6 +47,7 @@ from report import write_section
 
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
+from speakerverify.evaluation.crafted import claimed_noise
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_CONFIG, DEFAULT_POST, extract, postprocess, read_audio
 from speakerverify.features.quality import estimate_quality
@@ -388,7 +389,7 @@ def main() -> None:
 
         run("none: clean answers", clean_post, raw=clean_raw)
         for claim in (20.0, 10.0, 5.5):
-            raised = {k: np.float32(e + float(np.mean(e)) / 10 ** (claim / 10)) for k, (_m, e) in clean_raw.items()}
+            raised = {k: claimed_noise(e, claim) for k, (_m, e) in clean_raw.items()}
             run(
                 f"clean frames, every energy raised to claim {claim:g} dB",
                 clean_post,

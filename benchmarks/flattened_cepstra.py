@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
+from speakerverify.evaluation.crafted import claimed_noise, flattened
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.features.quality import estimate_quality
 from speakerverify.models import speech
@@ -43,14 +44,6 @@ CLAIMS = (None, 10.0, 5.5)  # dB; None: the energies as recorded
 CONSTRUCTION_DB = (20.0, 15.0, 10.0, 5.0)
 
 
-def flattened(mfcc: np.ndarray, alpha: float) -> np.ndarray:
-    """Raw MFCC frames (T, 13) with c1-c12's deviation from the take's mean scaled by ``alpha``. float32"""
-    m = np.asarray(mfcc, np.float64).copy()
-    mean = m[:, 1:].mean(axis=0)
-    m[:, 1:] = mean + alpha * (m[:, 1:] - mean)
-    return np.float32(m)
-
-
 def edited(
     mfcc: np.ndarray, energy: np.ndarray, edit: str | float, claim: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +53,7 @@ def edited(
         assert claim is not None
         m, e = degraded_levels(mfcc, energy, [claim])[0]
         return np.float32(m), np.float32(e)
-    e = energy if claim is None else np.float32(energy + float(np.mean(energy)) / 10 ** (claim / 10))
+    e = energy if claim is None else claimed_noise(energy, claim)
     return flattened(mfcc, float(edit)), e
 
 

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
+from speakerverify.evaluation.crafted import claimed_noise
 from speakerverify.features import extract, read_audio
 from speakerverify.features.quality import estimate_quality
 from speakerverify.models.calibration import SNR_LEVELS
@@ -68,10 +69,7 @@ def main() -> None:
     clean_scored = deployment.score_takes(gmm, users, clean)
     table = []
     for claim in CLAIMS:
-        raised = {
-            k: (m, e if claim is None else np.float32(e + float(np.mean(e)) / 10 ** (claim / 10)))
-            for k, (m, e) in clean.items()
-        }
+        raised = {k: (m, e if claim is None else claimed_noise(e, claim)) for k, (m, e) in clean.items()}
         row: dict = {"claim": "none (clean)" if claim is None else f"{claim:g} dB"}
         for form in ("as sent", "scores of the clean frames"):
             scored = deployment.score_takes(gmm, users, raised) if form == "as sent" else clean_scored

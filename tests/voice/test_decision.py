@@ -9,8 +9,10 @@ import pytest
 
 from speakerverify.models.digits import segment_digit_scores
 from speakerverify.models.gmm import DiagGMM
+from speakerverify.models.noise_signature import reference_signature
 from speakerverify.models.scoring import model_terms
 from speakerverify.voice.decision import (
+    EXCESS_SIGNATURE_COST,
     REASONS,
     AnswerScore,
     Calibration,
@@ -188,14 +190,14 @@ def test_the_noise_signature_scales_what_a_noisy_level_asks_above_the_clean_poin
     """At 10 dB the level asks 1.5 of the raw score, the clean point 1.3. Noise that shows the degraded
     cohort's signature (0.9 at 10 dB) is held to the level; noise that shows none of it (the clean cohort's
     0.1: other speech, which raises impostor scores far less) to the clean point; half of it, half-way."""
-    required = {sig: sum(SIGNED.operating_point(10.0, sig) or (0, 0)) for sig in (0.1, 0.5, 0.9, -3.0, 5.0)}
-    assert required[0.9] == pytest.approx(1.5) and required[5.0] == pytest.approx(1.5)  # at most the level
+    required = {sig: sum(SIGNED.operating_point(10.0, sig) or (0, 0)) for sig in (0.1, 0.5, 0.9, -3.0)}
+    assert required[0.9] == pytest.approx(1.5)  # the level
     assert required[0.1] == pytest.approx(1.3) and required[-3.0] == pytest.approx(1.3)  # at least clean
     assert required[0.5] == pytest.approx(1.4)
     # the location is the level's (the user's own at that noise), only the bar moves
     assert SIGNED.operating_point(10.0, 0.5)[0] == pytest.approx(0.1)  # type: ignore[index]
     # between levels the references are interpolated like the thresholds: 13.5 dB asks 1.45 at most
-    assert sum(SIGNED.operating_point(13.5, 0.7) or (0, 0)) == pytest.approx(1.45)
+    assert sum(SIGNED.operating_point(13.5, 0.7) or (0, 0)) == pytest.approx(1.45)  # the reference there
     assert sum(SIGNED.operating_point(13.5, 0.4) or (0, 0)) == pytest.approx(1.3 + 0.15 * 0.3 / 0.6)
     # without the answer's signature, or without the cohort's, the level serves unscaled
     assert SIGNED.operating_point(10.0) == NOISY.operating_point(10.0)
@@ -203,10 +205,29 @@ def test_the_noise_signature_scales_what_a_noisy_level_asks_above_the_clean_poin
     assert SIGNED.operating_point(4.9, 0.1) is None  # too noisy is too noisy, whatever the signature
 
 
-def test_no_signature_and_no_claimed_snr_asks_less_than_the_clean_point_or_more_than_the_level() -> None:
+def test_a_signature_beyond_the_degraded_cohorts_asks_more_than_the_level() -> None:
+    """The attack: cepstra flattened towards their mean fit every user's noisy copies and show more of the
+    construction than the construction itself does at the claimed SNR (SECURITY.md "Flattened cepstra").
+    Capped at the level, x0.4 flattening claiming 7 dB was accepted at 5.8%; each unit of signature beyond
+    the reference at the measured SNR now asks ``EXCESS_SIGNATURE_COST`` more of the raw score."""
+    assert sum(SIGNED.operating_point(10.0, 1.4) or (0, 0)) == pytest.approx(1.5 + EXCESS_SIGNATURE_COST * 0.5)
+    flattened = AnswerScore([SegmentScore(1, 80, 2.0, True, 1.0)], 2.0, 80, signature=1.4)
+    assert decide(replace(flattened, signature=0.9), np.array([1.0]), SIGNED, 0.1, 10.0).accept  # the level: 1.5
+    assert not decide(flattened, np.array([1.0]), SIGNED, 0.1, 10.0).accept  # 2.0 < 2.5
+    # claiming more noise raises the reference, so the excess shrinks, but never below the level's ask
+    bars = [sum(SIGNED.operating_point(snr, 1.4) or (0, 0)) for snr in (17.0, 13.5, 10.0, 6.0)]
+    assert all(b >= 1.5 - 1e-12 for b in bars) and bars[0] > bars[-1]
+    # what is asked never falls as the signature rises, at any SNR
+    for snr in (20.0, 17.0, 12.0, 8.0, 6.0):
+        asked = [sum(SIGNED.operating_point(snr, float(sig)) or (0, 0)) for sig in np.linspace(-1, 4, 101)]
+        assert np.all(np.diff(asked) >= -1e-12)
+
+
+def test_no_signature_and_no_claimed_snr_asks_less_than_the_clean_point() -> None:
     """The claimed-noise defence holds with the signature: a clean answer whose quiet frames claim noise shows
     the clean signature and is held to the clean point; no signature (the speech frames are the claimant's
-    too) moves the bar below the clean point nor above the level's unscaled one."""
+    too) moves the bar below the clean point, nor above the level's unscaled one by more than the excess
+    signature's cost."""
     clean_claiming_noise = decide(_one(1.25), np.array([1.0]), SIGNED, 0.1, 10.0)
     assert not clean_claiming_noise.accept  # 1.25 < 1.3: the clean bar, although the signature is the clean one
     rng = np.random.default_rng(1)
@@ -215,9 +236,12 @@ def test_no_signature_and_no_claimed_snr_asks_less_than_the_clean_point_or_more_
         levels = tuple((float(s), *map(float, rng.uniform(-1, 1, 2))) for s in (18.0, 14.0, 9.0, 5.0))
         sigs = tuple(float(x) for x in np.sort(rng.uniform(0, 2, 4)))
         c = Calibration("deployment", float(loc), float(thr), 5, levels, 22.0, sigs, float(rng.uniform(-0.5, 0.5)))
+        refs = [(lv[0], sg) for lv, sg in zip(levels, sigs, strict=True)]
         for snr in np.linspace(4.5, 30.0, 27):
             unscaled = c.operating_point(float(snr))
+            ref = reference_signature(float(snr), refs, 22.0, c.clean_signature or 0.0)
             for sig in rng.uniform(-3, 3, 5):
                 point = c.operating_point(float(snr), float(sig))
                 assert point is not None and unscaled is not None
-                assert loc + thr - 1e-12 <= sum(point) <= sum(unscaled) + 1e-12
+                excess = EXCESS_SIGNATURE_COST * max(0.0, float(sig) - ref)
+                assert loc + thr - 1e-12 <= sum(point) <= sum(unscaled) + excess + 1e-12

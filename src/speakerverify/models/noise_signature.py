@@ -88,14 +88,22 @@ def answer_signature(terms: ModelTerms, feats: np.ndarray, alignment: Alignment)
     return float(frame_signature(terms, feats, alignment).mean())
 
 
+def reference_signature(
+    snr_db: float, points: Sequence[tuple[float, float]], clean_snr_db: float, clean_ref: float
+) -> float:
+    """The degraded cohort's signature at a measured ``snr_db``: ``points`` (level SNR dB, level signature)
+    and the clean trials' (``clean_snr_db``, ``clean_ref``), interpolated by SNR like the thresholds."""
+    table = sorted([(clean_snr_db, clean_ref), *points])
+    return float(np.interp(snr_db, [s for s, _ in table], [r for _, r in table]))
+
+
 def signature_fraction(
     signature: float, snr_db: float, points: Sequence[tuple[float, float]], clean_snr_db: float, clean_ref: float
 ) -> float:
     """Where ``signature`` lies between the clean cohort's (``clean_ref``, 0) and the degraded cohort's at
-    the answer's measured ``snr_db`` (1): ``points`` (level SNR dB, level signature), interpolated by SNR
-    like the thresholds. Clipped to [0, 1]; 1 (the level unscaled) where the two references do not differ."""
-    table = sorted([(clean_snr_db, clean_ref), *points])
-    ref = float(np.interp(snr_db, [s for s, _ in table], [r for _, r in table]))
+    the answer's measured ``snr_db`` (1; ``reference_signature``). Clipped to [0, 1]; 1 (the level unscaled)
+    where the two references do not differ."""
+    ref = reference_signature(snr_db, points, clean_snr_db, clean_ref)
     if ref - clean_ref <= 1e-6:
         return 1.0
     return float(np.clip((signature - clean_ref) / (ref - clean_ref), 0.0, 1.0))
