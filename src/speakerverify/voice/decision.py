@@ -28,7 +28,7 @@ more like the noisy-copy construction than the construction itself does at that 
 babble at 5-20 dB: median fraction 0.14-0.75), but cepstra flattened towards their mean do, and they fit
 every user's noisy copies: with the level as the cap, impostors flattened x0.4 and claiming 7 dB were
 accepted at 5.8% (SECURITY.md "Flattened cepstra", ``benchmarks/flattened_cepstra.py``). Flattened
-impostors' 99th-percentile score rises about 0.5-0.7 per unit of signature; 2 covers that with margin and
+impostors' 99th-percentile score rises about 0.4-0.8 per unit of signature; 2 covers that with margin and
 costs genuine noisy answers at most 0.4 points of FRR on the development takes (3 cost up to 1.7)."""
 
 
