@@ -217,6 +217,9 @@ def test_a_signature_beyond_the_degraded_cohorts_asks_more_than_the_level() -> N
     # claiming more noise raises the reference, so the excess shrinks, but never below the level's ask
     bars = [sum(SIGNED.operating_point(snr, 1.4) or (0, 0)) for snr in (17.0, 13.5, 10.0, 6.0)]
     assert all(b >= 1.5 - 1e-12 for b in bars) and bars[0] > bars[-1]
+    # clean answers' signatures scatter: up to the mildest level's (0.5) a clean answer is not charged
+    assert sum(SIGNED.operating_point(25.0, 0.45) or (0, 0)) == pytest.approx(1.3)
+    assert sum(SIGNED.operating_point(25.0, 0.7) or (0, 0)) == pytest.approx(1.3 + EXCESS_SIGNATURE_COST * 0.2)
     # what is asked never falls as the signature rises, at any SNR
     for snr in (20.0, 17.0, 12.0, 8.0, 6.0):
         asked = [sum(SIGNED.operating_point(snr, float(sig)) or (0, 0)) for sig in np.linspace(-1, 4, 101)]
