@@ -26,11 +26,11 @@ EXCESS_SIGNATURE_COST = 2.0
 the mildest level's at any SNR) adds to the raw score the answer must reach (mean frame LLR per unit of
 signature). Noise never makes an answer look more like the noisy-copy construction than the construction
 itself does at that SNR (real white, pink and babble at 5-20 dB: median fraction 0.14-0.75), but cepstra
-flattened towards their mean do, and they fit
-every user's noisy copies: with the level as the cap, impostors flattened x0.4 and claiming 7 dB were
-accepted at 5.8% (SECURITY.md "Flattened cepstra", ``benchmarks/flattened_cepstra.py``). Flattened
-impostors' 99th-percentile score rises about 0.4-0.8 per unit of signature; 2 covers that with margin and
-costs genuine noisy answers at most 0.3 points of FRR on the development takes (3 cost up to 1.7)."""
+flattened towards their mean do, and they fit every user's noisy copies: with the level as the cap,
+impostors flattened x0.3 and claiming 7 dB were accepted at 6.4% of 2,400 (SECURITY.md "Flattened
+cepstra", ``benchmarks/flattened_cepstra.py``). Flattened impostors' 99th-percentile score rises about
+0.4-0.8 per unit of signature; 2 covers that with margin and costs genuine noisy answers at most 0.3 points
+of FRR on the development takes, none on the test takes (3, before the floor, cost up to 1.7)."""
 
 
 @dataclass(frozen=True)
