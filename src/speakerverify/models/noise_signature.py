@@ -103,7 +103,11 @@ def signature_fraction(
     """Where ``signature`` lies between the clean cohort's (``clean_ref``, 0) and the degraded cohort's at
     the answer's measured ``snr_db`` (1; ``reference_signature``). Clipped to [0, 1]; 1 (the level unscaled)
     where the two references do not differ."""
-    ref = reference_signature(snr_db, points, clean_snr_db, clean_ref)
+    return fraction_between(signature, clean_ref, reference_signature(snr_db, points, clean_snr_db, clean_ref))
+
+
+def fraction_between(signature: float, clean_ref: float, ref: float) -> float:
+    """``signature_fraction`` with the reference at the answer's SNR already interpolated (``ref``)."""
     if ref - clean_ref <= 1e-6:
         return 1.0
     return float(np.clip((signature - clean_ref) / (ref - clean_ref), 0.0, 1.0))

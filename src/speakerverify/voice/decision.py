@@ -14,7 +14,7 @@ import numpy as np
 
 from ..models.digits import content_margin, segment_digit_scores
 from ..models.gmm import DiagGMM
-from ..models.noise_signature import answer_signature, noise_model_terms, reference_signature, signature_fraction
+from ..models.noise_signature import answer_signature, fraction_between, noise_model_terms, reference_signature
 from ..models.scoring import Alignment, ModelTerms, align
 
 NOISE_TOLERANCE_DB = 1.0
@@ -83,10 +83,10 @@ class Calibration:
         if signature is not None and snr_db is not None and self.signature_refs_usable:
             assert self.clean_snr_db is not None and self.clean_signature is not None
             refs = [(snr, sig) for (snr, _, _), sig in zip(self.levels, self.signatures, strict=True)]
-            above *= signature_fraction(signature, snr_db, refs, self.clean_snr_db, self.clean_signature)
+            ref = reference_signature(snr_db, refs, self.clean_snr_db, self.clean_signature)
+            above *= fraction_between(signature, self.clean_signature, ref)
             # Never below the mildest level's: clean trials' signatures scatter widely (dev: 90th percentile
             # 0.31 above their median), so near the clean point the median would charge honest answers.
-            ref = reference_signature(snr_db, refs, self.clean_snr_db, self.clean_signature)
             above += EXCESS_SIGNATURE_COST * max(0.0, signature - max(ref, max(refs)[1]))
         return location, clean_raw + above - location
 
