@@ -33,11 +33,9 @@ from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
 from speakerverify.evaluation.crafted import claimed_noise, flattened
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
-from speakerverify.features.quality import estimate_quality
 from speakerverify.models import speech
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, degraded_levels
 from speakerverify.models.ubm import load_default_ubm
-from speakerverify.voice.decision import decide
 
 FACTORS = (1.0, 0.8, 0.7, 0.6)
 CLAIMS = (None, 10.0, 5.5)  # dB; None: the energies as recorded
@@ -104,9 +102,8 @@ def main() -> None:
             for user, _genuine, keys in trials:
                 if any(k in refused for k in keys):
                     continue
-                a = deployment.answer_score(scored, user, keys, policy)
-                snr = estimate_quality([sent[k][1] for k in keys]).snr_db
-                accepted += decide(a, np.full(deployment.K, np.inf), calib[user], 0.0, snr).accept
+                a, snr, decision = deployment.decided(scored, calib[user], user, keys, policy)
+                accepted += decision.accept
                 snrs.append(snr)
                 if a.signature is not None:
                     sigs.append(a.signature)

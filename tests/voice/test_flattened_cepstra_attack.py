@@ -17,9 +17,7 @@ from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
 from speakerverify.evaluation.crafted import claimed_noise, flattened
 from speakerverify.features import extract, read_audio
-from speakerverify.features.quality import estimate_quality
 from speakerverify.models.ubm import load_default_ubm
-from speakerverify.voice.decision import Calibration, decide
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +44,9 @@ def _accepted(built: tuple, factor: float, claim: float | None) -> tuple[int, in
     gmm, policy, users, calibrations, clean, trials = built
     sent = {k: (flattened(m, factor), e if claim is None else claimed_noise(e, claim)) for k, (m, e) in clean.items()}
     scored = deployment.score_takes(gmm, users, sent)
-    accepted = 0
-    for user, _genuine, keys in trials:
-        answer = deployment.answer_score(scored, user, keys, policy)
-        snr = estimate_quality([sent[k][1] for k in keys]).snr_db
-        calibration: Calibration = calibrations[user]
-        accepted += decide(answer, np.full(deployment.K, np.inf), calibration, 0.0, snr).accept
+    accepted = sum(
+        deployment.decided(scored, calibrations[user], user, keys, policy)[2].accept for user, _, keys in trials
+    )
     return accepted, len(trials)
 
 

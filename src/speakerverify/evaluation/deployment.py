@@ -25,6 +25,7 @@ import numpy as np
 from ..app.calibration import score_cohort
 from ..config import VoicePolicy
 from ..features import DEFAULT_POST, extract, postprocess, read_audio
+from ..features.quality import estimate_quality
 from ..models.calibration import DEGRADED_COHORT_BIAS, bounded, calibrate_deployment, shrunk_location
 from ..models.digits import content_margin, segment_digit_scores
 from ..models.gmm import DiagGMM
@@ -33,7 +34,7 @@ from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe, take_stats
 from ..models.scoring import ModelTerms, align, model_terms
 from ..models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means
 from ..storage.utterances import as_stored
-from ..voice.decision import AnswerScore, Calibration, SegmentScore
+from ..voice.decision import AnswerScore, Calibration, Decision, SegmentScore, decide
 from .corpus import Recording, read_fsdd
 
 ENROL_TAKES = tuple(range(0, 6))
@@ -166,6 +167,16 @@ def answer_score(scored: Scored, user: str, keys: list[TakeKey], policy: VoicePo
         sig += scored.signature[(spk, digit, take)]
     signed = frames and scored.signature_measured
     return AnswerScore(segments, total / frames if frames else None, frames, sig / frames if signed else None)
+
+
+def decided(
+    scored: Scored, calibration: Calibration, user: str, keys: list[TakeKey], policy: VoicePolicy
+) -> tuple[AnswerScore, float, Decision]:
+    """One answer of ``keys`` claiming ``user``: its score, measured SNR and decision, as
+    ``app.verification`` decides it (no replay check: every answer here is fresh)."""
+    answer = answer_score(scored, user, keys, policy)
+    snr = estimate_quality([scored.energy[k] for k in keys]).snr_db
+    return answer, snr, decide(answer, np.full(len(keys), np.inf), calibration, 0.0, snr)
 
 
 def fsdd_deployment(
