@@ -2,6 +2,7 @@
 
     python benchmarks/flattened_cepstra.py [--takes dev|test] [--impostor 400] [--corpus ../shared/data/fsdd]
         [--without-copies] [--factors 1,0.8,0.7,0.6] [--claims none,10,5.5] [--no-construction]
+        [--edits flatten,scale,smooth5]
 
 Found by ``benchmarks/babble_claim.py`` (SECURITY.md "Flattened cepstra"): the edit passes the plausibility
 gate for most takes and raises the product's impostor acceptance. This script asks why: the same deployment
@@ -13,7 +14,10 @@ refused take is refused). Each factor is also sent with every frame's energy rai
 that the answer measures at a claimed SNR (``snr_claim.py``'s claim: it makes flat cepstra look physically
 plausible to the gate), and impostor takes degraded by the server's own noisy-copy construction
 (``noisy_copies.degraded_levels``, which a client can run on its own frames). Also the answers' median noise
-signature (``models.noise_signature``) and measured SNR. ``--without-copies``: the same against a deployment
+signature (``models.noise_signature``) and measured SNR. ``--edits``: besides
+``flatten`` (towards the take's mean), ``scale`` (c1-c12 towards zero, the mean with them) and ``smoothN`` (a
+moving average over N frames, then flattened by the factor); ``evaluation.crafted`` has each.
+``--without-copies``: the same against a deployment
 built without noisy copies (``NO_COPIES``), the attack's cause. Prints its table (no section is written:
 SECURITY.md quotes it with the command).
 """
@@ -31,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
-from speakerverify.evaluation.crafted import claimed_noise, flattened
+from speakerverify.evaluation.crafted import claimed_noise, flattened, scaled, smoothed
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.models import speech
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, degraded_levels
@@ -43,16 +47,36 @@ CONSTRUCTION_DB = (20.0, 15.0, 10.0, 5.0)
 
 
 def edited(
-    mfcc: np.ndarray, energy: np.ndarray, edit: str | float, claim: float | None
+    mfcc: np.ndarray, energy: np.ndarray, kind: str, factor: float, claim: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One take as the attacker sends it: flattened by ``edit`` (a factor) with the energies raised to measure
-    at ``claim`` dB (None: as recorded), or, for ``edit`` "construction", degraded to ``claim`` dB."""
-    if edit == "construction":
+    """One take as the attacker sends it: edited by ``kind`` ("flatten", "scale", "smoothN") and ``factor``
+    with the energies raised to measure at ``claim`` dB (None: as recorded), or, for ``kind``
+    "construction", degraded to ``claim`` dB."""
+    if kind == "construction":
         assert claim is not None
         m, e = degraded_levels(mfcc, energy, [claim])[0]
         return np.float32(m), np.float32(e)
     e = energy if claim is None else claimed_noise(energy, claim)
-    return flattened(mfcc, float(edit)), e
+    if kind == "flatten":
+        return flattened(mfcc, factor), e
+    if kind == "scale":
+        return scaled(mfcc, factor), e
+    return flattened(smoothed(mfcc, int(kind.removeprefix("smooth"))), factor), e
+
+
+def _label(kind: str, factor: float) -> str:
+    if kind == "construction":
+        return kind
+    prefix = {"flatten": "", "scale": "scaled "}.get(kind, f"smoothed {kind.removeprefix('smooth')} frames, ")
+    return f"{prefix}x{factor:g}"
+
+
+def _edits(text: str) -> tuple[str, ...]:
+    kinds = tuple(v.strip() for v in text.split(","))
+    for k in kinds:
+        if k not in ("flatten", "scale") and not (k.startswith("smooth") and k[6:].isdigit() and int(k[6:]) % 2):
+            raise argparse.ArgumentTypeError(f"unknown edit {k!r}: flatten, scale or smoothN (N odd)")
+    return kinds
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -72,6 +96,7 @@ def main() -> None:
     parser.add_argument("--factors", type=_floats, default=FACTORS, help="comma-separated flattening factors")
     parser.add_argument("--claims", type=_claims, default=CLAIMS, help="comma-separated claimed SNRs (dB; 'none')")
     parser.add_argument("--no-construction", action="store_true", help="skip the copy-construction rows")
+    parser.add_argument("--edits", type=_edits, default=("flatten",), help="comma-separated: flatten, scale, smoothN")
     args = parser.parse_args()
     policy = VoicePolicy()
     ubm = load_default_ubm()
@@ -91,11 +116,13 @@ def main() -> None:
             if r.take in takes:
                 m, e = extract(read_audio(r.path))
                 clean[(r.speaker, r.digit, r.take)] = (np.float32(m), np.float32(e))  # the b64 form
-        edits: list[tuple[str | float, float | None]] = [(a, c) for a in args.factors for c in args.claims]
+        edits: list[tuple[str, float, float | None]] = [
+            (kind, a, c) for kind in args.edits for a in args.factors for c in args.claims
+        ]
         if not args.no_construction:
-            edits += [("construction", db) for db in CONSTRUCTION_DB]
-        for edit, claim in edits:
-            sent = {k: edited(m, e, edit, claim) for k, (m, e) in clean.items()}
+            edits += [("construction", 1.0, db) for db in CONSTRUCTION_DB]
+        for kind, factor, claim in edits:
+            sent = {k: edited(m, e, kind, factor, claim) for k, (m, e) in clean.items()}
             refused = {k for k, (m, e) in sent.items() if not speech.check(m, e, DEFAULT_CONFIG, ubm).ok}
             scored = deployment.score_takes(ubm.gmm, users, sent)
             accepted, sigs, snrs = 0, [], []
@@ -108,7 +135,7 @@ def main() -> None:
                 if a.signature is not None:
                     sigs.append(a.signature)
             lines.append(
-                f"| {recipe.copies_id} | {'x' + format(edit, 'g') if edit != 'construction' else edit} "
+                f"| {recipe.copies_id} | {_label(kind, factor)} "
                 f"| {'as recorded' if claim is None else format(claim, 'g') + ' dB'} "
                 f"| {len(refused)} of {len(sent)} | {accepted} | {len(trials)} "
                 f"| {np.median(sigs):.3f} | {np.median(snrs):.1f} |"

@@ -23,3 +23,24 @@ def flattened(mfcc: np.ndarray, factor: float) -> np.ndarray:
     mean = m[:, 1:].mean(axis=0)
     m[:, 1:] = mean + factor * (m[:, 1:] - mean)
     return m.astype(np.float32)
+
+
+def scaled(mfcc: np.ndarray, factor: float) -> np.ndarray:
+    """Raw MFCC frames (T, 13) with c1-c12 scaled towards zero by ``factor``, the take's mean with them (c0 as
+    recorded): a flatter spectral envelope throughout, where ``flattened`` keeps the take's mean shape. float32"""
+    m = np.asarray(mfcc, np.float64).copy()
+    m[:, 1:] *= factor
+    return m.astype(np.float32)
+
+
+def smoothed(mfcc: np.ndarray, frames: int) -> np.ndarray:
+    """Raw MFCC frames (T, 13) with c1-c12 replaced by their moving average over ``frames`` frames (an odd
+    count; the ends repeated), c0 as recorded: a slower time course with the take's mean kept. float32"""
+    if frames < 1 or frames % 2 == 0:
+        raise ValueError(f"frames must be a positive odd count, got {frames}")
+    m = np.asarray(mfcc, np.float64).copy()
+    half = frames // 2
+    padded = np.pad(m[:, 1:], ((half, half), (0, 0)), mode="edge")
+    c = np.cumsum(np.vstack([np.zeros((1, padded.shape[1])), padded]), axis=0)
+    m[:, 1:] = (c[frames:] - c[:-frames]) / frames
+    return m.astype(np.float32)
