@@ -8,16 +8,20 @@ import pytest
 
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
+from speakerverify.models.cohort import take_llr_signature_sums, trial_scores
+from speakerverify.models.frame_bounds import bound_frame_llr
 from speakerverify.models.gmm import DiagGMM
 from speakerverify.models.noise_signature import (
+    NOISE_NORMALISATION,
     answer_signature,
+    frame_signature,
     noise_model_meta,
     noise_model_terms,
     signature_fraction,
     ubm_fingerprint,
 )
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE
-from speakerverify.models.scoring import align, model_terms
+from speakerverify.models.scoring import align, chosen_frame_llr, model_terms
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.voice.decision import score_answer
 from support.shared_data import require_fsdd, require_speechocean
@@ -83,3 +87,29 @@ def test_the_signature_fraction_places_an_answer_between_the_clean_and_the_degra
     )
     # cleaner than the clean cohort, or references that do not differ: the level unscaled (nothing to scale by)
     assert signature_fraction(0.1, 25.0, levels, 21.0, 0.1) == 1.0
+
+
+def test_answers_and_cohort_trials_are_scored_against_ubm_and_noise_model_on_one_scale() -> None:
+    """An answer's raw score is its mean bounded LLR less NOISE_NORMALISATION times its signature, and the
+    cohort's trial of the same takes (``take_llr_signature_sums``) gets the same value: the thresholds and
+    the answers share one scale. White noise lowers the score by more than the LLR alone says."""
+    ubm = load_default_ubm().gmm
+    rng = np.random.default_rng(1)
+    terms = model_terms(ubm, np.stack([ubm.means + rng.normal(0, 0.5, ubm.means.shape) for _ in range(10)]))
+    noise = noise_model_terms(ubm)
+    assert noise is not None and NOISE_NORMALISATION > 0
+    digits = [1, 4, 9]
+    paths = [require_fsdd() / "recordings" / f"{d}_nicolas_30.wav" for d in digits]
+    for kind in (None, "white"):
+        audio = [read_audio(p) if kind is None else mix(read_audio(p), kind, 10.0, p.name) for p in paths]
+        feats = [postprocess(*extract(x), DEFAULT_POST) for x in audio]
+        answer = score_answer(ubm, terms, digits, digits, feats, 20, 1.0, 8)
+        frames = np.concatenate(feats)
+        aligned = align(ubm, frames, 8)
+        llr = bound_frame_llr(chosen_frame_llr(terms, frames, aligned, np.repeat(digits, [len(f) for f in feats])))
+        sig = frame_signature(noise, frames, aligned)
+        assert answer.raw == pytest.approx(llr.mean() - NOISE_NORMALISATION * sig.mean())
+        sums, counts, _ = take_llr_signature_sums(ubm, terms, list(zip(digits, feats, strict=True)), 8, noise)
+        assert trial_scores(sums, counts, [np.arange(3)])[0] == pytest.approx(answer.raw)
+        if kind == "white":
+            assert sig.mean() > 0.3 and answer.raw < llr.mean() - 0.1

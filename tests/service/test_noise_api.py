@@ -16,6 +16,7 @@ from speakerverify.evaluation.noise import mix
 from speakerverify.features import extract, read_audio
 from speakerverify.http.app import create_app
 from speakerverify.models.calibration import DEGRADED_COHORT_BIAS, bounded, calibrate_deployment
+from speakerverify.models.noise_signature import NOISE_NORMALISATION
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage import calibrations as stored_calibrations
@@ -126,6 +127,29 @@ def _assert_stale_without_signatures(
         time.sleep(0.2)
     assert again["signature"] == pytest.approx(levels["signature"]) and again["levels"] == levels["levels"]
     assert all(q.get("clean_signature") is not None for q in quality)
+    _assert_stale_on_another_scale(client, auth, database, levels)
+
+
+def _assert_stale_on_another_scale(
+    client: TestClient, auth: dict[str, str], database: Database, levels: dict[str, Any]
+) -> None:
+    """Rows whose scores were not noise-normalised (stored before it) are stale: recomputed on the new scale."""
+    with database.write_session() as s:
+        row = s.scalars(select(DeploymentThreshold)).one()
+        row.levels = {k: v for k, v in row.levels.items() if k != "noise_normalisation"}
+        for cal in s.scalars(select(Calibration)):
+            cal.quality = {k: v for k, v in cal.quality.items() if k != "noise_normalisation"}
+    assert client.post("/api/v1/challenges", headers=auth).status_code == 201
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with database.read_session() as s:
+            again = s.scalars(select(DeploymentThreshold.levels)).one()
+            quality = s.scalars(select(Calibration.quality)).all()
+        if again.get("noise_normalisation") is not None and all(q.get("noise_normalisation") for q in quality):
+            break
+        time.sleep(0.2)
+    assert again["noise_normalisation"] == NOISE_NORMALISATION and again["levels"] == levels["levels"]
+    assert all(q.get("noise_normalisation") == NOISE_NORMALISATION for q in quality)
 
 
 def _assert_levels_lowered_by_the_bias(database: Database, levels: dict[str, Any], bounds: tuple[float, float]) -> None:

@@ -53,7 +53,7 @@ from ..models.calibration import (
 )
 from ..models.cohort import assemble_trials, noisy_trial_scores, take_llr_signature_sums, trial_scores, trial_snr
 from ..models.gmm import DiagGMM
-from ..models.noise_signature import noise_model_terms
+from ..models.noise_signature import NOISE_NORMALISATION, noise_model_terms
 from ..models.scoring import ModelTerms
 from ..storage import calibrations, speaker_models, utterances
 from ..storage.db import Database
@@ -235,6 +235,11 @@ def _user_row_current(
         and row.quality is not None  # from before the noise levels: recomputed with them
         # from before the noise signatures (where the UBM has a noise model): recomputed with them
         and (row.quality.get("clean_signature") is not None or noise_model_terms(ctx.voice.ubm.gmm) is None)
+        # scores on another scale (another noise normalisation, or none): recomputed on this one
+        and (
+            row.quality.get("noise_normalisation") == NOISE_NORMALISATION
+            or noise_model_terms(ctx.voice.ubm.gmm) is None
+        )
         and row.model_version == model.version
         and row.cohort_key == _cohort_key(cohort)
     )
@@ -263,6 +268,11 @@ def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_r
         # levels without the noise signatures, where the UBM has a noise model: recomputed with them
         and (
             row.levels.get("clean_signature") is not None
+            or not row.levels.get("levels")
+            or noise_model_terms(ctx.voice.ubm.gmm) is None
+        )
+        and (
+            row.levels.get("noise_normalisation") == NOISE_NORMALISATION
             or not row.levels.get("levels")
             or noise_model_terms(ctx.voice.ubm.gmm) is None
         )
@@ -298,6 +308,7 @@ def _levels_doc(pooled: DeploymentCalibration, low: float, high: float) -> dict[
         "levels": [[lv.snr_db, bounded(lv.threshold, low, high), lv.grand_location] for lv in pooled.levels],
         "clean_signature": pooled.clean_signature,
         "signature": [lv.signature for lv in pooled.levels],
+        "noise_normalisation": NOISE_NORMALISATION if pooled.clean_signature is not None else None,
     }
 
 

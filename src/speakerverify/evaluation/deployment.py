@@ -34,7 +34,7 @@ from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe, take_stats
 from ..models.scoring import ModelTerms, align, model_terms
 from ..models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means
 from ..storage.utterances import as_stored
-from ..voice.decision import AnswerScore, Calibration, Decision, SegmentScore, decide
+from ..voice.decision import AnswerScore, Calibration, Decision, SegmentScore, decide, normalised_score
 from .corpus import Recording, read_fsdd
 
 ENROL_TAKES = tuple(range(0, 6))
@@ -165,8 +165,8 @@ def answer_score(scored: Scored, user: str, keys: list[TakeKey], policy: VoicePo
         total += float(row[digit]) * n
         frames += n
         sig += scored.signature[(spk, digit, take)]
-    signed = frames and scored.signature_measured
-    return AnswerScore(segments, total / frames if frames else None, frames, sig / frames if signed else None)
+    signature = sig / frames if frames and scored.signature_measured else None
+    return AnswerScore(segments, normalised_score(total, frames, signature), frames, signature)
 
 
 def decided(

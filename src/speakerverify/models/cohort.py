@@ -18,7 +18,7 @@ from ..features.postprocess import DEFAULT_POST, PostConfig, postprocess
 from ..features.quality import segment_snr
 from .frame_bounds import bound_frame_llr
 from .gmm import DiagGMM
-from .noise_signature import frame_signature
+from .noise_signature import frame_signature, noise_normalised
 from .noisy_copies import degraded_levels
 from .scoring import ModelTerms, align, chosen_frame_llr, model_terms
 
@@ -47,7 +47,8 @@ def take_llr_signature_sums(
     signature: ModelTerms | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``take_llr_sums`` and, on the same alignment, each take's summed ``noise_signature.frame_signature``
-    under the noise model ``signature`` (zeros (N,) without one)."""
+    under the noise model ``signature`` (zeros (N,) without one); with a noise model the LLR sums are
+    ``noise_normalised``, as the service's answers are."""
     terms = digit_models if isinstance(digit_models, ModelTerms) else model_terms(ubm, digit_models)
     counts = np.array([len(f) for _, f in takes], dtype=np.float64)
     sums, sig = np.zeros(len(takes)), np.zeros(len(takes))
@@ -68,7 +69,7 @@ def take_llr_signature_sums(
             if signature is not None:
                 sig[batch] = np.add.reduceat(frame_signature(signature, feats, aligned), starts)
         i = j
-    return sums, counts, sig
+    return (sums if signature is None else noise_normalised(sums, sig)), counts, sig
 
 
 def assemble_trials(

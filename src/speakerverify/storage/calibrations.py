@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..models.calibration import NoisyScores
+from ..models.noise_signature import NOISE_NORMALISATION
 from .arrays import decode_f32, encode_f32
 from .rows import insert_if_missing
 from .tables import Calibration, DeploymentThreshold, utcnow
@@ -94,13 +95,16 @@ def put_calibration(
 
 def _quality_doc(noisy: NoisyScores) -> dict[str, Any]:
     """What ``calibrations.quality`` stores of the noisy scores (the scores themselves go in ``noisy_scores``);
-    the noise signatures only when measured (rows without them are recomputed where a noise model exists)."""
+    the noise signatures, and the weight the scores were ``noise_normalised`` by, only when measured (rows
+    without them are recomputed where a noise model exists)."""
     return {
         "clean_snr": float(noisy.clean_snr_db),
         "snr": [float(x) for x in noisy.snr_db],
         "locations": [float(x) for x in noisy.locations],
         "signature": None if noisy.signature is None else [float(x) for x in noisy.signature],
         "clean_signature": None if noisy.clean_signature is None else float(noisy.clean_signature),
+        # the scores' scale: with signatures they are noise_normalised (rows of another weight are recomputed)
+        "noise_normalisation": None if noisy.signature is None else NOISE_NORMALISATION,
     }
 
 

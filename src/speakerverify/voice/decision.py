@@ -14,7 +14,13 @@ import numpy as np
 
 from ..models.digits import content_margin, segment_digit_scores
 from ..models.gmm import DiagGMM
-from ..models.noise_signature import answer_signature, fraction_between, noise_model_terms, reference_signature
+from ..models.noise_signature import (
+    answer_signature,
+    fraction_between,
+    noise_model_terms,
+    noise_normalised,
+    reference_signature,
+)
 from ..models.scoring import Alignment, ModelTerms, align
 
 NOISE_TOLERANCE_DB = 1.0
@@ -122,7 +128,9 @@ class SegmentScore:
 @dataclass(frozen=True)
 class AnswerScore:
     segments: list[SegmentScore]
-    raw: float | None  # frame-weighted mean LLR over the scored segments; None if none could be scored
+    # frame-weighted mean LLR over the scored segments (less the noise signature's share, ``_normalised``);
+    # None if none could be scored
+    raw: float | None
     n_frames: int
     signature: float | None = None  # the scored frames' noise signature (models.noise_signature), if measured
 
@@ -182,7 +190,15 @@ def score_answer(
         segments.append(SegmentScore(digit, len(f), float(row[digit]), ok, margin))
         total += float(row[digit]) * len(f)
         frames += len(f)
-    return AnswerScore(segments, total / frames if frames else None, frames, signature)
+    return AnswerScore(segments, normalised_score(total, frames, signature), frames, signature)
+
+
+def normalised_score(total: float, frames: int, signature: float | None) -> float | None:
+    """The answer's raw score: the frame-weighted mean LLR, ``noise_normalised`` when the signature was
+    measured (as the cohort's trials are); None without scored frames."""
+    if not frames:
+        return None
+    return total / frames if signature is None else float(noise_normalised(total / frames, signature))
 
 
 def decide(
