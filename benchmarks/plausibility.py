@@ -129,6 +129,7 @@ STATISTICS = (
     ("linear_fraction", "max", "linear_fraction", "fraction of speech frames on an exact ramp"),
     ("smoothness", "max", "smoothness_max", "von Neumann ratio of c1-c12"),
     ("energy_smoothness", "max", "energy_smoothness_max", "von Neumann ratio of ln(1 + E)"),
+    ("roughness", "min", "roughness_min", "roughness of c1-c12 in time (second difference / spread)"),
     ("below_floor", "max", "floor_fraction", "fraction of speech frames below the UBM floor"),
     ("above_ceiling", "max", None, "fraction of speech frames above the UBM ceiling (reported only)"),
     ("spread_max", "max", "spread_max", "largest spread ratio of a static coefficient to the UBM's"),
@@ -288,7 +289,8 @@ def render(dev: dict, held: dict, attacks: dict, times: dict, llr: dict, args) -
     out = [
         SECTION, "",
         f"_Written by `benchmarks/plausibility.py` on {dt.date.today().isoformat()}; machine: {machine()}._", "",
-        "`speakerverify.models.speech.check(mfcc, energy, config, ubm)` refuses raw frames that no "
+        "`speakerverify.models.speech.check(mfcc, energy, config, ubm)` (physics in `features.plausibility`, "
+        "the UBM test in `models.speech`) refuses raw frames that no "
         "int16-scale audio through Meyda could produce, or that do not look like speech (422 `not_speech`). "
         "Derivations in the module docstring.", "",
         f"Bounds at `{DEFAULT_CONFIG.config_id}` with 6 dB of headroom over full scale: energy <= {b.energy_max:.4g}, "

@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 
 from speakerverify.evaluation.corpus import read_fsdd
+from speakerverify.evaluation.crafted import claimed_noise, flattened, smoothed
+from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio, wire
 from speakerverify.features import plausibility as pl
 from speakerverify.features.meyda import frame_signal, hamming_window, mel_filterbank
 from speakerverify.models import speech
 from speakerverify.models.ubm import load_default_ubm
 from support import crafted
+from support.shared_data import require_speechocean
 
 CONFIG = DEFAULT_CONFIG
 FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd"
@@ -224,6 +227,25 @@ def test_crafted_class_is_always_refused(cls: str, bases, ubm) -> None:
 def test_shuffled_frames_are_unrelated_in_time(bases, ubm) -> None:
     verdicts = _refusals(bases, lambda b, g, o: crafted.shuffled(b, g), ubm)
     assert all(not v.ok and "unrelated in time" in v.reason for v in verdicts)
+
+
+def test_cepstra_smoothed_in_time_are_refused_and_real_noise_is_not(fsdd_takes, bases, ubm) -> None:
+    """A moving average over c1-c12 (then flattened, energies claiming 7 dB: SECURITY.md "Other spectral
+    edits") leaves frames smoother than any microphone's; the same takes with real noise mixed in pass."""
+    refused = 0
+    for mfcc, energy in bases:
+        sent = flattened(smoothed(mfcc, 5), 0.8), claimed_noise(energy, 7.0)
+        verdict = speech.check(*sent, CONFIG, ubm)
+        refused += not verdict.ok
+    # Before the roughness check 15 of 1,140 such development takes were refused; an answer of 5 takes is
+    # refused when one is.
+    assert refused >= 0.7 * len(bases)
+    for name, samples in fsdd_takes[:40:4]:
+        for kind, snr in (("white", 5.0), ("pink", 10.0), ("babble", 10.0)):
+            noisy = mix(samples, kind, snr, name, require_speechocean())
+            verdict = speech.check(*extract(noisy), CONFIG, ubm)
+            assert verdict.ok, f"{name} in {kind} {snr} dB: {verdict.reason}"
+            assert verdict.details["roughness"] >= 1.2 * pl.DEFAULT_THRESHOLDS.roughness_min
 
 
 def test_real_frames_fit_their_band_power_budget_and_scaled_ones_do_not(bases) -> None:

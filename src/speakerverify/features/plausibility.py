@@ -92,6 +92,7 @@ CONSISTENCY_ABS = 0.01  # float32 noise of Meyda's log-mel and DCT is ~1e-4
 C0_ENERGY_TOL = 0.05  # in ln units; float16 on c0 and on ln(1 + E) move the gap by < 0.04
 MAX_EXACT_SOLVES = 32  # per segment and test: bounds the CPU a crafted segment can cost (~1 ms each)
 RANGE_REL = 1e-3  # relative slack on the range bounds for float16 / float32 rounding
+ROUGHNESS_MIN_RUNS = 10  # runs of three speech frames: fewer say too little about a take's time course
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,11 @@ class Thresholds:
     energy_smoothness_max : float
         The same ratio for ln(1 + E) over all frames (dev max 0.05; FSDD reaches 0.23, its sharper
         onsets and digital silences; shuffled takes have >= 0.59).
+    roughness_min : float
+        Refuse c1-c12 smoother in time than speech (``roughness``): cepstra smoothed by a moving average,
+        then flattened, fit every user's noisy copies (SECURITY.md "Other spectral edits"). Real noise
+        only raises it: dev min 0.149 (FSDD held out 0.122; FSDD development takes in white, pink and
+        babble at 5-20 dB: 0.151); a 5-frame average: median 0.075.
     ubm_floor, ubm_ceiling : float
         Per-frame UBM log-likelihood (nats, post-processed frames): dev's 0.1% and 99.9% quantiles.
     floor_fraction : float
@@ -194,6 +200,7 @@ class Thresholds:
     min_distinct_fraction: float = 0.5
     smoothness_max: float = 0.6
     energy_smoothness_max: float = 0.45
+    roughness_min: float = 0.1
     ubm_floor: float = -113.2
     ubm_ceiling: float = -63.5
     floor_fraction: float = 0.5
@@ -494,6 +501,25 @@ def smoothness(mfcc: np.ndarray, mask: np.ndarray) -> float:
     return float(step / spread) if spread > 0 else float("inf")
 
 
+def roughness(mfcc: np.ndarray, mask: np.ndarray) -> float:
+    """How rough c1.. are in time over the speech frames ``mask`` (T,) bool (``Thresholds.roughness_min``):
+    per coefficient the RMS second difference over sqrt(6) (for white noise of variance s^2 that is s) over
+    the coefficient's spread, the median over coefficients. Real noise makes frames rougher; a moving
+    average makes them smoother than any microphone does. +inf (nothing to judge) with fewer than
+    ``ROUGHNESS_MIN_RUNS`` runs of three adjacent speech frames.
+
+    mfcc (T, n_mfcc).
+    """
+    c = np.asarray(mfcc, dtype=np.float64)[:, 1:]
+    triples = mask[2:] & mask[1:-1] & mask[:-2] if len(mask) >= 3 else np.zeros(0, dtype=bool)
+    if triples.sum() < ROUGHNESS_MIN_RUNS:
+        return float("inf")
+    rough = np.sqrt(np.mean(np.diff(c, 2, axis=0)[triples] ** 2, axis=0) / 6.0)
+    spread = c[mask].std(axis=0)
+    ok = spread > 0
+    return float(np.median(rough[ok] / spread[ok])) if ok.any() else float("inf")
+
+
 def distinct_rows(x: np.ndarray) -> int:
     """How many distinct rows x (T, D) has, as ``len(np.unique(x, axis=0))`` counts them (-0.0 equals 0.0;
     x is finite or +-inf), by comparing each row's bytes: several times faster than ``np.unique``'s axis
@@ -524,6 +550,7 @@ def degenerate_fault(
         # All frames: short takes have few adjacent speech frames, and the level contour is smooth
         # across speech and pauses alike (the frames overlap by 69%).
         "energy_smoothness": von_neumann(np.log1p(energy)),
+        "roughness": roughness(mfcc, mask),
     }
     if info["distinct_fraction"] < th.min_distinct_fraction:
         return f"only {info['distinct_fraction']:.0%} of the {n} speech frames have distinct c1-c12", info
@@ -534,6 +561,8 @@ def degenerate_fault(
     if info["energy_smoothness"] > th.energy_smoothness_max:
         ratio = info["energy_smoothness"]
         return f"energies unrelated in time (smoothness ratio {ratio:.2f} > {th.energy_smoothness_max})", info
+    if info["roughness"] < th.roughness_min:
+        return f"frames smoother in time than speech (roughness {info['roughness']:.3f} < {th.roughness_min})", info
     return None, info
 
 
