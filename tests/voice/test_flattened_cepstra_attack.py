@@ -86,7 +86,7 @@ def test_cepstra_scaled_towards_zero_are_accepted_at_most_at_the_promised_far(bu
     assert accepted <= PROMISED_FAR * tried, f"{accepted} of {tried} scaled impostor answers accepted"
 
 
-@pytest.mark.xfail(strict=True, reason="the decision alone: 26 of 1,200; the plausibility gate refuses it (SECURITY.md)")
+@pytest.mark.xfail(strict=True, reason="decision alone: 26 of 1,200; the plausibility gate refuses it (SECURITY.md)")
 def test_smoothed_then_flattened_cepstra_are_accepted_at_most_at_the_promised_far(built: tuple) -> None:
     accepted, tried = _accepted(built, 0.7, 7.0, _smoothed_then_flattened)
     assert accepted <= PROMISED_FAR * tried, f"{accepted} of {tried} smoothed impostor answers accepted"
