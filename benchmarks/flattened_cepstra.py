@@ -2,7 +2,7 @@
 
     python benchmarks/flattened_cepstra.py [--takes dev|test] [--impostor 400] [--corpus ../shared/data/fsdd]
         [--without-copies] [--factors 1,0.8,0.7,0.6] [--claims none,10,5.5] [--no-construction]
-        [--edits flatten,scale,smooth5]
+        [--edits flatten,scale,smooth5] [--jitter 0.2]
 
 Found by ``benchmarks/babble_claim.py`` (SECURITY.md "Flattened cepstra"): the edit passes the plausibility
 gate for most takes and raises the product's impostor acceptance. This script asks why: the same deployment
@@ -16,7 +16,9 @@ plausible to the gate), and impostor takes degraded by the server's own noisy-co
 (``noisy_copies.degraded_levels``, which a client can run on its own frames). Also the answers' median noise
 signature (``models.noise_signature``) and measured SNR. ``--edits``: besides
 ``flatten`` (towards the take's mean), ``scale`` (c1-c12 towards zero, the mean with them) and ``smoothN`` (a
-moving average over N frames, then flattened by the factor); ``evaluation.crafted`` has each.
+moving average over N frames, then flattened by the factor); ``evaluation.crafted`` has each. ``--jitter``:
+Gaussian noise of that many standard deviations added to every edited take's c1-c12 afterwards (restores
+the roughness smoothing takes away; seeded per take).
 ``--without-copies``: the same against a deployment
 built without noisy copies (``NO_COPIES``), the attack's cause. Prints its table (no section is written:
 SECURITY.md quotes it with the command).
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
-from speakerverify.evaluation.crafted import claimed_noise, flattened, scaled, smoothed
+from speakerverify.evaluation.crafted import claimed_noise, flattened, jittered, scaled, smoothed
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.models import speech
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, degraded_levels
@@ -96,6 +98,7 @@ def main() -> None:
     parser.add_argument("--factors", type=_floats, default=FACTORS, help="comma-separated flattening factors")
     parser.add_argument("--claims", type=_claims, default=CLAIMS, help="comma-separated claimed SNRs (dB; 'none')")
     parser.add_argument("--no-construction", action="store_true", help="skip the copy-construction rows")
+    parser.add_argument("--jitter", type=float, default=0.0, help="noise added after the edit (x coefficient std)")
     parser.add_argument("--edits", type=_edits, default=("flatten",), help="comma-separated: flatten, scale, smoothN")
     args = parser.parse_args()
     policy = VoicePolicy()
@@ -123,6 +126,11 @@ def main() -> None:
             edits += [("construction", 1.0, db) for db in CONSTRUCTION_DB]
         for kind, factor, claim in edits:
             sent = {k: edited(m, e, kind, factor, claim) for k, (m, e) in clean.items()}
+            if args.jitter > 0 and kind != "construction":
+                sent = {
+                    k: (jittered(m, args.jitter, np.random.default_rng([i, 7])), e)
+                    for i, (k, (m, e)) in enumerate(sent.items())
+                }
             refused = {k for k, (m, e) in sent.items() if not speech.check(m, e, DEFAULT_CONFIG, ubm).ok}
             scored = deployment.score_takes(ubm.gmm, users, sent)
             accepted, sigs, snrs = 0, [], []
@@ -135,7 +143,7 @@ def main() -> None:
                 if a.signature is not None:
                     sigs.append(a.signature)
             lines.append(
-                f"| {recipe.copies_id} | {_label(kind, factor)} "
+                f"| {recipe.copies_id} | {_label(kind, factor)}{f', jitter {args.jitter:g}' if args.jitter else ''} "
                 f"| {'as recorded' if claim is None else format(claim, 'g') + ' dB'} "
                 f"| {len(refused)} of {len(sent)} | {accepted} | {len(trials)} "
                 f"| {np.median(sigs):.3f} | {np.median(snrs):.1f} |"

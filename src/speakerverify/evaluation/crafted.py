@@ -44,3 +44,12 @@ def smoothed(mfcc: np.ndarray, frames: int) -> np.ndarray:
     c = np.cumsum(np.vstack([np.zeros((1, padded.shape[1])), padded]), axis=0)
     m[:, 1:] = (c[frames:] - c[:-frames]) / frames
     return m.astype(np.float32)
+
+
+def jittered(mfcc: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Raw MFCC frames (T, 13) with Gaussian noise of ``scale`` times each coefficient's standard deviation
+    added to c1-c12 (c0 as recorded): restores the frame-to-frame roughness a smoothing edit took away.
+    float32"""
+    m = np.asarray(mfcc, np.float64).copy()
+    m[:, 1:] += rng.normal(size=m[:, 1:].shape) * (scale * m[:, 1:].std(axis=0))
+    return m.astype(np.float32)
