@@ -107,24 +107,34 @@ def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_i
         _assert_stale_without_signatures(client, auth, database, levels)
 
 
-def _assert_stale_without_signatures(
-    client: TestClient, auth: dict[str, str], database: Database, levels: dict[str, Any]
-) -> None:
-    """A threshold and user rows stored before the noise signatures are stale: recomputed with them."""
+def _recomputed_without(
+    client: TestClient, auth: dict[str, str], database: Database, keys: tuple[str, ...]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Strip ``keys`` from the stored threshold's levels and every user row's quality (rows as an older
+    version stored them), ask for a challenge, and wait until the background has stored them again: the
+    threshold's levels and the users' quality documents then."""
     with database.write_session() as s:
         row = s.scalars(select(DeploymentThreshold)).one()
-        row.levels = {k: v for k, v in row.levels.items() if k not in ("signature", "clean_signature")}
+        row.levels = {k: v for k, v in row.levels.items() if k not in keys}
         for cal in s.scalars(select(Calibration)):
-            cal.quality = {k: v for k, v in cal.quality.items() if k not in ("signature", "clean_signature")}
+            cal.quality = {k: v for k, v in cal.quality.items() if k not in keys}
     assert client.post("/api/v1/challenges", headers=auth).status_code == 201
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with database.read_session() as s:
             again = s.scalars(select(DeploymentThreshold.levels)).one()
-            quality = s.scalars(select(Calibration.quality)).all()
-        if again.get("clean_signature") is not None and all(q.get("clean_signature") is not None for q in quality):
+            quality = list(s.scalars(select(Calibration.quality)).all())
+        if all(again.get(k) is not None and all(q.get(k) is not None for q in quality) for k in keys):
             break
         time.sleep(0.2)
+    return again, quality
+
+
+def _assert_stale_without_signatures(
+    client: TestClient, auth: dict[str, str], database: Database, levels: dict[str, Any]
+) -> None:
+    """A threshold and user rows stored before the noise signatures are stale: recomputed with them."""
+    again, quality = _recomputed_without(client, auth, database, ("signature", "clean_signature"))
     assert again["signature"] == pytest.approx(levels["signature"]) and again["levels"] == levels["levels"]
     assert all(q.get("clean_signature") is not None for q in quality)
     _assert_stale_on_another_scale(client, auth, database, levels)
@@ -134,20 +144,7 @@ def _assert_stale_on_another_scale(
     client: TestClient, auth: dict[str, str], database: Database, levels: dict[str, Any]
 ) -> None:
     """Rows whose scores were not noise-normalised (stored before it) are stale: recomputed on the new scale."""
-    with database.write_session() as s:
-        row = s.scalars(select(DeploymentThreshold)).one()
-        row.levels = {k: v for k, v in row.levels.items() if k != "noise_normalisation"}
-        for cal in s.scalars(select(Calibration)):
-            cal.quality = {k: v for k, v in cal.quality.items() if k != "noise_normalisation"}
-    assert client.post("/api/v1/challenges", headers=auth).status_code == 201
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with database.read_session() as s:
-            again = s.scalars(select(DeploymentThreshold.levels)).one()
-            quality = s.scalars(select(Calibration.quality)).all()
-        if again.get("noise_normalisation") is not None and all(q.get("noise_normalisation") for q in quality):
-            break
-        time.sleep(0.2)
+    again, quality = _recomputed_without(client, auth, database, ("noise_normalisation",))
     assert again["noise_normalisation"] == NOISE_NORMALISATION and again["levels"] == levels["levels"]
     assert all(q.get("noise_normalisation") == NOISE_NORMALISATION for q in quality)
 
