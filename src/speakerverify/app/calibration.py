@@ -233,15 +233,18 @@ def _user_row_current(
         _user_row_usable(ctx, row, k)
         and row is not None
         and row.quality is not None  # from before the noise levels: recomputed with them
-        # from before the noise signatures (where the UBM has a noise model): recomputed with them
-        and (row.quality.get("clean_signature") is not None or noise_model_terms(ctx.voice.ubm.gmm) is None)
-        # scores on another scale (another noise normalisation, or none): recomputed on this one
-        and (
-            row.quality.get("noise_normalisation") == NOISE_NORMALISATION
-            or noise_model_terms(ctx.voice.ubm.gmm) is None
-        )
+        and _signed_as_now(ctx, row.quality)
         and row.model_version == model.version
         and row.cohort_key == _cohort_key(cohort)
+    )
+
+
+def _signed_as_now(ctx: AppContext, doc: dict[str, Any]) -> bool:
+    """Where the UBM has a noise model, does a stored calibration document (a user's ``quality``, the
+    deployment's ``levels``) carry the noise signatures and scores ``noise_normalised`` by today's weight?
+    Documents from before either are stale and recomputed."""
+    return noise_model_terms(ctx.voice.ubm.gmm) is None or (
+        doc.get("clean_signature") is not None and doc.get("noise_normalisation") == NOISE_NORMALISATION
     )
 
 
@@ -265,17 +268,7 @@ def _threshold_row_current(ctx: AppContext, row: DeploymentThreshold | None, n_r
         and row.levels is not None  # from before the noise levels: recomputed with them
         # levels lowered by another degraded-cohort correction (or none): recomputed with the current one
         and (row.levels.get("bias") == list(DEGRADED_COHORT_BIAS) or not row.levels.get("levels"))
-        # levels without the noise signatures, where the UBM has a noise model: recomputed with them
-        and (
-            row.levels.get("clean_signature") is not None
-            or not row.levels.get("levels")
-            or noise_model_terms(ctx.voice.ubm.gmm) is None
-        )
-        and (
-            row.levels.get("noise_normalisation") == NOISE_NORMALISATION
-            or not row.levels.get("levels")
-            or noise_model_terms(ctx.voice.ubm.gmm) is None
-        )
+        and (not row.levels.get("levels") or _signed_as_now(ctx, row.levels))
         and not _threshold_stale(n_ready, row.n_users, policy.max_threshold_users)
     )
 
