@@ -66,7 +66,10 @@ def main() -> None:
         [
             "## Verification on FSDD",
             f"`benchmarks/eval_fsdd.py` (the README protocol; UBM `{ubm.ubm_id}`), {args.trials} trials per "
-            f"speaker and K, seed 0; whole run {took:.0f} s including feature extraction.",
+            f"speaker and K, seed 0; whole run {took:.0f} s including feature extraction. gmm-ubm-digit is "
+            "the service's model and score: enrolment with the noisy copies, per-frame LLRs bounded, less "
+            "`NOISE_NORMALISATION` times the shipped noise model's signature (since 2026-12-02; earlier runs "
+            "here scored raw LLR means of take-only models).",
             format_table(result.records),
             "gmm-ubm-digit against seed-baseline (same trials):\n\n| K | condition | gmm-ubm-digit EER % | "
             "seed-baseline EER % | ratio |\n|---:|---|---:|---:|---:|\n" + "\n".join(ratio_lines),

@@ -99,7 +99,9 @@ def main() -> None:
             f"`benchmarks/eval_noise.py`: the README protocol (UBM `{ubm.ubm_id}`), gmm-ubm-digit, {args.trials} "
             f"trials per speaker and K, seed 0; noise on the test side only; copies recipe "
             f"`{DEFAULT_RECIPE.copies_id}`; whole run {took:.0f} s. DET curves (K = 3, with copies): "
-            "benchmarks/det-noise-k3.png.",
+            "benchmarks/det-noise-k3.png. Scored as the service scores an answer (per-frame LLRs bounded, "
+            "less `NOISE_NORMALISATION` times the shipped noise model's signature; since 2026-12-02, so the "
+            "earlier tables here were raw LLR means).",
             "\n".join(lines),
             "Measured SNR (`features.quality.estimate_quality`) of 60 5-digit answers from test takes, each "
             "take mixed at the nominal SNR:",

@@ -91,3 +91,34 @@ def test_noise_conditions_are_the_tuned_and_held_out_kinds_at_20_10_and_5_db():
     assert {c for c in CONDITIONS if c not in ("clean", "noisy10")} == {f"{k}{s}" for k in kinds for s in (20, 10, 5)}
     with pytest.raises(ValueError, match="unknown conditions"):
         check_conditions(["clean", "brown10"], ".")
+
+
+def test_eval_scores_the_digit_system_as_the_service_scores_an_answer(fsdd):
+    """``eval``'s gmm-ubm-digit numbers are the service's: the same bounded, noise-normalised score that
+    ``voice.decision.score_answer`` gives a one-digit answer, here on a noisy take so the signature matters."""
+    from speakerverify.evaluation.corpus import read_fsdd
+    from speakerverify.evaluation.runner import _features, _service_sums
+    from speakerverify.features import DEFAULT_POST, postprocess
+    from speakerverify.models.noise_signature import noise_model_terms
+    from speakerverify.models.noisy_copies import DEFAULT_RECIPE, take_stats
+    from speakerverify.models.scoring import model_terms
+    from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means
+    from speakerverify.models.ubm import load_default_ubm
+    from speakerverify.voice.decision import score_answer
+
+    gmm = load_default_ubm().gmm
+    assert noise_model_terms(gmm) is not None  # the shipped noise model is what makes the scores differ
+    recs = [r for r in read_fsdd(str(fsdd)) if r.speaker == "jackson"]
+    model = SpeakerModel.empty(gmm.n_components, gmm.dim)
+    for rec in [r for r in recs if r.take < 3]:
+        model = model.add(
+            rec.digit, take_stats(gmm, *_features(rec, None, "")["default"], DEFAULT_POST, DEFAULT_RECIPE)
+        )
+    means = digit_means(gmm, model, DEFAULT_ADAPTATION)  # (10, C, D)
+    test = next(r for r in recs if r.take == 30 and r.digit == 4)
+    feats = postprocess(*_features(test, ("white", 10.0), "")["default"], DEFAULT_POST)
+    sums, count = _service_sums(gmm, means[[4]], feats, DEFAULT_ADAPTATION, noise_model_terms(gmm))
+    answer = score_answer(gmm, model_terms(gmm, means), [4], [4], [feats], 1, 1e9, DEFAULT_ADAPTATION.top_c)
+    assert count == len(feats) == answer.n_frames
+    assert answer.signature is not None and abs(answer.signature) > 0.01
+    assert sums[0] / count == pytest.approx(answer.raw, abs=1e-6)

@@ -13,8 +13,11 @@ import numpy as np
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, PostConfig, extract, postprocess, read_audio
 from ..features.config import LEGACY_SCALE_CONFIG
 from ..models.baseline import SeedBaseline, baseline_frames
+from ..models.frame_bounds import bound_frame_llr
+from ..models.gmm import DiagGMM
+from ..models.noise_signature import frame_signature, noise_model_terms, noise_normalised
 from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe, take_stats
-from ..models.scoring import frame_llr
+from ..models.scoring import ModelTerms, align, frame_llr, models_frame_llr
 from ..models.speaker import (
     DEFAULT_ADAPTATION,
     AdaptationConfig,
@@ -143,20 +146,37 @@ def _score_condition(
         {sy: np.zeros((len(test), len(speakers))) for sy in systems},
         {sy: np.zeros((len(test), len(speakers))) for sy in systems},
     )
+    noise_model = noise_model_terms(gmm)
     for u, rec in enumerate(progress(test, f"score {cond}", len(test))):
         f = _features(rec, CONDITIONS[cond], babble_root)
         feats = postprocess(*f["default"], post)
         base_feats = {sy: baseline_frames(*f[_BASELINE_FEATURES[sy]]) for sy in baseline_systems}
+        if "gmm-ubm-digit" in systems:
+            us.sums["gmm-ubm-digit"][u], us.counts["gmm-ubm-digit"][u] = _service_sums(
+                gmm, np.stack([enrolled.dig_means[spk][rec.digit] for spk in speakers]), feats, adaptation, noise_model
+            )
         for j, spk in enumerate(speakers):
             if "gmm-ubm" in systems:
                 llr = frame_llr(gmm, enrolled.spk_means[spk], feats, adaptation.top_c)
                 us.sums["gmm-ubm"][u, j], us.counts["gmm-ubm"][u, j] = llr.sum(), len(llr)
-            if "gmm-ubm-digit" in systems:
-                llr = frame_llr(gmm, enrolled.dig_means[spk][rec.digit], feats, adaptation.top_c)
-                us.sums["gmm-ubm-digit"][u, j], us.counts["gmm-ubm-digit"][u, j] = llr.sum(), len(llr)
             for sy in baseline_systems:
                 us.sums[sy][u, j], us.counts[sy][u, j] = enrolled.baselines[(sy, spk)].matched(base_feats[sy])
     return us
+
+
+def _service_sums(
+    gmm: DiagGMM, means: np.ndarray, feats: np.ndarray, adaptation: AdaptationConfig, noise_model: ModelTerms | None
+) -> tuple[np.ndarray, int]:
+    """One utterance's frames (T, D) against S digit models' means (S, C, D), scored as the service scores an
+    answer: per-frame LLRs bounded, summed, and ``noise_normalised`` by the shipped noise model's signature
+    over the same frames (when the UBM is the one it was built for). Returns (sums (S,), T)."""
+    if len(feats) == 0:
+        return np.zeros(len(means)), 0
+    aligned = align(gmm, feats, adaptation.top_c)
+    sums = bound_frame_llr(models_frame_llr(gmm, means, feats, aligned)).sum(axis=1)
+    if noise_model is not None:
+        sums = noise_normalised(sums, frame_signature(noise_model, feats, aligned).sum())
+    return sums, len(feats)
 
 
 def evaluate(
