@@ -44,7 +44,8 @@ def snr_table(corpus: str, babble: str, n_answers: int = 60) -> list[str]:
             xs = [read_audio(recs[i].path) for i in idx]
             if snr is not None:
                 xs = [mix(x, kind, snr, recs[i].path.name, babble) for x, i in zip(xs, idx, strict=True)]
-            est.append(estimate_quality([extract(x)[1] for x in xs]).snr_db)
+            raw = [extract(x) for x in xs]
+            est.append(estimate_quality([e for _, e in raw], mfcc=[m for m, _ in raw]).snr_db)
         p = np.percentile(est, [50, 10, 90])
         lines.append(f"| {kind} | {'-' if snr is None else snr} | {p[0]:.1f} | {p[1]:.1f} | {p[2]:.1f} |")
         print(lines[-1], flush=True)

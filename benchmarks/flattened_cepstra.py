@@ -2,7 +2,7 @@
 
     python benchmarks/flattened_cepstra.py [--takes dev|test] [--impostor 400] [--corpus ../shared/data/fsdd]
         [--without-copies] [--factors 1,0.8,0.7,0.6] [--claims none,10,5.5] [--no-construction]
-        [--edits flatten,scale,smooth5] [--jitter 0.2]
+        [--edits flatten,scale,smooth5] [--jitter 0.2] [--claim-form energy|bands|pauses]
 
 Found by ``benchmarks/babble_claim.py`` (SECURITY.md "Flattened cepstra"): the edit passes the plausibility
 gate for most takes and raises the product's impostor acceptance. This script asks why: the same deployment
@@ -19,6 +19,9 @@ signature (``models.noise_signature``) and measured SNR. ``--edits``: besides
 moving average over N frames, then flattened by the factor); ``evaluation.crafted`` has each. ``--jitter``:
 Gaussian noise of that many standard deviations added to every edited take's c1-c12 afterwards (restores
 the roughness smoothing takes away; seeded per take).
+``--claim-form``: where the claimed noise goes: the energies alone (the default), or the mel bands too, of
+every frame or of the pauses only (``evaluation.crafted.claimed_noise_in_bands``; the SNR is measured on
+the bands as well since 2026-12-02, ``features.quality``).
 ``--without-copies``: the same against a deployment
 built without noisy copies (``NO_COPIES``), the attack's cause. Prints its table (no section is written:
 SECURITY.md quotes it with the command).
@@ -37,7 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
-from speakerverify.evaluation.crafted import claimed_noise, flattened, jittered, scaled, smoothed
+from speakerverify.evaluation.crafted import (
+    claimed_noise,
+    claimed_noise_in_bands,
+    flattened,
+    jittered,
+    scaled,
+    smoothed,
+)
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.models import speech
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, degraded_levels
@@ -48,22 +58,31 @@ CLAIMS = (None, 10.0, 5.5)  # dB; None: the energies as recorded
 CONSTRUCTION_DB = (20.0, 15.0, 10.0, 5.0)
 
 
+CLAIM_FORMS = ("energy", "bands", "pauses")
+
+
 def edited(
-    mfcc: np.ndarray, energy: np.ndarray, kind: str, factor: float, claim: float | None
+    mfcc: np.ndarray, energy: np.ndarray, kind: str, factor: float, claim: float | None, form: str = "energy"
 ) -> tuple[np.ndarray, np.ndarray]:
     """One take as the attacker sends it: edited by ``kind`` ("flatten", "scale", "smoothN") and ``factor``
-    with the energies raised to measure at ``claim`` dB (None: as recorded), or, for ``kind``
-    "construction", degraded to ``claim`` dB."""
+    with noise claimed at ``claim`` dB (None: as recorded) in the ``form`` of ``CLAIM_FORMS`` (the energies
+    alone, ``crafted.claimed_noise``; or in the bands too, of every frame or of the pauses only,
+    ``crafted.claimed_noise_in_bands``), or, for ``kind`` "construction", degraded to ``claim`` dB."""
     if kind == "construction":
         assert claim is not None
         m, e = degraded_levels(mfcc, energy, [claim])[0]
         return np.float32(m), np.float32(e)
-    e = energy if claim is None else claimed_noise(energy, claim)
     if kind == "flatten":
-        return flattened(mfcc, factor), e
-    if kind == "scale":
-        return scaled(mfcc, factor), e
-    return flattened(smoothed(mfcc, int(kind.removeprefix("smooth"))), factor), e
+        m = flattened(mfcc, factor)
+    elif kind == "scale":
+        m = scaled(mfcc, factor)
+    else:
+        m = flattened(smoothed(mfcc, int(kind.removeprefix("smooth"))), factor)
+    if claim is None:
+        return m, energy
+    if form == "energy":
+        return m, claimed_noise(energy, claim)
+    return claimed_noise_in_bands(m, energy, claim, pauses_only=form == "pauses")
 
 
 def _label(kind: str, factor: float) -> str:
@@ -99,6 +118,9 @@ def main() -> None:
     parser.add_argument("--claims", type=_claims, default=CLAIMS, help="comma-separated claimed SNRs (dB; 'none')")
     parser.add_argument("--no-construction", action="store_true", help="skip the copy-construction rows")
     parser.add_argument("--jitter", type=float, default=0.0, help="noise added after the edit (x coefficient std)")
+    parser.add_argument(
+        "--claim-form", choices=CLAIM_FORMS, default="energy", help="where the claimed noise goes (see edited)"
+    )
     parser.add_argument("--edits", type=_edits, default=("flatten",), help="comma-separated: flatten, scale, smoothN")
     args = parser.parse_args()
     policy = VoicePolicy()
@@ -125,7 +147,7 @@ def main() -> None:
         if not args.no_construction:
             edits += [("construction", 1.0, db) for db in CONSTRUCTION_DB]
         for kind, factor, claim in edits:
-            sent = {k: edited(m, e, kind, factor, claim) for k, (m, e) in clean.items()}
+            sent = {k: edited(m, e, kind, factor, claim, args.claim_form) for k, (m, e) in clean.items()}
             if args.jitter > 0 and kind != "construction":
                 sent = {
                     k: (jittered(m, args.jitter, np.random.default_rng([i, 7])), e)
@@ -144,7 +166,7 @@ def main() -> None:
                     sigs.append(a.signature)
             lines.append(
                 f"| {recipe.copies_id} | {_label(kind, factor)}{f', jitter {args.jitter:g}' if args.jitter else ''} "
-                f"| {'as recorded' if claim is None else format(claim, 'g') + ' dB'} "
+                f"| {'as recorded' if claim is None else format(claim, 'g') + ' dB, in the ' + args.claim_form} "
                 f"| {len(refused)} of {len(sent)} | {accepted} | {len(trials)} "
                 f"| {np.median(sigs):.3f} | {np.median(snrs):.1f} |"
             )

@@ -34,7 +34,6 @@ from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
-from speakerverify.features.quality import estimate_quality
 from speakerverify.models.frame_bounds import bound_frame_llr
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, take_stats
 from speakerverify.models.scoring import align, model_terms, terms_frame_llr
@@ -79,7 +78,7 @@ def _answers(gmm, users, recs, trials, kind, snr, root, bg_terms, policy):
     out = []
     for user, genuine, keys in trials:
         a = deployment.answer_score(scored, user, keys, policy)
-        q = estimate_quality([scored.energy[k] for k in keys]).snr_db
+        q = deployment.answer_snr(scored, keys)
         frames = max(sum(scored.frames[k] for k in keys), 1)
         out.append((user, genuine, a, q, sum(bg[k] for k in keys) / frames))
     return out

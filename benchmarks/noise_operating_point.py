@@ -42,7 +42,6 @@ from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
 from speakerverify.evaluation.noise import HELDOUT_KINDS, mix
 from speakerverify.features import extract, read_audio
-from speakerverify.features.quality import estimate_quality
 from speakerverify.models.calibration import (
     DEGRADED_COHORT_BIAS,
     SNR_LEVELS,
@@ -123,7 +122,7 @@ def main() -> None:
                 user,
                 genuine,
                 deployment.answer_score(scored, user, keys, policy),
-                estimate_quality([scored.energy[k] for k in keys]).snr_db,
+                deployment.answer_snr(scored, keys),
             )
             for user, genuine, keys in trials
         ]

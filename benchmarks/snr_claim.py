@@ -77,7 +77,7 @@ def main() -> None:
             snrs = []
             for user, _genuine, keys in trials:
                 answer = deployment.answer_score(scored, user, keys, policy)
-                snr = estimate_quality([raised[k][1] for k in keys]).snr_db
+                snr = estimate_quality([raised[k][1] for k in keys], mfcc=[raised[k][0] for k in keys]).snr_db
                 snrs.append(snr)
                 d = decide(answer, np.full(deployment.K, np.inf), calib[user], 0.0, snr)
                 accepted += d.accept

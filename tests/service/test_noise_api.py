@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from speakerverify.evaluation.crafted import claimed_noise
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import extract, read_audio
 from speakerverify.http.app import create_app
@@ -35,6 +36,16 @@ def _noisy_segments(speaker: str, digits: list[int], snr_db: float, take: int = 
     for d in digits:
         path = require_fsdd() / "recordings" / f"{d}_{speaker}_{take}.wav"
         out.append({"digit": d, **features_payload(*extract(mix(read_audio(path), "white", snr_db, path.name)))})
+    return out
+
+
+def _claimed_segments(speaker: str, digits: list[int], snr_db: float, take: int) -> list[dict[str, Any]]:
+    """Clean takes with every frame's energy raised so that they measure at ``snr_db`` by their energies,
+    the MFCCs as recorded (``evaluation.crafted.claimed_noise``: noise claimed, none in the bands)."""
+    out = []
+    for d in digits:
+        mfcc, energy = extract(read_audio(require_fsdd() / "recordings" / f"{d}_{speaker}_{take}.wav"))
+        out.append({"digit": d, **features_payload(mfcc, claimed_noise(energy, snr_db))})
     return out
 
 
@@ -84,12 +95,18 @@ def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_i
         row = audited(database, loud["attempt_id"])
         assert row.detail["reason"] == "too_noisy" and row.detail["snr_db"] < snrs[-1]
 
+        # noise claimed in the energies alone is not measured: such an answer is judged at the SNR its mel
+        # bands show (clean here), neither refused as too noisy nor held to a noisy level
+        claimed = _answer(client, auth, lambda digits: _claimed_segments("george", digits, -5.0, 33))
+        assert claimed["reason"] != "too_noisy" and "snr_db" not in claimed, claimed
+        assert audited(database, claimed["attempt_id"]).detail["snr_db"] > snrs[0]
+
         at10 = _answer(client, auth, lambda digits: _noisy_segments("george", digits, 10.0, 35))
         assert at10["reason"] != "too_noisy" and "snr_db" not in at10
         row = audited(database, at10["attempt_id"])
         assert row.threshold is not None and 5 < row.detail["snr_db"] < 15  # measured near the 10 dB mixed in
         log = client.get("/api/v1/verifications", headers=auth).json()["attempts"]
-        assert log[1]["reason"] == "too_noisy"
+        assert log[2]["reason"] == "too_noisy"  # newest first: at10, claimed, loud
 
         # a threshold stored before the bias correction (no "bias") is stale: recomputed in the background
         with database.write_session() as s:

@@ -129,7 +129,7 @@ def score_cohort(
     # each level's location as robust as the clean one's; the clean trials' measured SNR; and, with the
     # noise model, the median noise signature of each level's trials and of the clean ones.
     snr, noisy, noisy_sig = noisy_trial_scores(gmm, terms, raw, kept_trials, SNR_LEVELS, post, top_c, noise_model)
-    clean = trial_snr(np.array([segment_snr(e) for _, _, e in raw]), kept_trials)
+    clean = trial_snr(np.array([segment_snr(e, m) for _, m, e in raw]), kept_trials)
     locations = np.array([robust_location(x, trial_owner[kept]) for x in noisy])
     signed = noise_model is not None and len(kept_trials) > 0
     levels = NoisyScores(

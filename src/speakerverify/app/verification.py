@@ -135,7 +135,7 @@ def verify(
         calib = serving_calibration(ctx, user_id)
     fps = [replay_maths.template(s.mfcc, s.energy) for s in segments]
     found = replay.distances(prompted, fps, before)
-    quality = estimate_quality([s.energy for s in segments])
+    quality = estimate_quality([s.energy for s in segments], mfcc=[s.mfcc for s in segments])
     answer = score_answer(
         rt.ubm.gmm,
         model.terms,

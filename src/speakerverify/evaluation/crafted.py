@@ -8,12 +8,34 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..features.postprocess import DEFAULT_POST, speech_mask
+from ..models.noisy_copies import log_mel, mfcc_of, noise_bands
+
 
 def claimed_noise(energy: np.ndarray, snr_db: float) -> np.ndarray:
     """Frame energies (T,) with a constant floor added so the take measures at ``snr_db`` (the floor is
     ``mean(energy) / 10^(snr/10)``, what noise at that SNR adds), the MFCCs left as recorded. float32"""
     energy = np.asarray(energy, dtype=np.float64)
     return (energy + float(np.mean(energy)) / 10 ** (snr_db / 10)).astype(np.float32)
+
+
+def claimed_noise_in_bands(
+    mfcc: np.ndarray, energy: np.ndarray, snr_db: float, pauses_only: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``claimed_noise``, with the claimed floor also put in the mel bands: every frame's log-mel (from its
+    MFCCs) gets white noise's expected band powers at that floor, ln(e^L + n_j), and the MFCCs are
+    recomputed (the copy construction without its randomness). ``pauses_only``: only in the frames outside
+    the speech mask, the speech frames' MFCCs as recorded, so the scored frames show no noise at all.
+    Returns (mfcc (T, 13), energy (T,)), float32."""
+    mfcc = np.asarray(mfcc, dtype=np.float64)
+    energy = np.asarray(energy, dtype=np.float64)
+    floor = float(np.mean(energy)) / 10 ** (snr_db / 10)
+    mel = log_mel(mfcc)
+    noisy = mfcc_of(np.log(np.exp(mel) + noise_bands("white")[0] * floor), mfcc.shape[1])
+    if pauses_only:
+        pauses = ~speech_mask(energy, DEFAULT_POST.dynamic_range_db)
+        noisy = np.where(pauses[:, None], noisy, mfcc)
+    return noisy.astype(np.float32), claimed_noise(energy, snr_db)
 
 
 def flattened(mfcc: np.ndarray, factor: float) -> np.ndarray:

@@ -128,6 +128,7 @@ class Scored:
     rows: dict[tuple[str, str, int, int], np.ndarray]  # (model user, speaker, digit, take) -> (10,)
     frames: dict[TakeKey, int]
     energy: dict[TakeKey, np.ndarray]
+    mfcc: dict[TakeKey, np.ndarray]  # raw, as sent: the answer's SNR is measured on both (``answer_snr``)
     signature: dict[TakeKey, float]
     signature_measured: bool  # False without a noise model for the UBM
 
@@ -147,7 +148,13 @@ def score_takes(gmm: DiagGMM, users: list[User], feats: dict[TakeKey, tuple[np.n
             sig = float(frame_signature(noise_model, p, align(gmm, p, DEFAULT_ADAPTATION.top_c)).sum())
         signature[k] = sig
     frames = {k: len(p) for k, p in zip(keys, post, strict=True)}
-    return Scored(rows, frames, {k: feats[k][1] for k in keys}, signature, noise_model is not None)
+    energy, mfcc = {k: feats[k][1] for k in keys}, {k: feats[k][0] for k in keys}
+    return Scored(rows, frames, energy, mfcc, signature, noise_model is not None)
+
+
+def answer_snr(scored: Scored, keys: list[TakeKey]) -> float:
+    """The measured SNR (dB) of the answer made of ``keys``, as ``app.verification`` measures it."""
+    return estimate_quality([scored.energy[k] for k in keys], mfcc=[scored.mfcc[k] for k in keys]).snr_db
 
 
 def answer_score(scored: Scored, user: str, keys: list[TakeKey], policy: VoicePolicy) -> AnswerScore:
@@ -175,7 +182,7 @@ def decided(
     """One answer of ``keys`` claiming ``user``: its score, measured SNR and decision, as
     ``app.verification`` decides it (no replay check: every answer here is fresh)."""
     answer = answer_score(scored, user, keys, policy)
-    snr = estimate_quality([scored.energy[k] for k in keys]).snr_db
+    snr = answer_snr(scored, keys)
     return answer, snr, decide(answer, np.full(len(keys), np.inf), calibration, 0.0, snr)
 
 

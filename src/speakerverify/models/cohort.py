@@ -125,7 +125,7 @@ def noisy_trial_scores(
     for level in range(len(levels_db)):
         segments = [(d, postprocess(*copies[i][level], post)) for i, (d, _, _) in enumerate(raw_takes)]
         sums, counts, sig = take_llr_signature_sums(ubm, terms, segments, top_c, signature)
-        take_snr = np.array([segment_snr(copies[i][level][1]) for i in range(len(raw_takes))])
+        take_snr = np.array([segment_snr(copies[i][level][1], copies[i][level][0]) for i in range(len(raw_takes))])
         snr[level], scores[level] = trial_snr(take_snr, trials), trial_scores(sums, counts, trials)
         sigs[level] = trial_scores(sig, counts, trials)
     return snr, scores, sigs
