@@ -21,7 +21,7 @@ Gaussian noise of that many standard deviations added to every edited take's c1-
 the roughness smoothing takes away; seeded per take).
 ``--claim-form``: where the claimed noise goes: the energies alone (the default), or the mel bands too, of
 every frame or of the pauses only (``evaluation.crafted.claimed_noise_in_bands``; the SNR is measured on
-the bands as well since 2026-12-02, ``features.quality``).
+the bands as well since 2026-12-03, ``features.quality``).
 ``--without-copies``: the same against a deployment
 built without noisy copies (``NO_COPIES``), the attack's cause. Prints its table (no section is written:
 SECURITY.md quotes it with the command).

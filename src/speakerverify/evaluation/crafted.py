@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..features.cepstra import log_mel, mfcc_of
 from ..features.postprocess import DEFAULT_POST, speech_mask
-from ..models.noisy_copies import log_mel, mfcc_of, noise_bands
+from ..models.noisy_copies import noise_bands
 
 
 def claimed_noise(energy: np.ndarray, snr_db: float) -> np.ndarray:

@@ -11,7 +11,7 @@ physically possible (DC and the bins above the last mel band reach the energy bu
 cannot be refused. Instead, given the MFCCs, the SNR is also measured on the power the mel bands show
 (``band_power``) and an answer is judged at the cleaner of the two, less ``BAND_SNR_MARGIN_DB``: real noise
 is in the bands, so for it the two agree (FSDD development takes in white, pink and babble at 5-20 dB:
-band SNR minus energy SNR within -1.5 and +2.5 dB for 90% of takes; SECURITY.md "Claimed noise").
+band SNR minus energy SNR within -1.5 and +2.5 dB for 90% of takes; SECURITY.md "Noise claimed in the energies alone").
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cepstra import log_mel
 from .config import DEFAULT_CONFIG, FeatureConfig
-from .plausibility import bounds
 
 QUIET_FRACTION = 0.1
 """The share of frames, the quietest, taken to hold noise alone."""
@@ -57,8 +57,7 @@ def band_power(mfcc: np.ndarray, config: FeatureConfig = DEFAULT_CONFIG) -> np.n
     """The power the mel bands of frames (T, n_mfcc) show: sum_j (e^{L_j} - 1) of the minimum-norm log-mel
     vector L >= 0 behind each frame's coefficients, (T,), Meyda's band-power units. DC and the bins above the
     last band, which reach the frame energy, are not in it."""
-    logmel = np.maximum(0.0, np.asarray(mfcc, dtype=np.float64) @ bounds(config).affine_pinv.T)
-    return np.expm1(logmel).sum(axis=1)
+    return np.expm1(log_mel(mfcc, config)).sum(axis=1)
 
 
 def segment_snr(energy: np.ndarray, mfcc: np.ndarray | None = None, config: FeatureConfig = DEFAULT_CONFIG) -> float:

@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..features.cepstra import log_mel, mfcc_of
 from ..features.config import DEFAULT_CONFIG, FeatureConfig
 from ..features.meyda import mel_filterbank
 from ..features.postprocess import DEFAULT_POST, PostConfig, postprocess
@@ -73,35 +74,6 @@ DEFAULT_RECIPE = CopyRecipe(
     ),
     weight=0.5,
 )
-
-
-@lru_cache(maxsize=4)
-def dct_rows(n_mfcc: int, n_mel: int) -> np.ndarray:
-    """Meyda's unnormalised DCT-II as a matrix: mfcc = mel @ (2 C).T, C[k, n] = cos(pi k (2n + 1) / 2N). (K, N)"""
-    k = np.arange(n_mfcc)[:, None]
-    n = np.arange(n_mel)[None, :]
-    rows = np.cos(np.pi * k * (2 * n + 1) / (2 * n_mel))
-    rows.setflags(write=False)
-    return rows
-
-
-@lru_cache(maxsize=4)
-def _inverse(n_mfcc: int, n_mel: int) -> np.ndarray:
-    """Minimum-norm inverse of ``2 C``: log-mel (N,) from mfcc (K,) as ``inv @ c``. (N, K)"""
-    inv = np.linalg.pinv(2 * dct_rows(n_mfcc, n_mel))
-    inv.setflags(write=False)
-    return inv
-
-
-def log_mel(mfcc: np.ndarray, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
-    """Approximate log-mel energies ln(1 + E) (T, mel_bands) of MFCC frames (T, n_mfcc); >= 0 like Meyda's."""
-    mfcc = np.asarray(mfcc, dtype=np.float64)
-    return np.maximum(0.0, mfcc @ _inverse(mfcc.shape[1], config.mel_bands).T)
-
-
-def mfcc_of(log_mel_frames: np.ndarray, n_mfcc: int) -> np.ndarray:
-    """Meyda's MFCC (T, n_mfcc) of log-mel frames (T, N)."""
-    return log_mel_frames @ (2 * dct_rows(n_mfcc, log_mel_frames.shape[1])).T
 
 
 @lru_cache(maxsize=8)
