@@ -15,6 +15,7 @@ from sqlalchemy import select
 from speakerverify.evaluation.crafted import claimed_noise
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import extract, read_audio
+from speakerverify.features.quality import BAND_SNR_MARGIN_DB, estimate_quality
 from speakerverify.http.app import create_app
 from speakerverify.models.calibration import DEGRADED_COHORT_BIAS, bounded, calibrate_deployment
 from speakerverify.models.noise_signature import NOISE_NORMALISATION
@@ -97,9 +98,20 @@ def test_a_too_noisy_answer_says_so_with_its_snr_and_a_quiet_one_is_decided_at_i
 
         # noise claimed in the energies alone is not measured: such an answer is judged at the SNR its mel
         # bands show (clean here), neither refused as too noisy nor held to a noisy level
-        claimed = _answer(client, auth, lambda digits: _claimed_segments("george", digits, -5.0, 33))
+        prompted: list[int] = []
+
+        def claiming(digits: list[int]) -> list[dict[str, Any]]:
+            prompted.extend(digits)
+            return _claimed_segments("george", digits, -5.0, 33)
+
+        claimed = _answer(client, auth, claiming)
         assert claimed["reason"] != "too_noisy" and "snr_db" not in claimed, claimed
-        assert audited(database, claimed["attempt_id"]).detail["snr_db"] > snrs[0]
+        as_recorded = [extract(read_audio(require_fsdd() / "recordings" / f"{d}_george_33.wav")) for d in prompted]
+        unclaimed = estimate_quality([e for _, e in as_recorded], mfcc=[m for m, _ in as_recorded]).snr_db
+        measured = audited(database, claimed["attempt_id"]).detail["snr_db"]
+        # the claim costs the answer at most the band measurement's margin: nowhere near the -5 dB claimed
+        assert unclaimed - BAND_SNR_MARGIN_DB - 0.5 <= measured <= unclaimed + 0.5, (measured, unclaimed)
+        assert measured > snrs[2], (measured, snrs)
 
         at10 = _answer(client, auth, lambda digits: _noisy_segments("george", digits, 10.0, 35))
         assert at10["reason"] != "too_noisy" and "snr_db" not in at10
