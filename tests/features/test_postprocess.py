@@ -35,3 +35,15 @@ def test_statics_only_keeps_c0_when_asked():
     mfcc = np.arange(26.0).reshape(2, 13)
     feats = postprocess(mfcc, np.ones(2), PostConfig(post_id="t", drop_c0=False, cmn=False, delta_order=0))
     assert np.allclose(feats, mfcc)
+
+
+def test_feature_warping_undoes_a_shrunk_and_shifted_spread_that_cmn_keeps():
+    rng = np.random.default_rng(1)
+    mfcc = rng.standard_normal((40, 13)) * 3
+    squeezed = mfcc * 0.4 + 2.0  # what noise does to a coefficient's range, crudely
+    energy = np.full(40, 1e6)
+    warp = PostConfig(post_id="w", warp=True)
+    a, b = postprocess(mfcc, energy, warp), postprocess(squeezed, energy, warp)
+    assert np.allclose(a[:, :12], b[:, :12], atol=1e-5)
+    assert np.allclose(np.sort(a[:, 0]), np.sort(a[:, 5]), atol=1e-5)  # every static: the same normal quantiles
+    assert not np.allclose(postprocess(mfcc, energy)[:, :12], postprocess(squeezed, energy)[:, :12], atol=1e-2)

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
+from scipy.stats import rankdata
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,10 @@ class PostConfig:
         0 = statics only, 1 = + deltas, 2 = + delta-deltas.
     delta_window : int
         Half-width N of the regression window for deltas.
+    warp : bool
+        Feature warping (Pelecanos and Sridharan, 2001) instead of CMN/CVN: each static coefficient's kept
+        frames mapped by rank to standard-normal quantiles, so noise that shrinks a coefficient's spread
+        does not shrink it in the features. Over one utterance (a digit is 0.3-0.7 s), not a 3 s window.
     """
 
     post_id: str = "c1-12-d-dd-30db-cmn-v1"
@@ -39,6 +45,7 @@ class PostConfig:
     cvn: bool = False
     delta_order: int = 2
     delta_window: int = 2
+    warp: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +83,13 @@ def speech_mask(energy: np.ndarray, dynamic_range_db: float) -> np.ndarray:
     return level >= level.max() - dynamic_range_db
 
 
+def warped(x: np.ndarray) -> np.ndarray:
+    """Each column of (T, D) replaced by the standard-normal quantiles of its values' ranks (ties share
+    their mean rank). (T, D) -> (T, D) float64."""
+    ranks = rankdata(x, axis=0)
+    return ndtri((ranks - 0.5) / len(x))
+
+
 def postprocess(mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT_POST) -> np.ndarray:
     """Model features of one utterance.
 
@@ -95,7 +109,10 @@ def postprocess(mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT
         parts.append(deltas(parts[-1], post.delta_window))
     mask = speech_mask(energy, post.dynamic_range_db)
     feats = np.concatenate(parts, axis=1)[mask]
-    if len(feats) and post.cmn:
+    if len(feats) and post.warp:
+        n = statics.shape[1]
+        feats[:, :n] = warped(feats[:, :n])
+    elif len(feats) and post.cmn:
         n = statics.shape[1]
         feats[:, :n] -= feats[:, :n].mean(axis=0)
         if post.cvn and len(feats) > 1:
