@@ -45,6 +45,7 @@ def _ubm_raw(corpus: str) -> list[tuple]:
     return [extract(read_audio(p)) for p in tqdm(wavs, desc="speechocean features", file=sys.stderr)]
 
 
+@cache
 def ubm_for(post: PostConfig, corpus: str) -> UBM:
     if post == DEFAULT_POST:
         return load_default_ubm()

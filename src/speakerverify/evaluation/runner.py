@@ -138,6 +138,7 @@ def _score_condition(
     adaptation: AdaptationConfig,
     progress: Progress,
     babble_root: str,
+    noise_normalised: bool = True,
 ) -> UtteranceScores:
     """Every test utterance, in condition ``cond``, against every speaker's model, per system."""
     gmm = ubm.gmm
@@ -146,7 +147,7 @@ def _score_condition(
         {sy: np.zeros((len(test), len(speakers))) for sy in systems},
         {sy: np.zeros((len(test), len(speakers))) for sy in systems},
     )
-    noise_model = noise_model_terms(gmm)
+    noise_model = noise_model_terms(gmm) if noise_normalised else None
     for u, rec in enumerate(progress(test, f"score {cond}", len(test))):
         f = _features(rec, CONDITIONS[cond], babble_root)
         feats = postprocess(*f["default"], post)
@@ -193,18 +194,23 @@ def evaluate(
     test_takes: tuple[int, ...] = TEST_TAKES,
     recipe: CopyRecipe = DEFAULT_RECIPE,
     babble_root: str = DEFAULT_BABBLE_CORPUS,
+    noise_normalised: bool = True,
 ) -> EvalResult:
     """Enrol every speaker (the GMM-UBM systems with ``recipe``'s noisy copies, as the service does), score
     every test utterance in every condition against every model, pool into trials.
 
-    ``babble_root``: the speechocean762-8k folder the babble conditions mix their talkers from."""
+    ``babble_root``: the speechocean762-8k folder the babble conditions mix their talkers from;
+    ``noise_normalised`` False scores without the shipped noise model even for the UBM it was built for
+    (to compare with UBMs that have none)."""
     check_conditions(conditions, babble_root)
     if ubm.post_id != post.post_id or ubm.config_id != DEFAULT_CONFIG.config_id:
         raise ValueError(f"UBM {ubm.ubm_id} was trained for {ubm.config_id}/{ubm.post_id}, not {post.post_id}")
     speakers, enrol, test = _protocol_split(corpus, test_takes)
     enrolled = _enrol(ubm, speakers, enrol, systems, post, adaptation, seed, progress, recipe)
     per_cond = {
-        cond: _score_condition(ubm, enrolled, speakers, test, cond, systems, post, adaptation, progress, babble_root)
+        cond: _score_condition(
+            ubm, enrolled, speakers, test, cond, systems, post, adaptation, progress, babble_root, noise_normalised
+        )
         for cond in conditions
     }
     index = {(r.speaker, r.digit, r.take): i for i, r in enumerate(test)}

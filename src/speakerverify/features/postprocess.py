@@ -109,11 +109,10 @@ def postprocess(mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT
         parts.append(deltas(parts[-1], post.delta_window))
     mask = speech_mask(energy, post.dynamic_range_db)
     feats = np.concatenate(parts, axis=1)[mask]
+    n = statics.shape[1]
     if len(feats) and post.warp:
-        n = statics.shape[1]
         feats[:, :n] = warped(feats[:, :n])
     elif len(feats) and post.cmn:
-        n = statics.shape[1]
         feats[:, :n] -= feats[:, :n].mean(axis=0)
         if post.cvn and len(feats) > 1:
             feats[:, :n] /= feats[:, :n].std(axis=0) + 1e-8
