@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 
 from speakerverify.features import DEFAULT_POST, PostConfig, postprocess
-from speakerverify.features.postprocess import deltas, speech_mask
+from speakerverify.features.cepstra import mfcc_of
+from speakerverify.features.postprocess import deltas, speech_mask, subtracted
 
 
 def test_deltas_of_a_ramp_are_its_slope():
@@ -47,3 +48,18 @@ def test_feature_warping_undoes_a_shrunk_and_shifted_spread_that_cmn_keeps():
     assert np.allclose(a[:, :12], b[:, :12], atol=1e-5)
     assert np.allclose(np.sort(a[:, 0]), np.sort(a[:, 5]), atol=1e-5)  # every static: the same normal quantiles
     assert not np.allclose(postprocess(mfcc, energy)[:, :12], postprocess(squeezed, energy)[:, :12], atol=1e-2)
+
+
+def test_spectral_subtraction_takes_the_quiet_frames_noise_out_of_the_bands():
+    rng = np.random.default_rng(2)
+    n_bands, frames = 23, 60
+    speech = np.where(np.arange(frames)[:, None] >= 10, rng.uniform(4, 9, (frames, n_bands)), 0.0)  # ln(1 + E)
+    noise = rng.uniform(1.0, 3.0, n_bands)  # band power in every frame, the first 10 frames noise alone
+    clean_mfcc, noisy_mfcc = mfcc_of(speech, 13), mfcc_of(np.log1p(np.expm1(speech) + noise), 13)
+    energy = np.expm1(speech).sum(axis=1) + noise.sum()
+    out = subtracted(noisy_mfcc, energy, 1.0, 0.01)
+    before = np.abs(noisy_mfcc[10:] - clean_mfcc[10:]).mean()
+    assert np.abs(out[10:] - clean_mfcc[10:]).mean() < 0.5 * before
+    # Off, and with a floor of 1 (nothing may be taken), the frames are as they came.
+    assert np.allclose(postprocess(noisy_mfcc, energy, PostConfig(subtraction=0.0)), postprocess(noisy_mfcc, energy))
+    assert np.allclose(subtracted(noisy_mfcc, energy, 1.0, 1.0), noisy_mfcc)

@@ -13,6 +13,9 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
+from .cepstra import log_mel, mfcc_of
+from .quality import QUIET_FRACTION
+
 
 @dataclass(frozen=True)
 class PostConfig:
@@ -32,6 +35,13 @@ class PostConfig:
         0 = statics only, 1 = + deltas, 2 = + delta-deltas.
     delta_window : int
         Half-width N of the regression window for deltas.
+    subtraction : float
+        Spectral subtraction before anything else (0 = off): the quietest ``QUIET_FRACTION`` of the
+        utterance's frames give each mel band's noise power, and ``subtraction`` times that is taken from
+        every frame's band power (approximated back from the 13 MFCCs, ``cepstra.log_mel``), floored at
+        ``subtraction_floor`` times the frame's own band power.
+    subtraction_floor : float
+        The spectral floor, as a fraction of the band power before subtraction.
     warp : bool
         Feature warping (Pelecanos and Sridharan, 2001) instead of CMN/CVN: each static coefficient's kept
         frames mapped by rank to standard-normal quantiles, so noise that shrinks a coefficient's spread
@@ -46,6 +56,8 @@ class PostConfig:
     delta_order: int = 2
     delta_window: int = 2
     warp: bool = False
+    subtraction: float = 0.0
+    subtraction_floor: float = 0.1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +102,20 @@ def warped(x: np.ndarray) -> np.ndarray:
     return ndtri((ranks - 0.5) / len(x))
 
 
+def subtracted(mfcc: np.ndarray, energy: np.ndarray, alpha: float, floor: float) -> np.ndarray:
+    """Raw MFCC frames (T, K) with ``alpha`` times the quiet frames' mel-band noise taken out of each
+    frame's band power, no band below ``floor`` of its own power. Only the change in log-mel goes back
+    through the DCT, so what the minimum-norm inverse cannot represent is kept as it was. (T, K) float64."""
+    if len(mfcc) == 0:
+        return mfcc
+    mel = log_mel(mfcc)  # (T, N) ln(1 + E)
+    power = np.expm1(mel)
+    quiet = np.argsort(energy)[: max(1, round(QUIET_FRACTION * len(energy)))]
+    noise = power[quiet].mean(axis=0)  # (N,)
+    cleaned = np.maximum(power - alpha * noise, floor * power)
+    return mfcc + mfcc_of(np.log1p(cleaned) - mel, mfcc.shape[1])
+
+
 def postprocess(mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT_POST) -> np.ndarray:
     """Model features of one utterance.
 
@@ -103,6 +129,8 @@ def postprocess(mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT
     (T', post.dim()) float32, T' = number of speech frames (may be 0).
     """
     mfcc = np.asarray(mfcc, dtype=np.float64)
+    if post.subtraction > 0:
+        mfcc = subtracted(mfcc, np.asarray(energy, dtype=np.float64), post.subtraction, post.subtraction_floor)
     statics = mfcc[:, 1:] if post.drop_c0 else mfcc
     parts = [statics]
     for _ in range(post.delta_order):

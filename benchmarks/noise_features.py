@@ -1,7 +1,8 @@
-"""Feature warping against CMN, on the FSDD development takes (issue 14's "feature warping beats CMN and
-CMVN under noise mismatch", checked on 0.3-0.7 s digits).
+"""Feature-domain noise robustness against the product's CMN, on the FSDD development takes: issue 14's
+"feature warping beats CMN and CMVN under noise mismatch" and "21% relative EER reduction from spectral
+subtraction", checked on 0.3-0.7 s digits whose mel bands come back from 13 MFCCs.
 
-    python benchmarks/feature_warping.py [--trials 300] [--k 3] [--no-write]
+    python benchmarks/noise_features.py --study warping|subtraction [--trials 300] [--k 3] [--no-write]
 
 Each post-processing variant gets its own 256-component UBM trained on speechocean762 with the shipped
 UBM's code and seed (``benchmarks/tune_dev.py: ubm_for``); enrolment takes 0-5 with the product's noisy
@@ -29,18 +30,45 @@ from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, CopyRec
 
 _CMN = replace(DEFAULT_POST, post_id="cmn-retrained")
 _WARP = replace(DEFAULT_POST, post_id="warp", warp=True)
-VARIANTS: dict[str, tuple[PostConfig, CopyRecipe]] = {
-    "CMN (the product)": (_CMN, DEFAULT_RECIPE),
-    "CMN + CVN": (replace(DEFAULT_POST, post_id="cmvn", cvn=True), DEFAULT_RECIPE),
-    "feature warping of the statics": (_WARP, DEFAULT_RECIPE),
-    "CMN, no copies": (_CMN, NO_COPIES),
-    "feature warping, no copies": (_WARP, NO_COPIES),
+
+
+def _subtraction(alpha: float, floor: float) -> PostConfig:
+    return replace(DEFAULT_POST, post_id=f"ss-a{alpha}-f{floor}", subtraction=alpha, subtraction_floor=floor)
+
+
+Variants = dict[str, tuple[PostConfig, CopyRecipe]]
+STUDIES: dict[str, tuple[str, str, Variants]] = {
+    "warping": (
+        "feature-warping",
+        "feature warping",
+        {
+            "CMN (the product)": (_CMN, DEFAULT_RECIPE),
+            "CMN + CVN": (replace(DEFAULT_POST, post_id="cmvn", cvn=True), DEFAULT_RECIPE),
+            "feature warping of the statics": (_WARP, DEFAULT_RECIPE),
+            "CMN, no copies": (_CMN, NO_COPIES),
+            "feature warping, no copies": (_WARP, NO_COPIES),
+        },
+    ),
+    "subtraction": (
+        "spectral-subtraction",
+        "spectral subtraction",
+        {
+            "CMN (the product)": (_CMN, DEFAULT_RECIPE),
+            "subtraction 1, floor 0.3": (_subtraction(1.0, 0.3), DEFAULT_RECIPE),
+            "subtraction 1, floor 0.1": (_subtraction(1.0, 0.1), DEFAULT_RECIPE),
+            "subtraction 2, floor 0.1": (_subtraction(2.0, 0.1), DEFAULT_RECIPE),
+            "CMN, no copies": (_CMN, NO_COPIES),
+            "subtraction 1, floor 0.3, no copies": (_subtraction(1.0, 0.3), NO_COPIES),
+            "subtraction 2, floor 0.1, no copies": (_subtraction(2.0, 0.1), NO_COPIES),
+        },
+    ),
 }
 CONDITIONS = ("clean", "white20", "pink20", "babble20", "white10", "pink10", "babble10", "white5")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--study", choices=sorted(STUDIES), required=True)
     parser.add_argument("--corpus", default="../shared/data/fsdd")
     parser.add_argument("--ubm-corpus", default="../shared/data/speechocean762-8k")
     parser.add_argument("--trials", type=int, default=300)
@@ -50,10 +78,11 @@ def main() -> None:
     if args.trials < 1 or args.k < 1:
         parser.error("--trials and --k must be at least 1")
 
+    section, title, variants = STUDIES[args.study]
     started = time.perf_counter()
     header = "| variant | " + " | ".join(CONDITIONS) + " |"
     lines = [header, "|---|" + "---:|" * len(CONDITIONS)]
-    for name, (post, recipe) in VARIANTS.items():
+    for name, (post, recipe) in variants.items():
         ubm = ubm_for(post, args.ubm_corpus)
         result = runner.evaluate(
             args.corpus,
@@ -71,14 +100,15 @@ def main() -> None:
         lines.append(f"| {name} | " + " | ".join(f"{eer[c]:.2f}" for c in CONDITIONS) + " |")
         print(lines[-1], flush=True)
     body = (
-        "## Noise: feature warping (dev takes)\n\n"
-        f"`benchmarks/feature_warping.py --trials {args.trials} --k {args.k}`: EER % at K = {args.k}, a UBM "
+        f"## Noise: {title} (dev takes)\n\n"
+        f"`benchmarks/noise_features.py --study {args.study} --trials {args.trials} --k {args.k}`: "
+        f"EER % at K = {args.k}, a UBM "
         "trained per variant, enrolment with the noisy copies unless the row says not, trials from takes 6-24, "
         "bounded frame LLRs, "
         f"no noise normalisation in any row; run {time.perf_counter() - started:.0f} s.\n\n" + "\n".join(lines)
     )
     if not args.no_write:
-        write_section("feature-warping", "benchmarks/feature_warping.py", body)
+        write_section(section, "benchmarks/noise_features.py", body)
 
 
 if __name__ == "__main__":
