@@ -48,7 +48,7 @@ def pink(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _talkers(root: str) -> tuple[np.ndarray, ...]:
+def talker_signals(root: str) -> tuple[np.ndarray, ...]:
     """One long signal per speechocean762 speaker (their utterances joined), unit power, 8 kHz."""
     files = sorted(Path(root, "wav").glob("*.wav"))
     if not files:
@@ -64,9 +64,14 @@ def _talkers(root: str) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def babble(n: int, rng: np.random.Generator, root: str | Path) -> np.ndarray:
-    """Unit-power babble: ``BABBLE_TALKERS`` random speakers, each from a random offset, summed. (n,)"""
-    talkers = _talkers(str(root))
+def babble(
+    n: int, rng: np.random.Generator, root: str | Path | None = None, pool: tuple[np.ndarray, ...] | None = None
+) -> np.ndarray:
+    """Unit-power babble: ``BABBLE_TALKERS`` random speakers of the corpus at ``root`` (or of ``pool``, from
+    ``talker_signals``), each from a random offset, summed. (n,)"""
+    if pool is None and root is None:
+        raise ValueError("babble needs the speechocean762-8k folder or a pool of talkers")
+    talkers = pool if pool is not None else talker_signals(str(root))
     chosen = rng.choice(len(talkers), size=min(BABBLE_TALKERS, len(talkers)), replace=False)
     mix = np.zeros(n)
     for i in chosen:

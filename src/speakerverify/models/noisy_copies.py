@@ -34,11 +34,15 @@ from ..features.cepstra import log_mel, mfcc_of
 from ..features.config import DEFAULT_CONFIG, FeatureConfig
 from ..features.meyda import mel_filterbank
 from ..features.postprocess import DEFAULT_POST, PostConfig, postprocess
+from . import babble
 from .gmm import DiagGMM
 from .speaker import Stats, utterance_stats
 
-KINDS = ("white", "pink", "speech")
-"""``speech``: speech-shaped noise (babble, a television), its spectrum the take's own long-term mel spectrum."""
+DEGRADED_KINDS = ("white", "pink", "speech")
+"""The kinds the cohort is degraded with for calibration (``degraded_levels``). ``speech``: speech-shaped
+stationary noise (a television), its spectrum the take's own long-term mel spectrum."""
+KINDS = (*DEGRADED_KINDS, "babble")
+"""``babble``: band powers drawn frame by frame from the shipped babble model (``models.babble``)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,9 @@ class CopyRecipe:
 
 
 NO_COPIES = CopyRecipe("none", ())
-# Chosen on the development takes (benchmarks/tune_noise.py, BENCHMARKS.md "Noise").
-DEFAULT_RECIPE = CopyRecipe(
+# Chosen on the development takes (benchmarks/tune_noise.py, BENCHMARKS.md "Noise"). The shipped noise model
+# (models.noise_signature) is built with these copies: its signature measures stationary noise.
+STATIONARY_RECIPE = CopyRecipe(
     "nc-p20-w15-p10-s15-h-v1",
     (
         CopyCondition("pink", 20.0),
@@ -72,6 +77,12 @@ DEFAULT_RECIPE = CopyRecipe(
         CopyCondition("pink", 10.0),
         CopyCondition("speech", 15.0),
     ),
+    weight=0.5,
+)
+# Two babble copies added (benchmarks/babble_copies.py, BENCHMARKS.md "Noise: babble copies").
+DEFAULT_RECIPE = CopyRecipe(
+    "nc-p20-w15-p10-s15-b15-b8-h-v1",
+    (*STATIONARY_RECIPE.conditions, CopyCondition("babble", 15.0), CopyCondition("babble", 8.0)),
     weight=0.5,
 )
 
@@ -131,6 +142,9 @@ def noisy_copy(
         return mfcc.copy(), energy.copy()
     noise_energy = float(np.mean(energy)) / 10 ** (condition.snr_db / 10)
     mel = log_mel(mfcc, config)
+    if condition.kind == "babble":
+        bands, frame_energy = babble.draw(babble.shipped_model(), len(energy), rng)
+        return mfcc_of(np.log(np.exp(mel) + bands * noise_energy), mfcc.shape[1]), energy + frame_energy * noise_energy
     if condition.kind == "speech":
         mean, dof, total_dof = _speech_bands(mel, config)
     else:
@@ -189,10 +203,11 @@ def degraded_levels(
     mfcc: np.ndarray, energy: np.ndarray, levels_db: Sequence[float], config: FeatureConfig = DEFAULT_CONFIG
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The take degraded to each SNR of ``levels_db`` (one copy each), for calibration; the noise kind
-    rotates through ``KINDS`` from a take-seeded start, so a cohort's trials at a level mix every kind."""
+    rotates through ``DEGRADED_KINDS`` from a take-seeded start, so a cohort's trials at a level mix them."""
     seed = take_seed(mfcc, energy)
     rng = np.random.default_rng([seed, 1])  # a stream of its own: not the enrolment copies' noise
+    kinds = DEGRADED_KINDS
     return [
-        noisy_copy(mfcc, energy, CopyCondition(KINDS[(seed + i) % len(KINDS)], float(snr)), rng, config)
+        noisy_copy(mfcc, energy, CopyCondition(kinds[(seed + i) % len(kinds)], float(snr)), rng, config)
         for i, snr in enumerate(levels_db)
     ]
