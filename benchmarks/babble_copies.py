@@ -25,11 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
+from dual_model import answer_rows
 from report import write_section
 
 from speakerverify.evaluation import metrics, noise
 from speakerverify.evaluation.corpus import Recording, read_fsdd
-from speakerverify.evaluation.protocol import DEV_TAKES, ENROL_TAKES, make_trials
+from speakerverify.evaluation.protocol import DEV_TAKES, ENROL_TAKES
 from speakerverify.evaluation.runner import DEFAULT_BABBLE_CORPUS
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
 from speakerverify.models.frame_bounds import bound_frame_llr
@@ -95,12 +96,7 @@ def main() -> None:
     test = [r for r in recs if r.take in DEV_TAKES]
     feats = {c: [postprocess(*extract(_answer_audio(r, c, pool)), DEFAULT_POST) for r in test] for c in CONDS}
     aligned = {c: [align(gmm, f, DEFAULT_ADAPTATION.top_c) for f in feats[c]] for c in CONDS}
-    index = {(r.speaker, r.digit, r.take): i for i, r in enumerate(test)}
-    split = {}
-    for k in (3, 5):
-        trials = make_trials(speakers, k, args.trials, 0, DEV_TAKES)
-        owner = np.array([speakers.index(t.speaker) for t in trials])
-        split[k] = ([[index[(t.speaker, d, tk)] for d, tk in t.segments] for t in trials], owner)
+    split = answer_rows(speakers, test, args.trials, DEV_TAKES)
 
     lines = ["| copies | " + " | ".join(CONDS) + " |", "|---|" + "---:|" * len(CONDS)]
     for name, recipe in RECIPES.items():

@@ -59,6 +59,19 @@ def _spread(utt: Utt, rows: list[list[int]]) -> str:
     return f"{p50:.2f} ({p10:.2f} to {p90:.2f})"
 
 
+def answer_rows(
+    speakers: list[str], test: list, per_speaker: int, takes: tuple[int, ...]
+) -> dict[int, tuple[list[list[int]], np.ndarray]]:
+    """For K = 3 and 5: each trial's utterances as indices into ``test``, and the index of its speaker."""
+    index = {(r.speaker, r.digit, r.take): i for i, r in enumerate(test)}
+    split = {}
+    for k in (3, 5):
+        trials = make_trials(speakers, k, per_speaker, 0, takes)
+        owner = np.array([speakers.index(t.speaker) for t in trials])
+        split[k] = ([[index[(t.speaker, d, tk)] for d, tk in t.segments] for t in trials], owner)
+    return split
+
+
 def _blend(lo: float, hi: float) -> Rule:
     def rule(utt: Utt, rows: list[list[int]]) -> np.ndarray:
         sig = np.array([utt["sig"][r].sum() for r in rows]) / np.array([utt["count"][r].sum() for r in rows])
@@ -131,12 +144,7 @@ def main() -> None:
     takes = DEV_TAKES if args.takes == "dev" else TEST_TAKES
     t0 = time.perf_counter()
     speakers, test, utts = _score_utterances(args.corpus, args.babble_corpus, takes)
-    index = {(r.speaker, r.digit, r.take): i for i, r in enumerate(test)}
-    split = {}
-    for k in (3, 5):
-        trials = make_trials(speakers, k, args.trials, 0, takes)
-        owner = np.array([speakers.index(t.speaker) for t in trials])
-        split[k] = ([[index[(t.speaker, d, tk)] for d, tk in t.segments] for t in trials], owner)
+    split = answer_rows(speakers, test, args.trials, takes)
     head = "| rule | " + " | ".join(f"{c}" for c in CONDS) + " |"
     tables = {"eer": [head, "|---|" + "---:|" * len(CONDS)], "floor": [head, "|---|" + "---:|" * len(CONDS)]}
     for name, rule in RULES.items():
