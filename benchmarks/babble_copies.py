@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,7 +30,7 @@ from report import write_section
 from speakerverify.evaluation import metrics, noise
 from speakerverify.evaluation.corpus import Recording, read_fsdd
 from speakerverify.evaluation.protocol import DEV_TAKES, ENROL_TAKES
-from speakerverify.evaluation.runner import DEFAULT_BABBLE_CORPUS
+from speakerverify.evaluation.runner import CONDITIONS, DEFAULT_BABBLE_CORPUS
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
 from speakerverify.models.frame_bounds import bound_frame_llr
 from speakerverify.models.noise_signature import frame_signature, noise_model_terms, noise_normalised
@@ -64,12 +63,8 @@ def _answer_audio(rec: Recording, cond: str, pool: tuple[np.ndarray, ...]) -> np
     x = read_audio(rec.path)
     if cond == "clean":
         return x
-    kind, snr = cond.rstrip("0123456789"), float(cond.lstrip("abcdefghijklmnopqrstuvwxyz"))
-    if kind != "babble":
-        return noise.mix(x, kind, snr, rec.path.name)
-    rng = np.random.default_rng(zlib.crc32(f"{cond}:{rec.path.name}".encode()))
-    babble = noise.babble(len(x), rng, pool=pool)
-    return x + babble * np.sqrt(np.mean(x**2) / 10 ** (snr / 10))
+    kind, snr = CONDITIONS[cond]
+    return noise.mix(x, kind, snr, rec.path.name, babble_pool=pool)
 
 
 def _pooled(scored: tuple[np.ndarray, np.ndarray], rows: list[list[int]]) -> np.ndarray:

@@ -159,10 +159,18 @@ def music(n: int, rng: np.random.Generator) -> np.ndarray:
 _HELDOUT = {"hum": hum, "fan": fan, "clatter": clatter, "music": music}
 
 
-def mix(samples: np.ndarray, kind: str, snr_db: float, key: str, babble_root: str | Path | None = None) -> np.ndarray:
+def mix(
+    samples: np.ndarray,
+    kind: str,
+    snr_db: float,
+    key: str,
+    babble_root: str | Path | None = None,
+    babble_pool: tuple[np.ndarray, ...] | None = None,
+) -> np.ndarray:
     """``samples`` with ``kind`` noise added at ``snr_db`` relative to the signal's mean power. (n,)
 
-    ``babble_root`` is the speechocean762-8k folder, needed only for ``kind="babble"``.
+    ``babble_root`` is the speechocean762-8k folder, needed only for ``kind="babble"``; ``babble_pool``
+    (some of its ``talker_signals``) draws the talkers from those alone.
     """
     n = len(samples)
     rng = _rng(kind, key)
@@ -171,9 +179,9 @@ def mix(samples: np.ndarray, kind: str, snr_db: float, key: str, babble_root: st
     elif kind == "pink":
         noise = pink(n, rng)
     elif kind == "babble":
-        if babble_root is None:
+        if babble_root is None and babble_pool is None:
             raise ValueError("babble noise needs the speechocean762-8k folder (babble_root)")
-        noise = babble(n, rng, babble_root)
+        noise = babble(n, rng, babble_root, pool=babble_pool)
     elif kind in _HELDOUT:
         noise = _HELDOUT[kind](n, rng)
     else:

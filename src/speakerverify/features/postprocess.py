@@ -14,7 +14,7 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 
 from .cepstra import log_mel, mfcc_of
-from .quality import QUIET_FRACTION
+from .quality import quiet_frames
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ class PostConfig:
     delta_window : int
         Half-width N of the regression window for deltas.
     subtraction : float
-        Spectral subtraction before anything else (0 = off): the quietest ``QUIET_FRACTION`` of the
-        utterance's frames give each mel band's noise power, and ``subtraction`` times that is taken from
+        Spectral subtraction before anything else (0 = off): the utterance's quiet frames
+        (``quality.quiet_frames``) give each mel band's noise power, and ``subtraction`` times that is taken from
         every frame's band power (approximated back from the 13 MFCCs, ``cepstra.log_mel``), floored at
         ``subtraction_floor`` times the frame's own band power.
     subtraction_floor : float
@@ -110,8 +110,7 @@ def subtracted(mfcc: np.ndarray, energy: np.ndarray, alpha: float, floor: float)
         return mfcc
     mel = log_mel(mfcc)  # (T, N) ln(1 + E)
     power = np.expm1(mel)
-    quiet = np.argsort(energy)[: max(1, round(QUIET_FRACTION * len(energy)))]
-    noise = power[quiet].mean(axis=0)  # (N,)
+    noise = power[quiet_frames(energy)].mean(axis=0)  # (N,)
     cleaned = np.maximum(power - alpha * noise, floor * power)
     return mfcc + mfcc_of(np.log1p(cleaned) - mel, mfcc.shape[1])
 

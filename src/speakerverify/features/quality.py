@@ -45,12 +45,18 @@ class Quality:
     speech_seconds: float
 
 
+def quiet_frames(energy: np.ndarray) -> np.ndarray:
+    """Indices of the quietest ``QUIET_FRACTION`` of frames (T,), at least one unless T = 0: the frames taken
+    to hold noise alone."""
+    energy = np.asarray(energy, dtype=np.float64)
+    count = max(1, round(QUIET_FRACTION * len(energy))) if len(energy) else 0
+    return np.argsort(energy, kind="stable")[:count]
+
+
 def noise_level(energy: np.ndarray) -> float:
-    """Mean energy of the quietest ``QUIET_FRACTION`` of frames (T,) (at least one frame); 0 if T = 0."""
-    energy = np.sort(np.asarray(energy, dtype=np.float64))
-    if len(energy) == 0:
-        return 0.0
-    return float(energy[: max(1, round(QUIET_FRACTION * len(energy)))].mean())
+    """Mean energy of the ``quiet_frames`` of (T,); 0 if T = 0."""
+    energy = np.asarray(energy, dtype=np.float64)
+    return float(energy[quiet_frames(energy)].mean()) if len(energy) else 0.0
 
 
 def band_power(mfcc: np.ndarray, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:

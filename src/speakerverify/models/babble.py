@@ -18,9 +18,10 @@ frame-to-frame spread and its 10 ms correlation (0.8-0.96 a band); no audio, and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -54,26 +55,15 @@ def estimate(log_mel_frames: np.ndarray, energy: np.ndarray) -> BabbleModel:
 
 
 def as_arrays(model: BabbleModel) -> dict[str, np.ndarray]:
-    return {
-        "mean": model.mean,
-        "rho": model.rho,
-        "innovation_chol": model.innovation_chol,
-        "stationary_chol": model.stationary_chol,
-        "energy_per_band_power": np.array(model.energy_per_band_power),
-    }
+    return {f.name: np.asarray(getattr(model, f.name)) for f in fields(model)}
 
 
 @lru_cache(maxsize=1)
 def shipped_model() -> BabbleModel:
     with resources.files("speakerverify.data").joinpath(BABBLE_MODEL_FILE).open("rb") as fh:
         arrays, _ = load_arrays(fh)
-    return BabbleModel(
-        arrays["mean"],
-        arrays["rho"],
-        arrays["innovation_chol"],
-        arrays["stationary_chol"],
-        float(arrays["energy_per_band_power"]),
-    )
+    values: dict[str, Any] = {f.name: arrays[f.name] for f in fields(BabbleModel)}
+    return BabbleModel(**{**values, "energy_per_band_power": float(values["energy_per_band_power"])})
 
 
 def draw(model: BabbleModel, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
