@@ -2,7 +2,7 @@
 
     python benchmarks/babble_copies.py [--trials 100] [--no-write]
 
-Enrolment takes 0-5, each speaker's digit models built with each candidate recipe (the product's
+Enrolment takes 0-5, each speaker's digit models built with each candidate recipe (the
 stationary copies, plus babble copies drawn from the shipped babble model, ``models.babble``); utterances of
 takes 6-24 (never reported) scored as the service scores them (bounded frame LLRs less the noise signature,
 ``noise_normalised``). The test babble is mixed from the speechocean762 speakers the babble model was *not*
@@ -34,7 +34,7 @@ from speakerverify.evaluation.runner import CONDITIONS, DEFAULT_BABBLE_CORPUS
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
 from speakerverify.models.frame_bounds import bound_frame_llr
 from speakerverify.models.noise_signature import frame_signature, noise_model_terms, noise_normalised
-from speakerverify.models.noisy_copies import DEFAULT_RECIPE, CopyCondition, CopyRecipe, take_stats
+from speakerverify.models.noisy_copies import STATIONARY_RECIPE, CopyCondition, CopyRecipe, take_stats
 from speakerverify.models.scoring import align, model_terms, terms_frame_llr
 from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means
 from speakerverify.models.ubm import load_default_ubm
@@ -44,16 +44,16 @@ CONDS = ("clean", "white20", "white10", "babble20", "babble10", "babble5")
 
 
 def _with(name: str, *extra: CopyCondition, drop_speech: bool = False) -> CopyRecipe:
-    kept = tuple(c for c in DEFAULT_RECIPE.conditions if not (drop_speech and c.kind == "speech"))
-    return CopyRecipe(name, (*kept, *extra), DEFAULT_RECIPE.weight)
+    kept = tuple(c for c in STATIONARY_RECIPE.conditions if not (drop_speech and c.kind == "speech"))
+    return CopyRecipe(name, (*kept, *extra), STATIONARY_RECIPE.weight)
 
 
 RECIPES = {
-    "stationary copies (the product)": DEFAULT_RECIPE,
+    "stationary copies (STATIONARY_RECIPE)": STATIONARY_RECIPE,
     "+ babble 15, 8": _with("b15-b8", CopyCondition("babble", 15.0), CopyCondition("babble", 8.0)),
     "+ babble 12": _with("b12", CopyCondition("babble", 12.0)),
     "+ babble 10, 5": _with("b10-b5", CopyCondition("babble", 10.0), CopyCondition("babble", 5.0)),
-    "speech-shaped 15 -> babble 15, 8 (BABBLE_RECIPE)": _with(
+    "speech-shaped 15 -> babble 15, 8 (DEFAULT_RECIPE)": _with(
         "s-b15-b8", CopyCondition("babble", 15.0), CopyCondition("babble", 8.0), drop_speech=True
     ),
 }

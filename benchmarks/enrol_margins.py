@@ -43,7 +43,7 @@ def takes_of(ctx, root: str, speaker: str) -> dict:
             mfcc, energy = utterances.as_stored(*frames(root, speaker, d, t))
             out[(d, t)] = (
                 postprocess(mfcc, energy, rt.post),
-                contribution(rt.ubm.gmm, mfcc, energy, rt.post, rt.recipe),
+                contribution(rt.ubm.gmm, mfcc, energy, rt.post, rt.recipes.content),
             )
     return out
 

@@ -17,7 +17,7 @@ from report import write_section
 
 from speakerverify.evaluation.protocol import DEV_TAKES
 from speakerverify.evaluation.runner import evaluate
-from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, CopyCondition, CopyRecipe
+from speakerverify.models.noisy_copies import NO_COPIES, STATIONARY_RECIPE, CopyCondition, CopyRecipe
 from speakerverify.models.ubm import load_default_ubm
 
 
@@ -36,7 +36,7 @@ RECIPES = {
     "w15 p10": _r("e", "w15 p10"),
     "w20 p15 s15, weight 0.5": _r("f", "w20 p15 s15", 0.5),
     "w20 p15 w10 s20 s10, weight 0.5": _r("g", "w20 p15 w10 s20 s10", 0.5),
-    "p20 w15 p10 s15, weight 0.5 (chosen)": DEFAULT_RECIPE,
+    "p20 w15 p10 s15, weight 0.5 (chosen)": STATIONARY_RECIPE,
     "p20 w15 p10 s15, weight 0.35": _r("j", "p20 w15 p10 s15", 0.35),
     "w20 p15 w10 s15, weight 0.5": _r("k", "w20 p15 w10 s15", 0.5),
     "s20 s10, weight 0.5": _r("i", "s20 s10", 0.5),

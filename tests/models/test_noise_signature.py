@@ -20,7 +20,7 @@ from speakerverify.models.noise_signature import (
     signature_fraction,
     ubm_fingerprint,
 )
-from speakerverify.models.noisy_copies import DEFAULT_RECIPE
+from speakerverify.models.noisy_copies import STATIONARY_RECIPE
 from speakerverify.models.scoring import align, chosen_frame_llr, model_terms
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.voice.decision import score_answer
@@ -30,7 +30,7 @@ from support.shared_data import require_fsdd, require_speechocean
 def test_the_shipped_noise_model_serves_the_default_ubm_and_no_other() -> None:
     ubm = load_default_ubm()
     meta = noise_model_meta()
-    assert meta["ubm_fingerprint"] == ubm_fingerprint(ubm.gmm) and meta["copies_id"] == DEFAULT_RECIPE.copies_id
+    assert meta["ubm_fingerprint"] == ubm_fingerprint(ubm.gmm) and meta["copies_id"] == STATIONARY_RECIPE.copies_id
     assert "speechocean762" in meta["corpus"] and noise_model_terms(ubm.gmm) is not None
     other = DiagGMM(ubm.gmm.weights, ubm.gmm.means + 1e-3, ubm.gmm.variances)  # an operator's own UBM
     assert noise_model_terms(other) is None

@@ -44,7 +44,7 @@ def test_reference_trials_score_against_the_model_derived_from_the_other_takes(
     want = []
     for trial in trials:
         held = set(map(int, trial))
-        others = rebuild_model(gmm, [r for i, r in enumerate(rows) if i not in held], rt.post, rt.recipe)
+        others = rebuild_model(gmm, [r for i, r in enumerate(rows) if i not in held], rt.post, rt.recipes.voice)
         sums, counts = take_llr_sums(gmm, digit_means(gmm, others, rt.adaptation), [takes[i] for i in trial])
         want.append(float(sums.sum() / counts.sum()) - calib.location)
     assert len(got) == len(want) == analysis.REFERENCE_TRIALS

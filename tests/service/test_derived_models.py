@@ -44,12 +44,15 @@ def _same_model(ctx: AppContext, user_id: uuid.UUID) -> None:
     with ctx.db.read_session() as s:
         entry = ctx.voice.speaker(s, user_id)
         assert entry is not None
-        derived = rebuild_model(gmm, utterances.list_utterances(s, user_id), ctx.voice.post, ctx.voice.recipe)
-        stored_ids = {r.id for r in utterances.list_utterances(s, user_id)}
-    assert np.array_equal(entry.takes, derived.takes)
-    scale = float(np.abs(derived.f).max())
-    assert np.abs(entry.model.f - derived.f).max() <= 1e-5 * scale
-    assert np.abs(entry.model.n - derived.n).max() <= 1e-5 * float(derived.n.max())
+        rows = utterances.list_utterances(s, user_id)
+        derived = [rebuild_model(gmm, rows, ctx.voice.post, recipe) for recipe in ctx.voice.recipes.both]
+        stored_ids = {r.id for r in rows}
+    for held, want in zip((entry.model, entry.content), derived, strict=True):  # the voice and content models
+        assert np.array_equal(held.takes, want.takes)
+        scale = float(np.abs(want.f).max())
+        assert np.abs(held.f - want.f).max() <= 1e-5 * scale
+        assert np.abs(held.n - want.n).max() <= 1e-5 * float(want.n.max())
+    assert not np.allclose(entry.model.f, entry.content.f)  # two recipes, two models
     assert set(entry.take_ids) == stored_ids  # the replay templates of exactly the stored takes
 
 

@@ -19,7 +19,7 @@ from speakerverify.features.quality import BAND_SNR_MARGIN_DB, band_power, estim
 from speakerverify.http.app import create_app
 from speakerverify.models.calibration import DEGRADED_COHORT_BIAS, bounded, calibrate_deployment
 from speakerverify.models.noise_signature import NOISE_NORMALISATION
-from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES
+from speakerverify.models.noisy_copies import NO_COPIES
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage import calibrations as stored_calibrations
 from speakerverify.storage import utterances
@@ -203,7 +203,7 @@ def test_a_model_from_before_the_copies_is_rebuilt_with_them_on_first_use(
     rt = client.app.state.ctx.voice  # type: ignore[attr-defined]
     with database.write_session() as s:
         row = s.scalars(select(SpeakerModelRow)).one()
-        assert row.copies_id == DEFAULT_RECIPE.copies_id and row.stats is None
+        assert row.copies_id == rt.recipes.copies_id and row.stats is None
         user_id = row.user_id
         enrolled = rt.speaker(s, user_id).model  # kept by enrolment, take by take
         takes = utterances.list_utterances(s, user_id)
@@ -214,7 +214,7 @@ def test_a_model_from_before_the_copies_is_rebuilt_with_them_on_first_use(
     assert client.post("/api/v1/challenges", headers=auth).status_code == 201
     with database.read_session() as s:
         row = s.scalars(select(SpeakerModelRow)).one()
-        assert row.copies_id == DEFAULT_RECIPE.copies_id
+        assert row.copies_id == rt.recipes.copies_id
         upgraded = rt.speaker(s, user_id).model
     assert np.allclose(upgraded.n, expected.n, atol=1e-3) and not np.allclose(upgraded.n, old.n, atol=1.0)
     # deleting a take subtracts the take and its copies: the model is then the rebuild without it

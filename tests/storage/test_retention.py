@@ -15,12 +15,13 @@ from sqlalchemy import func, select, update
 from speakerverify.app import replay
 from speakerverify.config import settings_from_env
 from speakerverify.models.replay import HEADER_ROWS
-from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel
+from speakerverify.models.speaker import DEFAULT_ADAPTATION
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage import attempts, challenges, fingerprints, utterances
 from speakerverify.storage.db import Database
 from speakerverify.storage.tables import Challenge, ReplayFingerprint, VerificationAttempt, utcnow
 from speakerverify.voice.runtime import cached_model
+from speakerverify.voice.takes import UserModel
 
 MakeUser = Callable[[Database, str], uuid.UUID]
 
@@ -48,7 +49,7 @@ def test_answer_fingerprints_are_capped_per_digit_and_take_fingerprints_kept(
             row = utterances.add_utterance(s, uid, digit, "mfcc-8k-v1", np.zeros((40, 13)), np.ones(40))
             templates[row.id] = (digit, _fp(rng))
     ubm = load_default_ubm()
-    model = cached_model(ubm, 1, SpeakerModel.empty(ubm.gmm.n_components, ubm.gmm.dim), DEFAULT_ADAPTATION, templates)
+    model = cached_model(ubm, 1, UserModel.empty(ubm.gmm.n_components, ubm.gmm.dim), DEFAULT_ADAPTATION, templates)
     for _ in range(30):
         _answer(database, other, [0, 1, 2, 3, 4], rng, keep=0)  # 0: another user's answers all kept
     sizes = []
@@ -174,7 +175,7 @@ def test_answers_prune_only_when_a_digit_reaches_twice_the_cap_and_accepted_ones
     uid = make_user(database, "lazy")
     keep, digits, now = 3, [0, 1, 2, 3, 4], utcnow()
     ubm = load_default_ubm()
-    model = cached_model(ubm, 1, SpeakerModel.empty(ubm.gmm.n_components, ubm.gmm.dim), DEFAULT_ADAPTATION, {})
+    model = cached_model(ubm, 1, UserModel.empty(ubm.gmm.n_components, ubm.gmm.dim), DEFAULT_ADAPTATION, {})
 
     def answered(decision: str) -> uuid.UUID:
         with database.read_session() as s:

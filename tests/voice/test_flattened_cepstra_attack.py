@@ -69,10 +69,11 @@ def test_strongly_flattened_impostors_are_accepted_at_most_at_the_promised_far(
     assert accepted <= PROMISED_FAR * tried, f"{accepted} of {tried} flattened impostor answers accepted"
 
 
-@pytest.mark.xfail(strict=True, reason="open: x0.6 claiming 5.5 dB, 13 of 1,200 (SECURITY.md)")
 def test_mildly_flattened_impostors_claiming_much_noise_are_accepted_at_most_at_the_promised_far(
     built: tuple,
 ) -> None:
+    # Open (13 of 1,200) until the speaker models' speech-shaped copy gave way to babble copies: 10 of 1,200,
+    # as many as clean impostors' answers (SECURITY.md "Flattened cepstra").
     accepted, tried = _accepted(built, 0.6, 5.5)
     assert accepted <= PROMISED_FAR * tried, f"{accepted} of {tried} flattened impostor answers accepted"
 

@@ -67,7 +67,7 @@ def _reference(ctx: AppContext, model: CachedModel, rows: list[Utterance], calib
         reduced = model.model
         for i in map(int, trial):
             if i not in added:
-                added[i] = row_stats(gmm, rows[i], rt.post, rt.recipe)
+                added[i] = row_stats(gmm, rows[i], rt.post, rt.recipes.voice)
             reduced = reduced.remove(takes[i][0], added[i])
         means = digit_means(gmm, reduced, rt.adaptation)
         segs = [takes[int(i)] for i in trial]

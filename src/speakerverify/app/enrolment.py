@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from ..features import postprocess
 from ..models.digits import check_takes, content_margin, leave_set_out, segment_digit_scores
 from ..models.scoring import model_terms
-from ..models.speaker import SpeakerModel, Stats, digit_means
+from ..models.speaker import SpeakerModel, digit_means
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import Utterance
 from ..voice.plausible import NOT_SPEECH, implausible
 from ..voice.runtime import CachedModel, cached_model, take_template
-from ..voice.takes import contribution, level_dbfs, row_stats, take_features
+from ..voice.takes import TakeStats, UserModel, level_dbfs, row_stats_pair, take_features, take_stats_pair
 from .context import AppContext
 from .errors import NotFound, TakeRejected
 from .frames import DigitFrames
@@ -53,19 +53,20 @@ def ensure_current(session: Session, ctx: AppContext, user_id: uuid.UUID) -> Non
     for row in rows:
         row.stats_ubm_id = rt.ubm.ubm_id
     ready = bool(np.all(held >= ctx.settings.voice.takes_per_digit))
-    speaker_models.touch_model(session, user_id, rt.ubm.ubm_id, ready, rt.recipe.copies_id, rebase=True)
+    speaker_models.touch_model(session, user_id, rt.ubm.ubm_id, ready, rt.recipes.copies_id, rebase=True)
     rt.forget(user_id)
 
 
 @dataclass
 class _Working:
-    """The user's model inside one write transaction, under the user's lock: the cached entry whose version
+    """The user's models inside one write transaction, under the user's lock: the cached entry whose version
     is the row's (else derived from the takes in this transaction), and the changes made since, applied in
-    float64 (``_change_model``). ``_publish`` caches the result once the transaction has committed, so no
-    other worker and no rolled-back change ever sees it; other workers see the new version and derive."""
+    float64 (``_change_model``; the content checks read ``model.content``, verification ``model.voice``).
+    ``_publish`` caches the result once the transaction has committed, so no other worker and no rolled-back
+    change ever sees it; other workers see the new version and derive."""
 
     entry: CachedModel | None
-    model: SpeakerModel
+    model: UserModel
     templates: dict[int, tuple[int, np.ndarray]]  # take id: (digit, replay template)
     version: int | None = None  # the row's version after the last change; None: unchanged
 
@@ -80,10 +81,10 @@ def _working(session: Session, ctx: AppContext, user_id: uuid.UUID) -> _Working:
         cached = rt.derive(session, user_id, current[0]) if current is not None and rt.holds(current) else None
     if cached is None:
         gmm = rt.ubm.gmm
-        return _Working(None, SpeakerModel.empty(gmm.n_components, gmm.dim), {})
+        return _Working(None, UserModel.empty(gmm.n_components, gmm.dim), {})
     digits = [int(d) for d in cached.take_digits]
     templates = dict(zip(cached.take_ids, zip(digits, cached.take_templates, strict=True), strict=True))
-    return _Working(cached, cached.model, templates)
+    return _Working(cached, cached.user_model, templates)
 
 
 def _publish(ctx: AppContext, user_id: uuid.UUID, work: _Working) -> None:
@@ -98,12 +99,12 @@ def _change_model(
     ctx: AppContext,
     user_id: uuid.UUID,
     work: _Working,
-    change: Callable[[SpeakerModel], SpeakerModel],
+    change: Callable[[UserModel], UserModel],
 ) -> None:
     rt = ctx.voice
     work.model = change(work.model)
     ready = bool(np.all(work.model.takes >= ctx.settings.voice.takes_per_digit))
-    work.version = speaker_models.touch_model(session, user_id, rt.ubm.ubm_id, ready, rt.recipe.copies_id).version
+    work.version = speaker_models.touch_model(session, user_id, rt.ubm.ubm_id, ready, rt.recipes.copies_id).version
 
 
 def _refuse_wrong_digit(
@@ -112,14 +113,14 @@ def _refuse_wrong_digit(
     user_id: uuid.UUID,
     work: _Working,
     take: DigitFrames,
-    stats: Stats,
+    stats: TakeStats,
     feats: np.ndarray,
 ) -> None:
     """Refuse a new take of ``digit`` that sounds more like another digit of the speaker's own takes.
 
     From the moment every other digit has a stored take (counting flagged ones; the take's own digit may
     have none yet: then it is compared with the speaker's model as a whole), so even the first round is
-    checked, against the model's digit models (which leave flagged takes out). A take that loses to
+    checked, against the content model's digit models (which leave flagged takes out). A take that loses to
     digit e is not refused if e's own takes explain it (``_clear_rival``).
     """
     rt, policy = ctx.voice, ctx.settings.voice
@@ -127,8 +128,10 @@ def _refuse_wrong_digit(
     kept = utterances.enrolment_progress(session, user_id, policy.takes_per_digit, suspect_too=True)
     if np.any(np.delete(np.array(kept.takes_per_digit), digit) < 1):
         return
-    assert work.entry is not None
-    scores = segment_digit_scores(rt.ubm.gmm, work.entry.terms, [feats], rt.adaptation.top_c)[0]
+    gmm, cfg = rt.ubm.gmm, rt.adaptation
+    scores = segment_digit_scores(gmm, model_terms(gmm, digit_means(gmm, work.model.content, cfg)), [feats], cfg.top_c)[
+        0
+    ]
     if content_margin(scores, digit) >= -policy.enrol_content_margin:
         return
     rivals = scores.copy()
@@ -149,7 +152,7 @@ def _clear_rival(
     user_id: uuid.UUID,
     work: _Working,
     take: DigitFrames,
-    stats: Stats,
+    stats: TakeStats,
     feats: np.ndarray,
     rival: int,
     stored: np.ndarray,
@@ -164,11 +167,11 @@ def _clear_rival(
     """
     rt, policy = ctx.voice, ctx.settings.voice
     gmm, cfg, digit, model = rt.ubm.gmm, rt.adaptation, take.digit, work.model
-    poison = _mislabelled(session, ctx, user_id, model.add(digit, stats), digit, rival, stored)
+    poison = _mislabelled(session, ctx, user_id, model.add(digit, stats).content, digit, rival, stored)
     if not poison:
         return False
     without = _apply_flags(model, poison)
-    terms = model_terms(gmm, digit_means(gmm, without, cfg))
+    terms = model_terms(gmm, digit_means(gmm, without.content, cfg))
     again = segment_digit_scores(gmm, terms, [feats], cfg.top_c)[0]
     if content_margin(again, digit) < -policy.enrol_content_margin:
         return False
@@ -186,9 +189,9 @@ def _mislabelled(
     digit: int,
     rival: int,
     stored: np.ndarray,
-) -> list[tuple[Utterance, Stats, int | None]]:
-    """Held takes of ``rival`` and ``digit`` that ``base`` (the model with the new take of ``digit`` in it)
-    shows to be mislabelled, each with the digit it sounds like.
+) -> list[tuple[Utterance, TakeStats, int | None]]:
+    """Held takes of ``rival`` and ``digit`` that ``base`` (the content model with the new take of ``digit``
+    in it) shows to be mislabelled, each with the digit it sounds like.
 
     Each of the rival's takes is checked leave-one-out against ``digit``: one closer to that digit's model
     than to the rival's other takes by ``enrol_poison_margin``. The new take is evidence for its digit here:
@@ -210,10 +213,10 @@ def _mislabelled(
         for r in utterances.list_utterances(session, user_id)
         if r.config_id == rt.config.config_id and r.digit in (rival, digit) and r.suspect_digit is None
     ]
-    row_st = [row_stats(rt.ubm.gmm, r, rt.post, rt.recipe) for r in rows]
-    takes = [(r.digit, take_features(r, rt.post), st, True) for r, st in zip(rows, row_st, strict=True)]
+    row_st = [row_stats_pair(rt.ubm.gmm, r, rt.post, rt.recipes) for r in rows]
+    takes = [(r.digit, take_features(r, rt.post), st.content, True) for r, st in zip(rows, row_st, strict=True)]
     checks = check_takes(rt.ubm.gmm, base, takes, rt.adaptation, stored=stored) if rows else []
-    poison: list[tuple[Utterance, Stats, int | None]] = []
+    poison: list[tuple[Utterance, TakeStats, int | None]] = []
     for r, st, c in zip(rows, row_st, checks, strict=True):
         if not c.checked:
             continue
@@ -260,12 +263,12 @@ def recheck(
         return {}
     gmm = rt.ubm.gmm
     feats = [take_features(r, rt.post) for r in rows]
-    stats = [row_stats(gmm, r, rt.post, rt.recipe) for r in rows]  # as enrol added them: with the copies
+    stats = [row_stats_pair(gmm, r, rt.post, rt.recipes) for r in rows]  # as enrol added them: with the copies
     for _ in range(passes):
         checks = check_takes(
             gmm,
-            work.model,
-            [(r.digit, f, s, r.suspect_digit is None) for r, f, s in zip(rows, feats, stats, strict=True)],
+            work.model.content,
+            [(r.digit, f, s.content, r.suspect_digit is None) for r, f, s in zip(rows, feats, stats, strict=True)],
             rt.adaptation,
             stored=np.bincount([r.digit for r in rows], minlength=10),
         )
@@ -281,7 +284,7 @@ def recheck(
     return {r.id: r.suspect_digit for r in rows}
 
 
-def _apply_flags(model: SpeakerModel, changed: Sequence[tuple[Utterance, Stats, int | None]]) -> SpeakerModel:
+def _apply_flags(model: UserModel, changed: Sequence[tuple[Utterance, TakeStats, int | None]]) -> UserModel:
     for row, stats, verdict in changed:
         model = model.remove(row.digit, stats) if verdict is not None else model.add(row.digit, stats)
     return model
@@ -305,7 +308,7 @@ def enrol(ctx: AppContext, user_id: uuid.UUID, take: DigitFrames) -> EnrolledTak
         )
     if implausible(rt, mfcc, energy, feats) is not None:  # before the frames are scored or stored
         raise TakeRejected("not_speech", NOT_SPEECH)
-    stats = contribution(rt.ubm.gmm, mfcc, energy, rt.post, rt.recipe)  # the take and its noisy copies
+    stats = take_stats_pair(rt.ubm.gmm, mfcc, energy, rt.post, rt.recipes)  # the take and its noisy copies
     template = take_template(mfcc, energy)  # for replay detection (kept in the cache, not stored)
     with ctx.db.write_session() as session:
         users.lock_user(session, user_id)
@@ -368,7 +371,7 @@ def delete_take(ctx: AppContext, user_id: uuid.UUID, utterance_id: int) -> None:
         if row is None:
             raise NotFound(f"You have no enrolment take with id {utterance_id}.")
         work = _working(session, ctx, user_id)
-        stats = row_stats(gmm, row, rt.post, rt.recipe)  # what enrol added: the take and its copies
+        stats = row_stats_pair(gmm, row, rt.post, rt.recipes)  # what enrol added: the take and its copies
         digit = row.digit
         held = row.suspect_digit is None  # a suspect take is not in the model
         session.delete(row)

@@ -17,8 +17,8 @@ Noise model, per frame (T frames, 128 FFT bins, 23 mel bands):
   and ``energy' = energy + noise energy``.
 
 Babble is not stationary: its band powers change from frame to frame with speech's slow envelope. A
-``babble`` copy (``BABBLE_RECIPE``, not the default) adds band powers drawn frame by frame from the shipped
-babble model (``models.babble``), scaled so their frame energies average that expected energy.
+``babble`` copy adds band powers drawn frame by frame from the shipped babble model (``models.babble``),
+scaled so their frame energies average that expected energy.
 
 Copies are seeded from the take's own content at the wire's precision (float16 MFCCs and ln(1+energy)), so
 the same take always gets the same copies, whichever body form carried it: deleting a take subtracts
@@ -28,9 +28,10 @@ exactly the statistics its enrolment added.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +72,10 @@ class CopyRecipe:
 
 
 NO_COPIES = CopyRecipe("none", ())
-# Chosen on the development takes (benchmarks/tune_noise.py, BENCHMARKS.md "Noise").
-DEFAULT_RECIPE = CopyRecipe(
+# Chosen on the development takes (benchmarks/tune_noise.py, BENCHMARKS.md "Noise"). The enrolment content
+# check's digit models are built with these (``CONTENT_RECIPE``), and so is the shipped noise model
+# (models.noise_signature): its signature measures stationary noise.
+STATIONARY_RECIPE = CopyRecipe(
     "nc-p20-w15-p10-s15-h-v1",
     (
         CopyCondition("pink", 20.0),
@@ -82,18 +85,22 @@ DEFAULT_RECIPE = CopyRecipe(
     ),
     weight=0.5,
 )
-# Measured and not adopted (benchmarks/babble_copies.py, BENCHMARKS.md "Noise: babble copies (reading)"): the
-# speech-shaped copy replaced by two babble copies. Babble and other non-stationary noise gain 10-15 points of
-# FRR, but the digit models blur, so the enrolment content check misses wrong digits it caught before.
-BABBLE_RECIPE = CopyRecipe(
+# The voice models' copies: the speech-shaped copy replaced by two babble copies (benchmarks/babble_copies.py,
+# BENCHMARKS.md "Noise: babble copies"). Babble and other non-stationary noise gain 10-15 points of FRR;
+# adding them instead raised the clean point (babble is other people's speech) and cost white noise.
+DEFAULT_RECIPE = CopyRecipe(
     "nc-p20-w15-p10-b15-b8-h-v1",
     (
-        *(c for c in DEFAULT_RECIPE.conditions if c.kind != "speech"),
+        *(c for c in STATIONARY_RECIPE.conditions if c.kind != "speech"),
         CopyCondition("babble", 15.0),
         CopyCondition("babble", 8.0),
     ),
     weight=0.5,
 )
+# The digit models of the enrolment content check (``app.enrolment``): babble copies blur one digit into
+# another (other people's digits), so with them the check missed wrong takes it caught before
+# (BENCHMARKS.md "Noise: babble copies"); verification scores and checks content on the voice models.
+CONTENT_RECIPE = STATIONARY_RECIPE
 
 
 @lru_cache(maxsize=8)
@@ -183,12 +190,42 @@ def frame_sets(
     """The post-processed frames (N, D) one take contributes to a speaker model, with their weights: the take
     (1) and each of ``recipe``'s noisy copies (``recipe.weight``), on the take as stored (float32), so what
     delete subtracts is exactly what enrol added."""
+    sets, weights = shared_frame_sets(mfcc, energy, post, (recipe,), config)
+    return [(s, float(w)) for s, w in zip(sets, weights[0], strict=True)]
+
+
+def shared_frame_sets(
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    post: PostConfig,
+    recipes: Sequence[CopyRecipe],
+    config: FeatureConfig = DEFAULT_CONFIG,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """``frame_sets`` of one take for several recipes at once: the distinct frame sets (S of (N_s, D)) and
+    each recipe's weight of each (R, S), 0 for a set it does not hold. Copies are drawn in recipe order from
+    one take-seeded stream, so recipes whose conditions begin alike share those copies: they are drawn and
+    post-processed once (and a caller puts them through the posteriors once, ``weighted_stats_each``)."""
     mfcc = np.asarray(mfcc, dtype=np.float32).astype(np.float64)
     energy = np.asarray(energy, dtype=np.float32).astype(np.float64)
-    sets = [(postprocess(mfcc, energy, post), 1.0)]
-    for copy_mfcc, copy_energy in noisy_copies(mfcc, energy, recipe, config):
-        sets.append((postprocess(copy_mfcc, copy_energy, post), recipe.weight))
-    return sets
+    sets = [postprocess(mfcc, energy, post)]
+    weights = np.zeros((len(recipes), 1 + sum(len(r.conditions) for r in recipes)))
+    weights[:, 0] = 1.0
+    drawn: dict[
+        tuple[CopyCondition, ...], tuple[int, Mapping[str, Any]]
+    ] = {}  # condition prefix: (set, stream state after)
+    seed = take_seed(mfcc, energy)
+    for i, recipe in enumerate(recipes):
+        rng = np.random.default_rng(seed)
+        for n in range(1, len(recipe.conditions) + 1):
+            prefix = recipe.conditions[:n]
+            if prefix not in drawn:
+                copy_mfcc, copy_energy = noisy_copy(mfcc, energy, prefix[-1], rng, config)
+                sets.append(postprocess(copy_mfcc, copy_energy, post))
+                drawn[prefix] = (len(sets) - 1, rng.bit_generator.state)
+            index, state = drawn[prefix]
+            rng.bit_generator.state = state
+            weights[i, index] += recipe.weight
+    return sets, weights[:, : len(sets)]
 
 
 def take_stats(

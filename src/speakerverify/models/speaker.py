@@ -122,20 +122,30 @@ _BLOCK = 128
 
 def weighted_stats(ubm: DiagGMM, x: np.ndarray, weights: np.ndarray) -> Stats:
     """Statistics of frames x (T, D) each counted ``weights`` (T,) times: sum_t w_t gamma_t and
-    sum_t w_t gamma_t x_t, the densities in float32 (in blocks of ``_BLOCK`` frames), sums in float64.
+    sum_t w_t gamma_t x_t (``weighted_stats_each`` with one row of weights)."""
+    return weighted_stats_each(ubm, x, np.asarray(weights)[None])[0]
 
-    float32 here moves a posterior by ~1e-6 relative, far below what scoring's float32 terms resolve; it
-    halves the cost of the (T, C) products that dominate a model rebuilt from many takes."""
+
+def weighted_stats_each(ubm: DiagGMM, x: np.ndarray, weights: np.ndarray) -> list[Stats]:
+    """``weighted_stats`` of frames x (T, D) under each row of ``weights`` (R, T), the posteriors computed
+    once: R models made of the same frames counted differently (a take's copies shared by two recipes).
+
+    The densities in float32 (in blocks of ``_BLOCK`` frames), sums in float64. float32 here moves a
+    posterior by ~1e-6 relative, far below what scoring's float32 terms resolve; it halves the cost of the
+    (T, C) products that dominate a model rebuilt from many takes."""
     t = ubm.terms
     const, linear_t, precision_t = (a.astype(np.float32) for a in (t.const, t.linear_t, t.precision_t))
-    n = np.zeros(ubm.n_components)
-    f = np.zeros((ubm.n_components, ubm.dim))
+    w_all = np.asarray(weights, dtype=np.float32)
+    n = np.zeros((len(w_all), ubm.n_components))
+    f = np.zeros((len(w_all), ubm.n_components, ubm.dim))
     for start in range(0, len(x), _BLOCK):
         block = np.asarray(x[start : start + _BLOCK], dtype=np.float32)
         log_dens = const + block @ linear_t - 0.5 * ((block * block) @ precision_t)
         log_dens -= log_dens.max(axis=1, keepdims=True)
         gamma = np.exp(log_dens)
-        gamma *= (np.asarray(weights[start : start + _BLOCK], dtype=np.float32) / gamma.sum(axis=1))[:, None]
-        n += gamma.sum(axis=0, dtype=np.float64)
-        f += (gamma.T @ block).astype(np.float64)
-    return Stats(n, f)
+        gamma /= gamma.sum(axis=1, keepdims=True)
+        for r, w in enumerate(w_all[:, start : start + _BLOCK]):
+            g = gamma * w[:, None]
+            n[r] += g.sum(axis=0, dtype=np.float64)
+            f[r] += (g.T @ block).astype(np.float64)
+    return [Stats(n[r], f[r]) for r in range(len(w_all))]

@@ -97,7 +97,7 @@ def _load(ctx: AppContext) -> tuple[list[_User], dict[uuid.UUID, int]]:
                 if row.config_id != rt.config.config_id:
                     continue
                 feats = take_features(row, rt.post)
-                takes.append(_Take(row.digit, feats, row_stats(gmm, row, rt.post, rt.recipe)))  # take + copies
+                takes.append(_Take(row.digit, feats, row_stats(gmm, row, rt.post, rt.recipes.voice)))  # take + copies
             loaded.append(_User(user_id, user.alias, model, takes))
     return loaded, accepted
 

@@ -166,7 +166,7 @@ def rebuild(settings: Settings, ubm_id: str | None = None) -> tuple[str, int]:
                 rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == rt.config.config_id]
                 held = np.bincount([r.digit for r in rows if r.suspect_digit is None], minlength=N_DIGITS)
                 ready = bool(np.all(held >= required))
-                speaker_models.touch_model(session, user_id, ubm.ubm_id, ready, rt.recipe.copies_id, rebase=True)
+                speaker_models.touch_model(session, user_id, ubm.ubm_id, ready, rt.recipes.copies_id, rebase=True)
                 for row in rows:
                     row.stats_ubm_id = ubm.ubm_id
             deployment.put_setting(session, deployment.ACTIVE_UBM, ubm.ubm_id)

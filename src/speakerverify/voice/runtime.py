@@ -23,13 +23,12 @@ from sqlalchemy.orm import Session
 from ..features import DEFAULT_CONFIG, DEFAULT_POST, FeatureConfig, PostConfig
 from ..models import replay
 from ..models.io import load_gmm
-from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe
 from ..models.scoring import ModelTerms, model_terms
 from ..models.speaker import DEFAULT_ADAPTATION, AdaptationConfig, SpeakerModel, digit_means
 from ..models.ubm import UBM, load_default_ubm
 from ..storage import deployment, speaker_models, ubms, utterances
 from ..storage.db import Database
-from .takes import stacked_model
+from .takes import DEFAULT_RECIPES, Recipes, UserModel, stacked_user_model
 
 
 def load_ubm(path: Path | None) -> UBM:
@@ -62,12 +61,14 @@ def resolve_ubm(db: Database, path: Path | None) -> UBM:
 @dataclass(frozen=True)
 class CachedModel:
     """A user's model as scoring needs it, derived from the stored takes (nothing of it is stored): the
-    statistics of the takes in the model (float64, so enrolment adds and removes takes without drift), the
-    ten digit models' density terms (float32), and every stored take's replay template (suspect takes too:
-    they were sent, so a replay of one is still a replay)."""
+    statistics of the takes in the voice model and in the content check's (``voice.takes.UserModel``;
+    float64, so enrolment adds and removes takes without drift), the voice model's ten digit models' density
+    terms (float32), and every stored take's replay template (suspect takes too: they were sent, so a replay
+    of one is still a replay)."""
 
     version: int
     model: SpeakerModel
+    content: SpeakerModel
     terms: ModelTerms
     variances: np.ndarray  # the UBM's (C, D), shared, to give back the means
     take_ids: tuple[int, ...] = ()
@@ -78,6 +79,10 @@ class CachedModel:
     def takes(self) -> np.ndarray:
         """(10,) takes of each digit in the model (suspect takes are not)."""
         return self.model.takes
+
+    @property
+    def user_model(self) -> UserModel:
+        return UserModel(self.model, self.content)
 
     @property
     def digit_means(self) -> np.ndarray:
@@ -91,7 +96,7 @@ class CachedModel:
 
     @property
     def nbytes(self) -> int:
-        stats = self.model.n.nbytes + self.model.f.nbytes
+        stats = sum(m.n.nbytes + m.f.nbytes for m in (self.model, self.content))
         return stats + self.terms.linear.nbytes + self.terms.const.nbytes + sum(t.nbytes for t in self.take_templates)
 
 
@@ -104,17 +109,18 @@ def take_template(mfcc: np.ndarray, energy: np.ndarray) -> np.ndarray:
 def cached_model(
     ubm: UBM,
     version: int,
-    model: SpeakerModel,
+    model: UserModel,
     adaptation: AdaptationConfig,
     templates: dict[int, tuple[int, np.ndarray]] | None = None,
 ) -> CachedModel:
     """The entry for ``model`` (statistics) at row ``version``; ``templates``: {take id: (digit, template)}."""
-    terms = model_terms(ubm.gmm, digit_means(ubm.gmm, model, adaptation), dtype=np.float32)
+    terms = model_terms(ubm.gmm, digit_means(ubm.gmm, model.voice, adaptation), dtype=np.float32)
     ids = tuple(sorted(templates or {}))
     held = templates or {}
     return CachedModel(
         version,
-        model,
+        model.voice,
+        model.content,
         terms,
         ubm.gmm.variances,
         ids,
@@ -129,8 +135,8 @@ class VoiceRuntime:
     config: FeatureConfig = DEFAULT_CONFIG
     post: PostConfig = DEFAULT_POST
     adaptation: AdaptationConfig = DEFAULT_ADAPTATION
-    recipe: CopyRecipe = DEFAULT_RECIPE  # the noisy copies every take's statistics include
-    cache_bytes: int = 256 * 2**20  # ~1.2 MB a user (float64 statistics, float32 terms, templates): ~220 a worker
+    recipes: Recipes = DEFAULT_RECIPES  # the noisy copies every take's statistics include, in each model
+    cache_bytes: int = 256 * 2**20  # ~1.6 MB a user (float64 statistics, float32 terms, templates): ~160 a worker
     _cache: OrderedDict[uuid.UUID, CachedModel] = field(default_factory=OrderedDict)
     _cached_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -146,7 +152,9 @@ class VoiceRuntime:
     def holds(self, current: tuple[int, str, str | None] | None) -> bool:
         """Is a stored model of this ``speaker_models.model_version`` one this runtime scores: adapted from
         the active UBM and built with its noisy copies (a model from before copies existed has none)?"""
-        return current is not None and current[1] == self.ubm.ubm_id and (current[2] or "none") == self.recipe.copies_id
+        return (
+            current is not None and current[1] == self.ubm.ubm_id and (current[2] or "none") == self.recipes.copies_id
+        )
 
     def speaker(self, session: Session, user_id: uuid.UUID) -> CachedModel | None:
         """The user's current model (against the active UBM, with the runtime's copies) and its digit means;
@@ -170,11 +178,11 @@ class VoiceRuntime:
         in the database then makes the next read derive again; never a stale entry under a current label)."""
         rows = [r for r in utterances.list_utterances(session, user_id) if r.config_id == self.config.config_id]
         arrays = [utterances.utterance_arrays(r) for r in rows]
-        model = stacked_model(
+        model = stacked_user_model(
             self.ubm.gmm,
             [(r.digit, m, e) for r, (m, e) in zip(rows, arrays, strict=True) if r.suspect_digit is None],
             self.post,
-            self.recipe,
+            self.recipes,
         )
         templates = {r.id: (r.digit, take_template(m, e)) for r, (m, e) in zip(rows, arrays, strict=True)}
         return cached_model(self.ubm, version, model, self.adaptation, templates)

@@ -1,16 +1,20 @@
 """Stored takes as the models see them: their post-processed features, their level, and the one function
-that rebuilds a speaker model from them (used by enrolment, the UBM switch and the reliability checks)."""
+that rebuilds a speaker model from them (used by enrolment, the UBM switch and the reliability checks).
+
+Every user has two models of the same takes, differing only in the takes' noisy copies (``Recipes``): the
+voice model, that verification scores, and the digit models of the enrolment content check."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..features import DEFAULT_POST, PostConfig, postprocess
 from ..models.gmm import DiagGMM
-from ..models.noisy_copies import DEFAULT_RECIPE, CopyRecipe, frame_sets
-from ..models.speaker import N_DIGITS, SpeakerModel, Stats, weighted_stats
+from ..models.noisy_copies import CONTENT_RECIPE, DEFAULT_RECIPE, CopyRecipe, frame_sets, shared_frame_sets
+from ..models.speaker import N_DIGITS, SpeakerModel, Stats, weighted_stats, weighted_stats_each
 from ..storage import utterances
 from ..storage.tables import Utterance
 
@@ -22,6 +26,61 @@ def level_dbfs(energy: np.ndarray) -> float:
     """Loudest frame of energy (T,) relative to a full-scale sine, in dB."""
     peak = float(np.max(energy)) if len(energy) else 0.0
     return 10 * np.log10(peak / _FULL_SCALE_ENERGY) if peak > 0 else float("-inf")
+
+
+@dataclass(frozen=True)
+class Recipes:
+    """The noisy copies of a user's two models: ``voice`` (scored by verification) and ``content`` (the
+    enrolment content check's digit models, ``models.noisy_copies.CONTENT_RECIPE``)."""
+
+    voice: CopyRecipe = DEFAULT_RECIPE
+    content: CopyRecipe = CONTENT_RECIPE
+
+    @property
+    def copies_id(self) -> str:
+        """Stored with the model row (64 characters at most), so a change of either rebuilds the models."""
+        if self.voice == self.content:
+            return self.voice.copies_id
+        return f"{self.voice.copies_id}+{self.content.copies_id}"
+
+    @property
+    def both(self) -> tuple[CopyRecipe, CopyRecipe]:
+        return self.voice, self.content
+
+
+DEFAULT_RECIPES = Recipes()
+
+
+@dataclass(frozen=True)
+class TakeStats:
+    """What one take adds to its user's two models (``Recipes``)."""
+
+    voice: Stats
+    content: Stats
+
+
+@dataclass(frozen=True)
+class UserModel:
+    """A user's two models of the same takes (``Recipes``): ``voice`` and ``content``. Adding or removing
+    a take changes both, so the two always hold the same takes."""
+
+    voice: SpeakerModel
+    content: SpeakerModel
+
+    @staticmethod
+    def empty(n_components: int, dim: int) -> UserModel:
+        return UserModel(SpeakerModel.empty(n_components, dim), SpeakerModel.empty(n_components, dim))
+
+    @property
+    def takes(self) -> np.ndarray:
+        """(10,) takes of each digit in the models."""
+        return self.voice.takes
+
+    def add(self, digit: int, stats: TakeStats) -> UserModel:
+        return UserModel(self.voice.add(digit, stats.voice), self.content.add(digit, stats.content))
+
+    def remove(self, digit: int, stats: TakeStats) -> UserModel:
+        return UserModel(self.voice.remove(digit, stats.voice), self.content.remove(digit, stats.content))
 
 
 def take_features(row: Utterance, post: PostConfig = DEFAULT_POST) -> np.ndarray:
@@ -44,6 +103,29 @@ def contribution(
     sets = frame_sets(mfcc, energy, post, recipe)
     x = np.concatenate([s for s, _ in sets])
     return weighted_stats(ubm, x, np.concatenate([np.full(len(s), w) for s, w in sets]))
+
+
+def take_stats_pair(
+    ubm: DiagGMM,
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    post: PostConfig = DEFAULT_POST,
+    recipes: Recipes = DEFAULT_RECIPES,
+) -> TakeStats:
+    """``contribution`` of one take to both models, the copies the recipes share drawn and put through the
+    posteriors once."""
+    sets, weights = shared_frame_sets(mfcc, energy, post, recipes.both)
+    x = np.concatenate(sets)
+    voice, content = weighted_stats_each(ubm, x, np.repeat(weights, [len(s) for s in sets], axis=1))
+    return TakeStats(voice, content)
+
+
+def row_stats_pair(
+    ubm: DiagGMM, row: Utterance, post: PostConfig = DEFAULT_POST, recipes: Recipes = DEFAULT_RECIPES
+) -> TakeStats:
+    """What a stored take contributes to its user's two models (``take_stats_pair``)."""
+    mfcc, energy = utterances.utterance_arrays(row)
+    return take_stats_pair(ubm, mfcc, energy, post, recipes)
 
 
 def row_stats(
@@ -87,3 +169,28 @@ def stacked_model(
         stats = weighted_stats(ubm, x, w)
         n[digit], f[digit] = stats.n, stats.f
     return SpeakerModel(n, f, counts)
+
+
+def stacked_user_model(
+    ubm: DiagGMM,
+    takes: Iterable[tuple[int, np.ndarray, np.ndarray]],
+    post: PostConfig = DEFAULT_POST,
+    recipes: Recipes = DEFAULT_RECIPES,
+) -> UserModel:
+    """``stacked_model`` of ``takes`` for both models at once: each digit's distinct frame sets stacked and
+    put through the posteriors once, weighted for each recipe (``weighted_stats_each``). Equals the sum of
+    the takes' ``take_stats_pair`` to float rounding (tested)."""
+    frames: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    counts = np.zeros(N_DIGITS, dtype=np.int64)
+    for digit, mfcc, energy in takes:
+        sets, weights = shared_frame_sets(mfcc, energy, post, recipes.both)
+        frames.setdefault(digit, []).extend(zip(sets, weights.T, strict=True))
+        counts[digit] += 1
+    voice, content = SpeakerModel.empty(ubm.n_components, ubm.dim), SpeakerModel.empty(ubm.n_components, ubm.dim)
+    vn, vf, cn, cf = voice.n.copy(), voice.f.copy(), content.n.copy(), content.f.copy()
+    for digit, held in frames.items():
+        x = np.concatenate([s for s, _ in held])
+        w = np.concatenate([np.repeat(weight[:, None], len(s), axis=1) for s, weight in held], axis=1)  # (2, N)
+        v, c = weighted_stats_each(ubm, x, w)
+        vn[digit], vf[digit], cn[digit], cf[digit] = v.n, v.f, c.n, c.f
+    return UserModel(SpeakerModel(vn, vf, counts), SpeakerModel(cn, cf, counts.copy()))
