@@ -6,15 +6,15 @@ voice model, that verification scores, and the digit models of the enrolment con
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..features import DEFAULT_POST, PostConfig, postprocess
 from ..models.gmm import DiagGMM
-from ..models.noisy_copies import CONTENT_RECIPE, DEFAULT_RECIPE, CopyRecipe, frame_sets, shared_frame_sets
-from ..models.speaker import N_DIGITS, SpeakerModel, Stats, weighted_stats, weighted_stats_each
+from ..models.noisy_copies import CONTENT_RECIPE, DEFAULT_RECIPE, CopyRecipe, shared_frame_sets
+from ..models.speaker import N_DIGITS, SpeakerModel, Stats, weighted_stats_each
 from ..storage import utterances
 from ..storage.tables import Utterance
 
@@ -100,9 +100,16 @@ def contribution(
     as ``stacked_model`` computes them, so a model kept by adding and removing takes is the model derived
     from the takes (to float32 rounding of the posteriors, ~1e-6 relative; ``models.noisy_copies.take_stats``
     is the same sum in float64)."""
-    sets = frame_sets(mfcc, energy, post, recipe)
-    x = np.concatenate([s for s, _ in sets])
-    return weighted_stats(ubm, x, np.concatenate([np.full(len(s), w) for s, w in sets]))
+    return _contributions(ubm, mfcc, energy, post, (recipe,))[0]
+
+
+def _contributions(
+    ubm: DiagGMM, mfcc: np.ndarray, energy: np.ndarray, post: PostConfig, recipes: Sequence[CopyRecipe]
+) -> list[Stats]:
+    """``contribution`` under each recipe, the copies the recipes share drawn and put through the
+    posteriors once."""
+    sets, weights = shared_frame_sets(mfcc, energy, post, recipes)
+    return weighted_stats_each(ubm, np.concatenate(sets), np.repeat(weights, [len(x) for x in sets], axis=1))
 
 
 def take_stats_pair(
@@ -112,11 +119,8 @@ def take_stats_pair(
     post: PostConfig = DEFAULT_POST,
     recipes: Recipes = DEFAULT_RECIPES,
 ) -> TakeStats:
-    """``contribution`` of one take to both models, the copies the recipes share drawn and put through the
-    posteriors once."""
-    sets, weights = shared_frame_sets(mfcc, energy, post, recipes.both)
-    x = np.concatenate(sets)
-    voice, content = weighted_stats_each(ubm, x, np.repeat(weights, [len(s) for s in sets], axis=1))
+    """``contribution`` of one take to both models (the copies they share drawn once)."""
+    voice, content = _contributions(ubm, mfcc, energy, post, recipes.both)
     return TakeStats(voice, content)
 
 
@@ -156,19 +160,7 @@ def stacked_model(
     by the caller): every take's and copy's frames stacked per digit and put through the UBM posteriors
     in blocks (``weighted_stats``), instead of five ``posteriors`` calls a take. Equals the sum of the
     takes' ``contribution`` to float rounding (tested)."""
-    frames: dict[int, list[tuple[np.ndarray, float]]] = {}
-    counts = np.zeros(N_DIGITS, dtype=np.int64)
-    for digit, mfcc, energy in takes:
-        frames.setdefault(digit, []).extend(frame_sets(mfcc, energy, post, recipe))
-        counts[digit] += 1
-    model = SpeakerModel.empty(ubm.n_components, ubm.dim)
-    n, f = model.n.copy(), model.f.copy()
-    for digit, sets in frames.items():
-        x = np.concatenate([s for s, _ in sets])
-        w = np.concatenate([np.full(len(s), weight) for s, weight in sets])
-        stats = weighted_stats(ubm, x, w)
-        n[digit], f[digit] = stats.n, stats.f
-    return SpeakerModel(n, f, counts)
+    return _stacked(ubm, takes, post, (recipe,))[0]
 
 
 def stacked_user_model(
@@ -177,20 +169,29 @@ def stacked_user_model(
     post: PostConfig = DEFAULT_POST,
     recipes: Recipes = DEFAULT_RECIPES,
 ) -> UserModel:
-    """``stacked_model`` of ``takes`` for both models at once: each digit's distinct frame sets stacked and
-    put through the posteriors once, weighted for each recipe (``weighted_stats_each``). Equals the sum of
-    the takes' ``take_stats_pair`` to float rounding (tested)."""
-    frames: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    """``stacked_model`` of ``takes`` for both models at once (the copies they share drawn and put through
+    the posteriors once). Equals the sum of the takes' ``take_stats_pair`` to float rounding (tested)."""
+    voice, content = _stacked(ubm, takes, post, recipes.both)
+    return UserModel(voice, content)
+
+
+def _stacked(
+    ubm: DiagGMM, takes: Iterable[tuple[int, np.ndarray, np.ndarray]], post: PostConfig, recipes: Sequence[CopyRecipe]
+) -> list[SpeakerModel]:
+    """``stacked_model`` under each recipe: each digit's distinct frame sets stacked, weighted per recipe
+    (``weighted_stats_each``)."""
+    frames: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # digit: [(set (N, D), weights (R,))]
     counts = np.zeros(N_DIGITS, dtype=np.int64)
     for digit, mfcc, energy in takes:
-        sets, weights = shared_frame_sets(mfcc, energy, post, recipes.both)
+        sets, weights = shared_frame_sets(mfcc, energy, post, recipes)
         frames.setdefault(digit, []).extend(zip(sets, weights.T, strict=True))
         counts[digit] += 1
-    voice, content = SpeakerModel.empty(ubm.n_components, ubm.dim), SpeakerModel.empty(ubm.n_components, ubm.dim)
-    vn, vf, cn, cf = voice.n.copy(), voice.f.copy(), content.n.copy(), content.f.copy()
+    empty = SpeakerModel.empty(ubm.n_components, ubm.dim)
+    n = np.repeat(empty.n[None], len(recipes), axis=0)  # (R, 10, C)
+    f = np.repeat(empty.f[None], len(recipes), axis=0)  # (R, 10, C, D)
     for digit, held in frames.items():
         x = np.concatenate([s for s, _ in held])
-        w = np.concatenate([np.repeat(weight[:, None], len(s), axis=1) for s, weight in held], axis=1)  # (2, N)
-        v, c = weighted_stats_each(ubm, x, w)
-        vn[digit], vf[digit], cn[digit], cf[digit] = v.n, v.f, c.n, c.f
-    return UserModel(SpeakerModel(vn, vf, counts), SpeakerModel(cn, cf, counts.copy()))
+        w = np.concatenate([np.repeat(weight[:, None], len(s), axis=1) for s, weight in held], axis=1)  # (R, N)
+        for r, stats in enumerate(weighted_stats_each(ubm, x, w)):
+            n[r, digit], f[r, digit] = stats.n, stats.f
+    return [SpeakerModel(n[r], f[r], counts.copy()) for r in range(len(recipes))]
