@@ -19,7 +19,7 @@ from speakerverify.features.quality import BAND_SNR_MARGIN_DB, band_power, estim
 from speakerverify.http.app import create_app
 from speakerverify.models.calibration import DEGRADED_COHORT_BIAS, bounded, calibrate_deployment
 from speakerverify.models.noise_signature import NOISE_NORMALISATION
-from speakerverify.models.noisy_copies import NO_COPIES
+from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, STATIONARY_RECIPE
 from speakerverify.models.ubm import load_default_ubm
 from speakerverify.storage import calibrations as stored_calibrations
 from speakerverify.storage import utterances
@@ -224,3 +224,31 @@ def test_a_model_from_before_the_copies_is_rebuilt_with_them_on_first_use(
         after = rt.speaker(s, user_id)
         rest = rebuild_model(gmm, utterances.list_utterances(s, user_id))
     assert np.allclose(after.model.n, rest.n, atol=1e-3) and np.allclose(after.model.f, rest.f, atol=1e-2)
+
+
+def test_a_model_of_the_stationary_copies_alone_gains_its_content_model_on_first_use(
+    client: TestClient, api: Any, database: Database
+) -> None:
+    """A model row from before the voice models' babble copies (one recipe, the stationary copies) is rebuilt
+    as the pair: the voice model with the babble copies, the content check's with the stationary ones."""
+    api.register()
+    auth = api.login()
+    enrol_speaker(client, auth, "theo")
+    gmm = load_default_ubm().gmm
+    rt = client.app.state.ctx.voice  # type: ignore[attr-defined]
+    with database.write_session() as s:
+        row = s.scalars(select(SpeakerModelRow)).one()
+        row.copies_id = STATIONARY_RECIPE.copies_id  # as stored before 2026-12-03
+        user_id = row.user_id
+    rt.forget(user_id)
+    with database.read_session() as s:
+        assert rt.speaker(s, user_id) is None  # not a model this runtime scores
+    assert client.post("/api/v1/challenges", headers=auth).status_code == 201
+    with database.read_session() as s:
+        assert s.scalars(select(SpeakerModelRow)).one().copies_id == rt.recipes.copies_id != STATIONARY_RECIPE.copies_id
+        entry = rt.speaker(s, user_id)
+        takes = utterances.list_utterances(s, user_id)
+        voice, content = (rebuild_model(gmm, takes, recipe=r) for r in (DEFAULT_RECIPE, STATIONARY_RECIPE))
+    assert entry is not None
+    assert np.allclose(entry.model.n, voice.n, atol=1e-3) and np.allclose(entry.content.n, content.n, atol=1e-3)
+    assert not np.allclose(voice.f, content.f, atol=1e-2)

@@ -136,7 +136,7 @@ class VoiceRuntime:
     post: PostConfig = DEFAULT_POST
     adaptation: AdaptationConfig = DEFAULT_ADAPTATION
     recipes: Recipes = DEFAULT_RECIPES  # the noisy copies every take's statistics include, in each model
-    cache_bytes: int = 256 * 2**20  # ~1.6 MB a user (float64 statistics, float32 terms, templates): ~160 a worker
+    cache_bytes: int = 256 * 2**20  # ~2.0 MB a user (two models' float64 statistics, float32 terms, templates): ~130
     _cache: OrderedDict[uuid.UUID, CachedModel] = field(default_factory=OrderedDict)
     _cached_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
