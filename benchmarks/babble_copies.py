@@ -56,6 +56,13 @@ RECIPES = {
     "speech-shaped 15 -> babble 15, 8 (DEFAULT_RECIPE)": _with(
         "s-b15-b8", CopyCondition("babble", 15.0), CopyCondition("babble", 8.0), drop_speech=True
     ),
+    "DEFAULT_RECIPE + white 10 (a lead, not adopted)": _with(
+        "s-b15-b8-w10",
+        CopyCondition("babble", 15.0),
+        CopyCondition("babble", 8.0),
+        CopyCondition("white", 10.0),
+        drop_speech=True,
+    ),
 }
 
 
