@@ -2,6 +2,7 @@
 
     python benchmarks/api_fsdd.py [--corpus ../shared/data/fsdd] [--database-url URL]
         [--noise white|pink|babble|hum|fan|clatter|music --snr DB [--babble-corpus ../shared/data/speechocean762-8k]]
+    python benchmarks/api_fsdd.py --noise-section   # the noise section again from the stored rows
 
 Starts `speakerverify serve` on a fresh SQLite data directory (or the given database),
 registers and enrols the corpus speakers through the API, answers challenges as
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import _paths  # noqa: F401  (tests/ on sys.path, for support)
 import httpx
+from scipy.stats import binomtest
 
 from speakerverify.config import SQLITE_FILE
 
@@ -46,7 +48,13 @@ def main() -> None:
     parser.add_argument("--babble-corpus", default=str(Path("../shared/data/speechocean762-8k").resolve()))
     parser.add_argument("--data-dir", type=Path, help="keep the service's data here (default: a temporary folder)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--noise-section", action="store_true", help="only rewrite the noise section from results/api_noise.json"
+    )
     args = parser.parse_args()
+    if args.noise_section:
+        _noise_section(json.loads(NOISE_ROWS.read_text()))
+        return
     if (args.noise is None) != (args.snr is None):
         parser.error("--noise and --snr go together")
     if args.noise == "babble" and not any(Path(args.babble_corpus, "wav").glob("*.wav")):
@@ -115,20 +123,34 @@ def _noise_row(noise: tuple[str, float], s: dict, took: float, no_write: bool) -
         return
     NOISE_ROWS.parent.mkdir(exist_ok=True)
     NOISE_ROWS.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+    _noise_section(rows)
+
+
+def _interval(percent: float, trials: int) -> str:
+    """The Wilson 95% interval of a rate given in percent of ``trials``, in percent."""
+    ci = binomtest(round(percent * trials / 100), trials).proportion_ci(method="wilson")
+    return f"{100 * ci.low:.1f}-{100 * ci.high:.1f}"
+
+
+def _noise_section(rows: dict) -> None:
     lines = [
         "## Noise over HTTP (FSDD)",
         "",
         "`benchmarks/api_fsdd.py --noise KIND --snr DB`: as the section above (clean enrolment through the API, "
         "5-digit answers, deployment calibration), with the noise mixed into every answer's audio before "
-        "feature extraction (`evaluation/noise.py`); `too_noisy` counts as a rejection.",
+        "feature extraction (`evaluation/noise.py`); `too_noisy` counts as a rejection. The FRR interval is "
+        "the binomial (Wilson) 95% interval of the row's answers taken as independent; they are not (six "
+        "speakers, the server's random prompts), and identical runs have differed by more (BENCHMARKS.md "
+        '"Noise: babble copies (reading)").',
         "",
-        "| noise | trials (target / impostor) | FAR % | FRR % | too_noisy (all answers) | run s |",
-        "|---|---|---:|---:|---:|---:|",
+        "| noise | trials (target / impostor) | FAR % | FRR % | FRR 95% interval | too_noisy (all answers) | run s |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in sorted(rows.items(), key=lambda kv: (kv[0].split()[0], -float(kv[0].split()[1]))):
         lines.append(
             f"| {name} dB | {r['target_trials']} / {r['impostor_trials']} | {r['far_percent']:.2f} | "
-            f"{r['frr_percent']:.2f} | {r['reasons'].get('too_noisy', 0)} | {r['seconds']} |"
+            f"{r['frr_percent']:.2f} | {_interval(r['frr_percent'], r['target_trials'])} | "
+            f"{r['reasons'].get('too_noisy', 0)} | {r['seconds']} |"
         )
     write_section("api-noise", "benchmarks/api_fsdd.py --noise", "\n".join(lines))
 
