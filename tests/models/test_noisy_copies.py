@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 
 from speakerverify.evaluation.noise import mix
-from speakerverify.features import extract, postprocess, read_audio
+from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
 from speakerverify.models.noisy_copies import (
     DEFAULT_RECIPE,
     NO_COPIES,
+    STATIONARY_RECIPE,
     CopyCondition,
     log_mel,
     mfcc_of,
     noisy_copies,
     noisy_copy,
+    shared_frame_sets,
     take_stats,
 )
 from speakerverify.models.speaker import SpeakerModel, utterance_stats
@@ -70,3 +72,19 @@ def test_take_stats_add_the_copies_and_removing_them_restores_the_model_exactly(
     # delete recomputes the statistics from the stored float32 take: it must subtract exactly what was added
     removed = added.remove(4, take_stats(ubm, mfcc.astype(np.float32), energy.astype(np.float32)))
     assert np.allclose(removed.n, base.n, atol=1e-9) and np.allclose(removed.f, base.f, atol=1e-8)
+
+
+def test_recipes_drawn_together_get_the_copies_each_draws_alone() -> None:
+    """Two recipes' copies drawn at once share the copies their conditions begin with, and each recipe gets
+    exactly the copies ``noisy_copies`` draws for it alone, with its weights."""
+    mfcc, energy = (a.astype(np.float32).astype(np.float64) for a in take("nicolas", 6, 2))
+    sets, weights = shared_frame_sets(mfcc, energy, DEFAULT_POST, (DEFAULT_RECIPE, STATIONARY_RECIPE))
+    shared = sum(a == b for a, b in zip(DEFAULT_RECIPE.conditions, STATIONARY_RECIPE.conditions, strict=False))
+    assert shared == 3 and len(sets) == 1 + len(DEFAULT_RECIPE.conditions) + len(STATIONARY_RECIPE.conditions) - 3
+    for row, recipe in zip(weights, (DEFAULT_RECIPE, STATIONARY_RECIPE), strict=True):
+        held = [s for s, w in zip(sets, row, strict=True) if w > 0]
+        alone = [postprocess(mfcc, energy, DEFAULT_POST)] + [
+            postprocess(m, e, DEFAULT_POST) for m, e in noisy_copies(mfcc, energy, recipe)
+        ]
+        assert len(held) == len(alone) and all(np.array_equal(a, b) for a, b in zip(held, alone, strict=True))
+        assert sorted(row[row > 0]) == sorted([1.0] + [recipe.weight] * len(recipe.conditions))

@@ -13,12 +13,20 @@ from sqlalchemy.orm import Session
 from ..features import postprocess
 from ..models.digits import check_takes, content_margin, leave_set_out, segment_digit_scores
 from ..models.scoring import model_terms
-from ..models.speaker import SpeakerModel, digit_means
+from ..models.speaker import SpeakerModel, Stats, digit_means
 from ..storage import calibrations, speaker_models, users, utterances
 from ..storage.tables import Utterance
 from ..voice.plausible import NOT_SPEECH, implausible
 from ..voice.runtime import CachedModel, cached_model, take_template
-from ..voice.takes import TakeStats, UserModel, level_dbfs, row_stats_pair, take_features, take_stats_pair
+from ..voice.takes import (
+    TakeStats,
+    UserModel,
+    level_dbfs,
+    row_stats,
+    row_stats_pair,
+    take_features,
+    take_stats_pair,
+)
 from .context import AppContext
 from .errors import NotFound, TakeRejected
 from .frames import DigitFrames
@@ -129,9 +137,8 @@ def _refuse_wrong_digit(
     if np.any(np.delete(np.array(kept.takes_per_digit), digit) < 1):
         return
     gmm, cfg = rt.ubm.gmm, rt.adaptation
-    scores = segment_digit_scores(gmm, model_terms(gmm, digit_means(gmm, work.model.content, cfg)), [feats], cfg.top_c)[
-        0
-    ]
+    terms = model_terms(gmm, digit_means(gmm, work.model.content, cfg))
+    scores = segment_digit_scores(gmm, terms, [feats], cfg.top_c)[0]
     if content_margin(scores, digit) >= -policy.enrol_content_margin:
         return
     rivals = scores.copy()
@@ -213,27 +220,32 @@ def _mislabelled(
         for r in utterances.list_utterances(session, user_id)
         if r.config_id == rt.config.config_id and r.digit in (rival, digit) and r.suspect_digit is None
     ]
-    row_st = [row_stats_pair(rt.ubm.gmm, r, rt.post, rt.recipes) for r in rows]
-    takes = [(r.digit, take_features(r, rt.post), st.content, True) for r, st in zip(rows, row_st, strict=True)]
+    takes = [(r.digit, take_features(r, rt.post), _content_stats(ctx, r), True) for r in rows]
     checks = check_takes(rt.ubm.gmm, base, takes, rt.adaptation, stored=stored) if rows else []
-    poison: list[tuple[Utterance, TakeStats, int | None]] = []
-    for r, st, c in zip(rows, row_st, checks, strict=True):
+    poison: list[tuple[Utterance, int | None]] = []
+    for r, c in zip(rows, checks, strict=True):
         if not c.checked:
             continue
         if r.digit == rival and c.scores[rival] - c.scores[digit] < -policy.enrol_poison_margin:
-            poison.append((r, st, digit))
+            poison.append((r, digit))
         elif r.digit == digit and c.margin < -policy.flag_margin(c.evidence):
-            poison.append((r, st, c.closest))
-    if any(r.digit == rival for r, _, _ in poison):
-        return poison
-    # None of the rival's takes stands out alone: several may agree (each explained by the others).
-    rivals = [i for i, (r, c) in enumerate(zip(rows, checks, strict=True)) if r.digit == rival and c.checked]
-    found = leave_set_out(
-        rt.ubm.gmm, base, [takes[i] for i in rivals], digit, policy.enrol_poison_margin, rt.adaptation
-    )
-    if len(found) > 1:
-        poison += [(rows[rivals[i]], row_st[rivals[i]], digit) for i in found]
-    return poison
+            poison.append((r, c.closest))
+    if not any(r.digit == rival for r, _ in poison):
+        # None of the rival's takes stands out alone: several may agree (each explained by the others).
+        rivals = [i for i, (r, c) in enumerate(zip(rows, checks, strict=True)) if r.digit == rival and c.checked]
+        found = leave_set_out(
+            rt.ubm.gmm, base, [takes[i] for i in rivals], digit, policy.enrol_poison_margin, rt.adaptation
+        )
+        if len(found) > 1:
+            poison += [(rows[rivals[i]], digit) for i in found]
+    return [(r, row_stats_pair(rt.ubm.gmm, r, rt.post, rt.recipes), heard) for r, heard in poison]
+
+
+def _content_stats(ctx: AppContext, row: Utterance) -> Stats:
+    """What a stored take adds to the content model: all the checks need. Its voice statistics (the babble
+    copies, most of the cost) are computed only for the takes whose flag changes (``row_stats_pair``)."""
+    rt = ctx.voice
+    return row_stats(rt.ubm.gmm, row, rt.post, rt.recipes.content)
 
 
 def suspect_out(digit: int, heard: int | None) -> Suspect | None:
@@ -263,19 +275,22 @@ def recheck(
         return {}
     gmm = rt.ubm.gmm
     feats = [take_features(r, rt.post) for r in rows]
-    stats = [row_stats_pair(gmm, r, rt.post, rt.recipes) for r in rows]  # as enrol added them: with the copies
+    stats = [_content_stats(ctx, r) for r in rows]  # the content model's share, as enrol added it
     for _ in range(passes):
         checks = check_takes(
             gmm,
             work.model.content,
-            [(r.digit, f, s.content, r.suspect_digit is None) for r, f, s in zip(rows, feats, stats, strict=True)],
+            [(r.digit, f, s, r.suspect_digit is None) for r, f, s in zip(rows, feats, stats, strict=True)],
             rt.adaptation,
             stored=np.bincount([r.digit for r in rows], minlength=10),
         )
         verdicts = [c.closest if c.checked and c.margin < -policy.flag_margin(c.evidence) else None for c in checks]
-        trio = list(zip(rows, stats, verdicts, strict=True))
-        changed = [(r, s, v) for r, s, v in trio if (r.suspect_digit is None) != (v is None)]
-        for r, _, v in trio:
+        changed = [
+            (r, row_stats_pair(gmm, r, rt.post, rt.recipes), v)
+            for r, v in zip(rows, verdicts, strict=True)
+            if (r.suspect_digit is None) != (v is None)
+        ]
+        for r, v in zip(rows, verdicts, strict=True):
             r.suspect_digit = v
         if not changed:
             break
