@@ -14,20 +14,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import sys
-import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from speakerverify.config import VoicePolicy
-from support.server import free_port, serve
+from support.server import serve, start_listening
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -47,31 +44,13 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     # The issuer is the service's public URL; the example reads the same variable (its --issuer default).
     env = {"SPEAKERVERIFY_DATA_DIR": str(tmp / "data"), "SPEAKERVERIFY_PUBLIC_URL": ISSUER}
     with serve(tmp, [], env) as service:
-        port = free_port()
         rp_env = {k: v for k, v in os.environ.items() if not k.startswith(("SPEAKERVERIFY_", "RP_"))} | env
-        command = [sys.executable, str(RP_APP), "--service", service, "--create-app", "--port", str(port)]
-        log = (tmp / "rp.log").open("w")
-        proc = subprocess.Popen(command, cwd=tmp, env=rp_env, stdout=log, stderr=subprocess.STDOUT)
-        rp = f"http://127.0.0.1:{port}"
-        try:
-            _wait_up(rp, proc, tmp / "rp.log")
+
+        def command(port: int) -> list[str]:
+            return [sys.executable, str(RP_APP), "--service", service, "--create-app", "--port", str(port)]
+
+        with start_listening(command, tmp, rp_env, "/") as (rp, _proc, _log):
             yield {"service": service, "rp": rp}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            log.close()
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the example exited:\n{log.read_text()}"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError(f"the example did not come up:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
