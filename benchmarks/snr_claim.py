@@ -99,8 +99,10 @@ def main() -> None:
         f"`benchmarks/snr_claim.py --takes {args.takes} --impostor {args.impostor}` ({took:.0f} s): "
         f"{n} impostor answers per claimed SNR (6 FSDD users, answers from takes "
         f"{takes[0]}-{takes[-1]} of the 5 other speakers), clean speech with "
-        "every frame's energy raised by a constant floor so that the answer measures at the claimed SNR. "
-        "The SNR is measured from frames the client sends, so this costs the attacker nothing. Defence "
+        "every frame's energy raised by a constant floor that would make the energies measure at the claimed "
+        "SNR. The SNR is measured from frames the client sends, so this costs the attacker nothing; since it is "
+        "also measured on the mel bands the cepstra imply (the next section), a floor in the energies alone moves "
+        "the answer only as far as the measured median column says. Defence "
         "(`voice/decision.py: Calibration.operating_point`): a noisy operating point never asks less of the "
         "raw score than the clean point (location + threshold), so claiming noise cannot help; what it asks "
         "above that is scaled by the answer's noise signature (`models/noise_signature.py`), measured on the "
@@ -126,8 +128,13 @@ def main() -> None:
     binds = sum(v < b[0][1] for b in bars.values() for _, v in b[1:])
     lines += [
         "",
-        f"The rule binds at {binds} of {sum(len(b) - 1 for b in bars.values())} user levels here: on these "
-        "voices every degraded level asks more than the clean point. Clean speech claiming noise shows the "
+        f"The rule binds at {binds} of {sum(len(b) - 1 for b in bars.values())} user levels here"
+        + (
+            ": on these voices every degraded level asks more than the clean point. "
+            if binds == 0
+            else " (a level asking less than the clean point): an answer measured there is held to the clean point. "
+        )
+        + "Clean speech claiming noise shows the "
         "clean signature, so the signature holds it to the clean point: the same accepts as the honest clean "
         "answers (the clean frames' column), never more; before the signature the levels' higher bars made "
         "the claim cost the attacker. The rule makes 'never more' a guarantee for any deployment, whatever its "
