@@ -3,6 +3,7 @@
     python benchmarks/flattened_cepstra.py [--takes dev|test] [--impostor 400] [--corpus ../shared/data/fsdd]
         [--without-copies] [--factors 1,0.8,0.7,0.6] [--claims none,10,5.5] [--no-construction]
         [--edits flatten,scale,smooth5] [--jitter 0.2] [--claim-form energy|bands|pauses]
+        [--level-bias B20,B15,B10,B5]
 
 Found by ``benchmarks/babble_claim.py`` (SECURITY.md "Flattened cepstra"): the edit passes the plausibility
 gate for most takes and raises the product's impostor acceptance. This script asks why: the same deployment
@@ -23,8 +24,9 @@ the roughness smoothing takes away; seeded per take).
 every frame or of the pauses only (``evaluation.crafted.claimed_noise_in_bands``; the SNR is measured on
 the bands as well since 2026-12-03, ``features.quality``).
 ``--without-copies``: the same against a deployment
-built without noisy copies (``NO_COPIES``), the attack's cause. Prints its table (no section is written:
-SECURITY.md quotes it with the command).
+built without noisy copies (``NO_COPIES``), the attack's cause. ``--level-bias``: a what-if, the noisy levels'
+bars lowered below the degraded cohort's point (as ``DEGRADED_COHORT_BIAS`` once did). Prints its table (no
+section is written: SECURITY.md quotes it with the command).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from speakerverify.evaluation.crafted import (
 )
 from speakerverify.features import DEFAULT_CONFIG, extract, read_audio
 from speakerverify.models import speech
+from speakerverify.models.calibration import DEGRADED_COHORT_BIAS
 from speakerverify.models.noisy_copies import DEFAULT_RECIPE, NO_COPIES, degraded_levels
 from speakerverify.models.ubm import load_default_ubm
 
@@ -121,6 +124,12 @@ def main() -> None:
     parser.add_argument(
         "--claim-form", choices=CLAIM_FORMS, default="energy", help="where the claimed noise goes (see edited)"
     )
+    parser.add_argument(
+        "--level-bias",
+        type=lambda t: tuple(float(v) for v in t.split(",")),
+        default=DEGRADED_COHORT_BIAS,
+        help="comma-separated lowering of the noisy levels' bars (a what-if; default DEGRADED_COHORT_BIAS)",
+    )
     parser.add_argument("--edits", type=_edits, default=("flatten",), help="comma-separated: flatten, scale, smoothN")
     args = parser.parse_args()
     policy = VoicePolicy()
@@ -133,7 +142,7 @@ def main() -> None:
     for recipe in (DEFAULT_RECIPE, NO_COPIES) if args.without_copies else (DEFAULT_RECIPE,):
         t0 = time.perf_counter()
         recs, speakers, users, rows = deployment.fsdd_deployment(ubm.gmm, args.corpus, policy, recipe)
-        calib = deployment.calibrations(rows, policy)
+        calib = deployment.calibrations(rows, policy, args.level_bias)
         takes = deployment.ANSWER_TAKES[args.takes]
         trials = deployment.answer_trials(speakers, takes, 0, args.impostor, 0)
         clean = {}

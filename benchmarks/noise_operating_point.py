@@ -2,7 +2,7 @@
 
     python benchmarks/noise_operating_point.py [--takes dev|test] [--genuine 200] [--impostor 800]
         [--corpus ../shared/data/fsdd] [--babble-corpus ../shared/data/speechocean762-8k] [--heldout]
-        [--no-write]
+        [--level-bias B20,B15,B10,B5] [--no-write]
 
 A reproduction of what a deployment of the 6 FSDD speakers decides, built from the product's own functions:
 each speaker enrols takes 0-5 (clean, Meyda features at the stored precision, the model built from the
@@ -24,6 +24,9 @@ the matching level (both normalised by the user's location at that level), in me
 ``--heldout``: the conditions are ``evaluation.noise.HELDOUT_KINDS`` (hum, fan, clatter, music: synthetic
 noises nothing was tuned on) at 20, 10 and 5 dB, on the test takes, written to their own section
 ("noise-op-heldout"): how the choices made on white, pink and babble carry to other noise.
+
+``--level-bias``: a what-if, each level's bar lowered by that much below the degraded cohort's point (as
+``DEGRADED_COHORT_BIAS`` once did); printed only, never written.
 """
 
 from __future__ import annotations
@@ -81,8 +84,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--conditions", nargs="+", help="only these (e.g. clean white20)")
     parser.add_argument("--heldout", action="store_true", help="the held-out noises (test takes, own section)")
+    parser.add_argument(
+        "--level-bias",
+        type=_biases,
+        default=DEGRADED_COHORT_BIAS,
+        help="comma-separated lowering of the 20, 15, 10, 5 dB levels (default: DEGRADED_COHORT_BIAS); not written",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.level_bias != DEGRADED_COHORT_BIAS:
+        args.no_write = True  # a what-if: the sections hold the product's numbers
     if args.heldout and args.takes != "test":
         parser.error("--heldout reports on the test takes: add --takes test (nothing is chosen on held-out noise)")
     t0 = time.perf_counter()
@@ -92,8 +103,8 @@ def main() -> None:
     answer_takes = deployment.ANSWER_TAKES[args.takes]
     calibs = {
         "uncorrected": deployment.calibrations(rows, policy, (0.0,) * len(SNR_LEVELS), signatures=False),
-        "bias only": deployment.calibrations(rows, policy, signatures=False),
-        "product": deployment.calibrations(rows, policy),
+        "bias only": deployment.calibrations(rows, policy, args.level_bias, signatures=False),
+        "product": deployment.calibrations(rows, policy, args.level_bias),
     }
     print(f"enrolled and calibrated in {time.perf_counter() - t0:.0f} s", flush=True)
     for name, calib in calibs.items():
@@ -151,7 +162,8 @@ def main() -> None:
         f"{answer_takes[0]}-{answer_takes[-1]}, "
         f"{len(speakers) * args.genuine} genuine / {len(speakers) * args.impostor} impostor answers per condition "
         f"(5 digits); uncorrected: each level's threshold the degraded cohort's own 1%-FAR point; bias only: "
-        f"lowered by `DEGRADED_COHORT_BIAS` {DEGRADED_COHORT_BIAS} (the product before the noise signature); "
+        f"lowered by {args.level_bias} (`DEGRADED_COHORT_BIAS` {DEGRADED_COHORT_BIAS}; the product before the "
+        f"noise signature); "
         f"product: that, with what each level asks above the clean point scaled by the answer's noise-signature "
         f"fraction (cohort signatures clean, 20, 15, 10, 5 dB: {refs}); too_noisy counts as a rejection and is "
         f"given as a share of all answers (the same in every column); bias: median normalised impostor score of "
@@ -180,6 +192,13 @@ def main() -> None:
             "benchmarks/noise_operating_point.py",
             f"## Noise: operating points at library level ({title})\n\n" + "\n".join(lines),
         )
+
+
+def _biases(text: str) -> tuple[float, ...]:
+    values = tuple(float(v) for v in text.split(","))
+    if len(values) != len(SNR_LEVELS):
+        raise argparse.ArgumentTypeError(f"one bias per level {SNR_LEVELS}, got {len(values)}")
+    return values
 
 
 def _short(kind: str, snr: float | None) -> str:
