@@ -2,7 +2,7 @@
 "feature warping beats CMN and CMVN under noise mismatch" and "21% relative EER reduction from spectral
 subtraction", checked on 0.3-0.7 s digits whose mel bands come back from 13 MFCCs.
 
-    python benchmarks/noise_features.py --study warping|subtraction [--trials 300] [--k 3] [--no-write]
+    python benchmarks/noise_features.py --study warping|subtraction|smoothing [--trials 300] [--k 3] [--no-write]
 
 Each post-processing variant gets its own 256-component UBM trained on speechocean762 with the shipped
 UBM's code and seed (``benchmarks/tune_dev.py: ubm_for``); enrolment takes 0-5 with the product's noisy
@@ -36,6 +36,10 @@ def _subtraction(alpha: float, floor: float) -> PostConfig:
     return replace(DEFAULT_POST, post_id=f"ss-a{alpha}-f{floor}", subtraction=alpha, subtraction_floor=floor)
 
 
+def _smoothing(frames: int) -> PostConfig:
+    return replace(DEFAULT_POST, post_id=f"smooth{frames}", smooth_frames=frames)
+
+
 Variants = dict[str, tuple[PostConfig, CopyRecipe]]
 STUDIES: dict[str, tuple[str, str, Variants]] = {
     "warping": (
@@ -60,6 +64,15 @@ STUDIES: dict[str, tuple[str, str, Variants]] = {
             "CMN, no copies": (_CMN, NO_COPIES),
             "subtraction 1, floor 0.3, no copies": (_subtraction(1.0, 0.3), NO_COPIES),
             "subtraction 2, floor 0.1, no copies": (_subtraction(2.0, 0.1), NO_COPIES),
+        },
+    ),
+    "smoothing": (
+        "temporal-smoothing",
+        "the statics smoothed in time",
+        {
+            "CMN (the product)": (_CMN, DEFAULT_RECIPE),
+            "statics smoothed over 3 frames": (_smoothing(3), DEFAULT_RECIPE),
+            "statics smoothed over 5 frames": (_smoothing(5), DEFAULT_RECIPE),
         },
     ),
 }

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from speakerverify.features import DEFAULT_POST, PostConfig, postprocess
 from speakerverify.features.cepstra import mfcc_of
-from speakerverify.features.postprocess import deltas, speech_mask, subtracted
+from speakerverify.features.postprocess import deltas, moving_average, speech_mask, subtracted
 
 
 def test_deltas_of_a_ramp_are_its_slope():
@@ -63,3 +64,25 @@ def test_spectral_subtraction_takes_the_quiet_frames_noise_out_of_the_bands():
     # Off, and with a floor of 1 (nothing may be taken), the frames are as they came.
     assert np.allclose(postprocess(noisy_mfcc, energy, PostConfig(subtraction=0.0)), postprocess(noisy_mfcc, energy))
     assert np.allclose(subtracted(noisy_mfcc, energy, 1.0, 1.0), noisy_mfcc)
+
+
+def test_moving_average_keeps_a_ramp_and_halves_alternation():
+    ramp = np.outer(np.arange(12.0), [2.0, -1.0])
+    assert np.allclose(moving_average(ramp, 3)[1:-1], ramp[1:-1])
+    alternating = np.array([[1.0], [-1.0]] * 6)
+    assert np.allclose(np.abs(moving_average(alternating, 3)[1:-1]), 1 / 3)
+    assert np.array_equal(moving_average(ramp, 1), ramp)
+    with pytest.raises(ValueError, match="odd"):
+        moving_average(ramp, 4)
+
+
+def test_smoothing_the_statics_is_off_by_default_and_slows_them_when_on():
+    rng = np.random.default_rng(3)
+    mfcc = rng.standard_normal((60, 13)) * 4
+    energy = np.full(60, 1e6)
+    plain = postprocess(mfcc, energy)
+    assert np.array_equal(plain, postprocess(mfcc, energy, PostConfig(smooth_frames=1)))
+    smooth = postprocess(mfcc, energy, PostConfig(smooth_frames=5))
+    assert smooth.shape == plain.shape
+    step = lambda f: np.abs(np.diff(f[:, :12], axis=0)).mean()  # noqa: E731
+    assert step(smooth) < 0.5 * step(plain)

@@ -42,6 +42,10 @@ class PostConfig:
         ``subtraction_floor`` times the frame's own band power.
     subtraction_floor : float
         The spectral floor, as a fraction of the band power before subtraction.
+    smooth_frames : int
+        A moving average of the statics over this many frames (odd; 1 = off), before the deltas: a slower
+        time course for every frame set alike (takes, copies, answers, the UBM's data), so that smoothing a
+        client does before sending buys less. Measured in ``benchmarks/noise_features.py --study smoothing``.
     warp : bool
         Feature warping (Pelecanos and Sridharan, 2001) instead of CMN/CVN: each static coefficient's kept
         frames mapped by rank to standard-normal quantiles, so noise that shrinks a coefficient's spread
@@ -58,6 +62,7 @@ class PostConfig:
     warp: bool = False
     subtraction: float = 0.0
     subtraction_floor: float = 0.1
+    smooth_frames: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +120,19 @@ def subtracted(mfcc: np.ndarray, energy: np.ndarray, alpha: float, floor: float)
     return mfcc + mfcc_of(np.log1p(cleaned) - mel, mfcc.shape[1])
 
 
+def moving_average(x: np.ndarray, frames: int) -> np.ndarray:
+    """Each row of (T, D) replaced by the mean of the ``frames`` rows centred on it (an odd count; the ends
+    repeated). (T, D) -> (T, D) float64."""
+    if frames < 1 or frames % 2 == 0:
+        raise ValueError(f"smoothing needs a positive odd number of frames, got {frames}")
+    if frames == 1 or len(x) == 0:
+        return np.asarray(x, dtype=np.float64)
+    half = frames // 2
+    padded = np.pad(np.asarray(x, dtype=np.float64), ((half, half), (0, 0)), mode="edge")
+    sums = np.cumsum(np.vstack([np.zeros((1, padded.shape[1])), padded]), axis=0)
+    return (sums[frames:] - sums[:-frames]) / frames
+
+
 def postprocess(mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT_POST) -> np.ndarray:
     """Model features of one utterance.
 
@@ -131,6 +149,8 @@ def postprocess(mfcc: np.ndarray, energy: np.ndarray, post: PostConfig = DEFAULT
     if post.subtraction > 0:
         mfcc = subtracted(mfcc, np.asarray(energy, dtype=np.float64), post.subtraction, post.subtraction_floor)
     statics = mfcc[:, 1:] if post.drop_c0 else mfcc
+    if post.smooth_frames != 1:
+        statics = moving_average(statics, post.smooth_frames)
     parts = [statics]
     for _ in range(post.delta_order):
         parts.append(deltas(parts[-1], post.delta_window))
