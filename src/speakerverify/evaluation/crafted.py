@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..features.cepstra import log_mel, mfcc_of
-from ..features.postprocess import DEFAULT_POST, speech_mask
+from ..features.postprocess import DEFAULT_POST, moving_average, speech_mask
 from ..models.noisy_copies import noise_bands
 
 
@@ -59,13 +59,8 @@ def scaled(mfcc: np.ndarray, factor: float) -> np.ndarray:
 def smoothed(mfcc: np.ndarray, frames: int) -> np.ndarray:
     """Raw MFCC frames (T, 13) with c1-c12 replaced by their moving average over ``frames`` frames (an odd
     count; the ends repeated), c0 as recorded: a slower time course with the take's mean kept. float32"""
-    if frames < 1 or frames % 2 == 0:
-        raise ValueError(f"frames must be a positive odd count, got {frames}")
     m = np.asarray(mfcc, np.float64).copy()
-    half = frames // 2
-    padded = np.pad(m[:, 1:], ((half, half), (0, 0)), mode="edge")
-    c = np.cumsum(np.vstack([np.zeros((1, padded.shape[1])), padded]), axis=0)
-    m[:, 1:] = (c[frames:] - c[:-frames]) / frames
+    m[:, 1:] = moving_average(m[:, 1:], frames)
     return m.astype(np.float32)
 
 
