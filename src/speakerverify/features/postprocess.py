@@ -45,7 +45,8 @@ class PostConfig:
     smooth_frames : int
         A moving average of the statics over this many frames (odd; 1 = off), before the deltas: a slower
         time course for every frame set alike (takes, copies, answers, the UBM's data), so that smoothing a
-        client does before sending buys less. Measured in ``benchmarks/noise_features.py --study smoothing``.
+        client does before sending buys less. Off: it raised the clean EER (``benchmarks/noise_features.py --study
+        smoothing``, BENCHMARKS.md).
     warp : bool
         Feature warping (Pelecanos and Sridharan, 2001) instead of CMN/CVN: each static coefficient's kept
         frames mapped by rank to standard-normal quantiles, so noise that shrinks a coefficient's spread
