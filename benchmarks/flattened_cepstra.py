@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from noise_operating_point import level_biases
 
 from speakerverify.config import VoicePolicy
 from speakerverify.evaluation import deployment
@@ -126,7 +127,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--level-bias",
-        type=lambda t: tuple(float(v) for v in t.split(",")),
+        type=level_biases,
         default=DEGRADED_COHORT_BIAS,
         help="comma-separated lowering of the noisy levels' bars (a what-if; default DEGRADED_COHORT_BIAS)",
     )

@@ -36,11 +36,11 @@ from speakerverify.evaluation import deployment
 from speakerverify.evaluation.metrics import eer, frr_at_far
 from speakerverify.evaluation.noise import mix
 from speakerverify.features import DEFAULT_POST, extract, postprocess, read_audio
-from speakerverify.features.cepstra import log_mel, mfcc_of
+from speakerverify.features.cepstra import log_mel
 from speakerverify.features.quality import estimate_quality, quiet_frames
 from speakerverify.models.digits import segment_digit_scores
 from speakerverify.models.gmm import DiagGMM
-from speakerverify.models.noisy_copies import DEFAULT_RECIPE, noise_bands, take_stats
+from speakerverify.models.noisy_copies import DEFAULT_RECIPE, noise_bands, take_stats, with_stationary_noise
 from speakerverify.models.scoring import ModelTerms, model_terms
 from speakerverify.models.speaker import DEFAULT_ADAPTATION, SpeakerModel, digit_means, utterance_stats
 from speakerverify.models.ubm import load_default_ubm
@@ -62,12 +62,11 @@ def answer_noise(takes: list[Feats]) -> np.ndarray:
 def matched_copy(
     mfcc: np.ndarray, energy: np.ndarray, bands: np.ndarray, snr_db: float, rng: np.random.Generator
 ) -> Feats:
-    """One take (T, 13), (T,) with noise of band shape ``bands`` (N,) at ``snr_db`` below its mean energy."""
+    """One take (T, 13), (T,) with noise of band shape ``bands`` (N,) at ``snr_db`` below its mean energy, drawn
+    as the product's stationary copies are, with white noise's degrees of freedom."""
     _, dof, total_dof = noise_bands("white")
     noise_energy = float(np.mean(energy)) / 10 ** (snr_db / 10)
-    band_noise = rng.gamma(dof, 1.0, size=(len(energy), len(dof))) / dof * (bands * noise_energy)
-    frame_noise = rng.gamma(total_dof, 1.0, size=len(energy)) / total_dof * noise_energy
-    return mfcc_of(np.log(np.exp(log_mel(mfcc)) + band_noise), mfcc.shape[1]), energy + frame_noise
+    return with_stationary_noise(mfcc, energy, log_mel(mfcc), (bands, dof, total_dof), noise_energy, rng)
 
 
 def matched_terms(

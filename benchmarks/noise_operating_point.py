@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--heldout", action="store_true", help="the held-out noises (test takes, own section)")
     parser.add_argument(
         "--level-bias",
-        type=_biases,
+        type=level_biases,
         default=DEGRADED_COHORT_BIAS,
         help="comma-separated lowering of the 20, 15, 10, 5 dB levels (default: DEGRADED_COHORT_BIAS); not written",
     )
@@ -194,7 +194,8 @@ def main() -> None:
         )
 
 
-def _biases(text: str) -> tuple[float, ...]:
+def level_biases(text: str) -> tuple[float, ...]:
+    """``--level-bias``: one comma-separated value per ``SNR_LEVELS``."""
     values = tuple(float(v) for v in text.split(","))
     if len(values) != len(SNR_LEVELS):
         raise argparse.ArgumentTypeError(f"one bias per level {SNR_LEVELS}, got {len(values)}")

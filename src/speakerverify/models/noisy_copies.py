@@ -161,10 +161,22 @@ def noisy_copy(
     if condition.kind == "babble":
         bands, frame_energy = babble.draw(babble.shipped_model(), len(energy), rng)
         return mfcc_of(np.log(np.exp(mel) + bands * noise_energy), mfcc.shape[1]), energy + frame_energy * noise_energy
-    if condition.kind == "speech":
-        mean, dof, total_dof = _speech_bands(mel, config)
-    else:
-        mean, dof, total_dof = noise_bands(condition.kind, config)
+    spectrum = _speech_bands(mel, config) if condition.kind == "speech" else noise_bands(condition.kind, config)
+    return with_stationary_noise(mfcc, energy, mel, spectrum, noise_energy, rng)
+
+
+def with_stationary_noise(
+    mfcc: np.ndarray,
+    energy: np.ndarray,
+    mel: np.ndarray,
+    bands: tuple[np.ndarray, np.ndarray, float],
+    noise_energy: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw frames mfcc (T, n_mfcc), energy (T,) with their log-mel ``mel`` (T, N), plus stationary noise of
+    ``noise_energy`` expected frame energy: each band's power Gamma-drawn around ``bands``' mean (N,) with its
+    degrees of freedom (N,), the frame energy with the whole spectrum's (``noise_bands``' triple)."""
+    mean, dof, total_dof = bands
     t = len(energy)
     band_noise = rng.gamma(dof, 1.0, size=(t, len(dof))) / dof * (mean * noise_energy)  # (T, N)
     frame_noise = rng.gamma(total_dof, 1.0, size=t) / total_dof * noise_energy  # (T,)
